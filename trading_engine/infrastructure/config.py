@@ -1,0 +1,255 @@
+"""Configuration: config.yml loaded through the container's Configuration provider, then validated.
+
+The shipped ``config.yml`` (beside the package) holds every key and its default; a user's file is
+merged over it, so a deployment's file may hold only what it changes. ``${VAR:default}``
+interpolation is done by dependency-injector's YAML loader. Validation runs before anything binds
+a port: every value is parsed into its type and normalised, and the first bad value raises
+:class:`ConfigError`, whose one-line text names the key, its environment variable, the value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trading_engine import __version__
+
+SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
+CONFIG_ENV_VAR = "TRADING_ENGINE_CONFIG"
+
+_ENV_MARKER = re.compile(r"\$\{(?P<name>[^}^{:]+)(?::[^}]*)?\}")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+ENVIRONMENTS = ("development", "testing", "production", "docker")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "console")
+
+
+class ConfigError(Exception):
+    """A configuration value (or the file itself) is unusable; the text is one line for stderr."""
+
+    def __init__(self, key: str, value: object, allowed: str, env: str | None = None) -> None:
+        super().__init__(key, value, allowed, env)
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+        self.env = env
+
+    def __str__(self) -> str:
+        where = f"{self.key} (env {self.env})" if self.env else self.key
+        return f"invalid configuration: {where} = {self.value!r}: {self.allowed}"
+
+
+class Invalid(ValueError):
+    """Raised by a validator; the text says what is allowed."""
+
+
+Validator = Callable[[Any], Any]
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise Invalid("must be a scalar value")
+    return str(value).strip()
+
+
+def integer(low: int, high: int) -> Validator:
+    def check(value: Any) -> int:
+        text = _as_text(value)
+        if not re.fullmatch(r"[+-]?\d+", text) or not low <= int(text) <= high:
+            raise Invalid(f"must be an integer from {low} to {high}")
+        return int(text)
+
+    return check
+
+
+def number(low: float, high: float, *, low_open: bool = True) -> Validator:
+    def check(value: Any) -> float:
+        text = _as_text(value)
+        try:
+            parsed = float(text)
+        except ValueError:
+            parsed = float("nan")
+        below = parsed <= low if low_open else parsed < low
+        if parsed != parsed or below or parsed > high:  # NaN fails every comparison
+            bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+            raise Invalid(f"must be a number {bound} and at most {high:g}")
+        return parsed
+
+    return check
+
+
+def choice(*options: str, upper: bool = False) -> Validator:
+    def check(value: Any) -> str:
+        text = _as_text(value)
+        text = text.upper() if upper else text.lower()
+        if text not in options:
+            raise Invalid(f"must be one of {', '.join(options)} (case-insensitive)")
+        return text
+
+    return check
+
+
+def text(max_length: int = 256, *, allow_empty: bool = False) -> Validator:
+    def check(value: Any) -> str:
+        result = "" if value is None else _as_text(value)
+        if not result and not allow_empty:
+            raise Invalid("must not be empty")
+        if len(result) > max_length or any(ord(ch) < 32 for ch in result):
+            raise Invalid(f"must be printable text of at most {max_length} characters")
+        return result
+
+    return check
+
+
+def dns_label(value: Any) -> str:
+    """A DNS-safe name; mixed case is accepted and lowercased (the caller reports the change)."""
+    result = _as_text(value).lower()
+    if not _DNS_LABEL.fullmatch(result):
+        raise Invalid(
+            "must be 1-63 characters of letters, digits and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    return result
+
+
+# Every key of config.yml and how it is parsed. A key not listed here is rejected, so a typo in a
+# deployment's file fails loudly instead of being ignored.
+SCHEMA: dict[str, Validator] = {
+    "service.name": dns_label,
+    "service.instance_name": text(256, allow_empty=True),  # DNS rule applied after defaulting
+    "service.version": text(64, allow_empty=True),
+    "service.environment": choice(*ENVIRONMENTS),
+    "http.host": text(253),
+    "http.port": integer(1, 65535),
+    "http.shutdown_timeout_seconds": number(0, 3600),
+    "grpc.port": integer(1, 65535),
+    "logging.level": choice(*LOG_LEVELS, upper=True),
+    "logging.format": choice(*LOG_FORMATS),
+    "health.readiness_timeout_seconds": number(0, 60),
+}
+
+
+@dataclass
+class ValidatedConfig:
+    """The normalised configuration, plus notices to log once logging is set up."""
+
+    values: dict[str, Any]
+    notices: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_config_path(explicit: str | None, cwd: Path | None = None) -> Path:
+    """``--config``/``TRADING_ENGINE_CONFIG`` if given, else ./config.yml, else the shipped file."""
+    if explicit:
+        return Path(explicit)
+    local = (cwd or Path.cwd()) / "config.yml"
+    return local if local.is_file() else SHIPPED_CONFIG
+
+
+def read_yaml_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "config file", str(path), f"not found; pass --config PATH or set {CONFIG_ENV_VAR}"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError("config file", str(path), "is a directory; expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("config file", str(path), f"cannot be read as UTF-8 text ({exc})") from None
+
+
+def env_names(raw_text: str, path: Path) -> dict[str, str]:
+    """Map each dotted key to the environment variable its value interpolates (for messages)."""
+    document = parse_yaml(raw_text, path)
+    return {key: m.group("name") for key, value in flatten(document) if isinstance(value, str)
+            for m in [_ENV_MARKER.search(value)] if m}
+
+
+def parse_yaml(raw_text: str, path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            "config file", str(path), f"is not valid YAML{where}: {problem}"
+        ) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError("config file", str(path), "must hold a YAML mapping of sections")
+    return document
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def unflatten(items: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in items.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def validate(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> ValidatedConfig:
+    """Parse and normalise every value of ``raw`` (the interpolated, merged configuration)."""
+    env = env or {}
+    values: dict[str, Any] = {}
+    seen = dict(flatten(raw))
+    for key, value in seen.items():
+        if key not in SCHEMA:
+            section = key.rsplit(".", 1)[0] + "." if "." in key else ""
+            siblings = sorted(k for k in SCHEMA if k.startswith(section)) or sorted(SCHEMA)
+            raise ConfigError(key, value, f"unknown key; known keys: {', '.join(siblings)}")
+    for key, check in SCHEMA.items():
+        if key not in seen:
+            raise ConfigError(key, None, "missing; the shipped config.yml defines it", env.get(key))
+        try:
+            values[key] = check(seen[key])
+        except Invalid as exc:
+            raise ConfigError(key, seen[key], str(exc), env.get(key)) from None
+
+    notices: list[dict[str, Any]] = []
+    instance = values["service.instance_name"] or values["service.name"]
+    try:
+        normalised = dns_label(instance)
+    except Invalid as exc:
+        raise ConfigError(
+            "service.instance_name", instance, str(exc), env.get("service.instance_name")
+        ) from None
+    if normalised != instance:
+        notices.append(
+            {"event": "instance_name_normalised", "original": instance, "normalised": normalised}
+        )
+    values["service.instance_name"] = normalised
+    values["service.version"] = values["service.version"] or __version__
+    return ValidatedConfig(unflatten(values), notices)
+
+
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: ``overlay`` wins; nested mappings are merged, not replaced."""
+    result = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = value
+    return result
