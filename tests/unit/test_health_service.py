@@ -1,0 +1,84 @@
+"""Readiness runs every registered check concurrently; failing, raising or hanging checks are errors."""
+
+from __future__ import annotations
+
+import time
+
+from structlog.testing import capture_logs
+
+from tests.fakes import FakeClock, RaisingCheck, SlowCheck, StaticCheck
+from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
+
+IDENTITY = ServiceIdentity("svc", "svc-a", "1.0.0", "testing")
+
+
+def service(checks: dict, timeout: float = 0.2) -> HealthService:
+    return HealthService(IDENTITY, checks, timeout, FakeClock())
+
+
+def test_health_reports_identity_and_utc_timestamp() -> None:
+    assert service({}).health() == {
+        "status": "healthy",
+        "service": "svc",
+        "instance": "svc-a",
+        "version": "1.0.0",
+        "environment": "testing",
+        "timestamp": "2026-01-02T03:04:05.678Z",
+    }
+
+
+async def test_ready_when_every_check_passes() -> None:
+    result = await service({"a": StaticCheck(True), "b": StaticCheck(True)}).readiness()
+    assert result.ready is True
+    assert result.checks == {"a": "ok", "b": "ok"}
+
+
+async def test_false_raising_and_hanging_checks_are_errors_and_run_concurrently() -> None:
+    checks = {
+        "ok": StaticCheck(True),
+        "down": StaticCheck(False),
+        "broken": RaisingCheck(),
+        "hangs": SlowCheck(30),
+        "also_hangs": SlowCheck(30),
+    }
+    started = time.monotonic()
+    with capture_logs() as logs:
+        result = await service(checks, timeout=0.2).readiness()
+    assert time.monotonic() - started < 5  # two hanging checks cost one timeout, not two
+    assert result.ready is False
+    assert result.checks == {
+        "ok": "ok",
+        "down": "error",
+        "broken": "error",
+        "hangs": "error",
+        "also_hangs": "error",
+    }
+    reasons = {e["check"]: e["reason"] for e in logs if e["event"] == "readiness_check_failed"}
+    assert reasons == {
+        "down": "reported not ready",
+        "broken": "ConnectionError: database connection refused",
+        "hangs": "no answer within 0.2s",
+        "also_hangs": "no answer within 0.2s",
+    }
+
+
+async def test_only_state_changes_are_logged() -> None:
+    check = StaticCheck(False)
+    health = service({"db": check})
+    with capture_logs() as logs:
+        for _ in range(3):
+            await health.readiness()
+        check.ready = True
+        await health.readiness()
+        await health.readiness()
+    assert [e["event"] for e in logs] == ["readiness_check_failed", "readiness_check_ok"]
+    assert check.calls == 5
+
+
+async def test_lifecycle_is_ready_only_while_serving() -> None:
+    lifecycle = Lifecycle()
+    assert await lifecycle.is_ready() is False
+    lifecycle.mark_serving()
+    assert await lifecycle.is_ready() is True
+    lifecycle.mark_stopping()
+    assert await lifecycle.is_ready() is False

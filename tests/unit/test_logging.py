@@ -1,0 +1,79 @@
+"""Log lines: JSON events with the service identity, level, UTC timestamp; stdlib logs alike."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+import structlog
+
+from trading_engine.infrastructure.logging import configure_logging
+
+IDENTITY = {"service": "svc", "instance": "svc-1", "version": "9.9.9", "environment": "testing"}
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z")
+
+
+@pytest.fixture
+def json_logging():
+    resource = configure_logging(level="INFO", fmt="json", **IDENTITY)
+    next(resource)
+    yield
+    resource.close()
+
+
+def lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_structlog_event_carries_identity_level_timestamp(json_logging, capsys) -> None:
+    structlog.get_logger("x").info("order_accepted", order_id="o-1")
+    [line] = lines(capsys)
+    assert line["event"] == "order_accepted"
+    assert line["order_id"] == "o-1"
+    assert line["level"] == "info"
+    assert ISO_UTC.fullmatch(line["timestamp"])
+    assert {k: line[k] for k in IDENTITY} == IDENTITY
+
+
+def test_level_filters_debug(json_logging, capsys) -> None:
+    structlog.get_logger("x").debug("noise")
+    logging.getLogger("aiohttp.server").debug("noise")
+    assert capsys.readouterr().out == ""
+
+
+def test_stdlib_logging_is_rendered_the_same_way_with_context(json_logging, capsys) -> None:
+    tokens = structlog.contextvars.bind_contextvars(request_id="r-9")
+    try:
+        logging.getLogger("aiohttp.server").error("Error handling request")
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
+    [line] = lines(capsys)
+    assert line["event"] == "Error handling request"
+    assert line["level"] == "error"
+    assert line["request_id"] == "r-9"
+    assert ISO_UTC.fullmatch(line["timestamp"])
+    assert {k: line[k] for k in IDENTITY} == IDENTITY
+
+
+def test_exceptions_are_logged_with_their_traceback(json_logging, capsys) -> None:
+    try:
+        raise ValueError("bad thing")
+    except ValueError:
+        structlog.get_logger("x").exception("unhandled_exception")
+    [line] = lines(capsys)
+    assert "Traceback" in line["exception"] and "ValueError: bad thing" in line["exception"]
+
+
+def test_console_format_is_readable_text(capsys) -> None:
+    resource = configure_logging(level="DEBUG", fmt="console", **IDENTITY)
+    next(resource)
+    try:
+        structlog.get_logger("x").debug("order_accepted", order_id="o-1")
+    finally:
+        resource.close()
+    out = capsys.readouterr().out
+    assert "order_accepted" in out and "order_id=o-1" in out and "instance=svc-1" in out
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)

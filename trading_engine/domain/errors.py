@@ -1,0 +1,39 @@
+"""Domain errors. Each carries a stable snake_case ``code``; the HTTP layer maps classes to statuses."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the service reports to a client on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ValidationError(DomainError):
+    """Input that is well-formed but not acceptable (a field names what is wrong and what is allowed)."""
+
+    code = "validation_error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Unavailable(DomainError):
+    """A dependency the request needs (database, market data) cannot serve it right now."""
+
+    code = "service_unavailable"

@@ -1,0 +1,108 @@
+"""Liveness and readiness: who this instance is, and whether every registered component can serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from trading_engine.domain.ports.clock import Clock
+from trading_engine.domain.ports.health import ReadinessCheck
+from trading_engine.domain.timefmt import isoformat_utc
+
+log = structlog.get_logger(__name__)
+
+OK = "ok"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    name: str
+    instance: str
+    version: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    checks: dict[str, str]
+
+
+class Lifecycle:
+    """Readiness check ``lifecycle``: ready from the end of startup until shutdown begins."""
+
+    def __init__(self) -> None:
+        self._serving = False
+
+    def mark_serving(self) -> None:
+        self._serving = True
+
+    def mark_stopping(self) -> None:
+        self._serving = False
+
+    async def is_ready(self) -> bool:
+        return self._serving
+
+
+class HealthService:
+    def __init__(
+        self,
+        identity: ServiceIdentity,
+        checks: Mapping[str, ReadinessCheck],
+        timeout_seconds: float,
+        clock: Clock,
+    ) -> None:
+        self._identity = identity
+        self._checks = dict(checks)
+        self._timeout = timeout_seconds
+        self._clock = clock
+        self._last: dict[str, str] = {}
+
+    @property
+    def identity(self) -> ServiceIdentity:
+        return self._identity
+
+    @property
+    def check_names(self) -> list[str]:
+        return sorted(self._checks)
+
+    def health(self) -> dict[str, str]:
+        ident = self._identity
+        return {
+            "status": "healthy",
+            "service": ident.name,
+            "instance": ident.instance,
+            "version": ident.version,
+            "environment": ident.environment,
+            "timestamp": isoformat_utc(self._clock.now()),
+        }
+
+    async def readiness(self) -> Readiness:
+        names = list(self._checks)
+        outcomes = await asyncio.gather(*(self._run(name) for name in names))
+        checks = dict(zip(names, outcomes, strict=True))
+        return Readiness(ready=all(v == OK for v in checks.values()), checks=checks)
+
+    async def _run(self, name: str) -> str:
+        reason = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                ok = await self._checks[name].is_ready()
+            if not ok:
+                reason = "reported not ready"
+        except TimeoutError:
+            reason = f"no answer within {self._timeout:g}s"
+        except Exception as exc:  # a broken check is a failed check, never a failed probe
+            reason = f"{type(exc).__name__}: {exc}"
+        outcome = OK if reason is None else ERROR
+        if self._last.get(name) != outcome:  # log transitions, not every probe
+            self._last[name] = outcome
+            if reason is None:
+                log.info("readiness_check_ok", check=name)
+            else:
+                log.warning("readiness_check_failed", check=name, reason=reason)
+        return outcome
