@@ -1,0 +1,56 @@
+"""Fixtures: each test builds its own container and app; providers are overridden before the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from trading_engine.application import create_app
+from trading_engine.containers import Container, create_container
+from trading_engine.presentation.http.access_log import StructlogAccessLogger
+
+TEST_OVERRIDES: dict[str, Any] = {"service": {"environment": "testing"}}
+
+
+@pytest.fixture
+def make_container() -> Callable[..., Container]:
+    """Build a container from the shipped config.yml plus nested ``overrides``."""
+
+    def build(overrides: dict[str, Any] | None = None) -> Container:
+        from trading_engine.infrastructure.config import merge
+
+        return create_container(overrides=merge(TEST_OVERRIDES, overrides or {}))
+
+    return build
+
+
+@pytest.fixture
+def container(make_container: Callable[..., Container]) -> Container:
+    return make_container()
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any) -> Callable[..., Any]:
+    """Start the app of ``container`` (after the test's overrides) and return a client for it."""
+
+    async def start(
+        container: Container, setup: Callable[[web.Application], None] | None = None
+    ) -> TestClient:
+        app = create_app(container)
+        if setup is not None:
+            setup(app)
+        server = TestServer(app)
+        # Started here: aiohttp_client's server_kwargs do not reach the runner.
+        await server.start_server(access_log_class=StructlogAccessLogger)
+        return await aiohttp_client(server)
+
+    return start
+
+
+@pytest.fixture
+async def client(make_client: Callable[..., Any], container: Container) -> TestClient:
+    return await make_client(container)

@@ -1,0 +1,1 @@
+"""Presentation: the ways in (HTTP today). Calls use cases; never reaches an adapter."""

@@ -1,0 +1,1 @@
+"""The aiohttp presentation: routes, handlers, middlewares."""

@@ -1,0 +1,1 @@
+"""Request handlers: parse, call a use case, render. No business logic here."""

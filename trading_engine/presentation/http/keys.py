@@ -1,0 +1,8 @@
+"""Typed keys for values the middlewares keep on each request."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+REQUEST_ID = web.RequestKey("request_id", str)
+ROUTE = web.RequestKey("route", str)
