@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make run` and `make test`. Both work as the first command typed on
+# a machine with only Python >= 3.11 and make: they create .venv, install the project, and (for
+# tests) install the system tools the integration tests use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages the tests and benchmarks need: prometheus (prometheus + promtool) and wrk.
+SYSTEM_PACKAGES := prometheus wrk
+SYSTEM_COMMANDS := prometheus promtool wrk
+
+.PHONY: run test lint-imports system-tools bench clean
+
+run: $(VENV)/.installed
+	$(BIN)/trading-engine
+
+test: $(VENV)/.installed-test system-tools
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-test system-tools
+	$(BIN)/python -m bench
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+system-tools:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages for:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info
