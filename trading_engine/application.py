@@ -10,6 +10,8 @@ from aiohttp import web
 from trading_engine.containers import Container
 from trading_engine.presentation.http.access_log import StructlogAccessLogger
 from trading_engine.presentation.http.handlers.health import HealthHandlers
+from trading_engine.presentation.http.handlers.metrics import MetricsHandlers
+from trading_engine.presentation.http.metrics_middleware import red_metrics_middleware
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
 from trading_engine.presentation.http.routes import setup_routes
 
@@ -42,15 +44,21 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(container: Container) -> web.Application:
+    metrics = container.metrics_port()
     app = web.Application(
         middlewares=[
             request_context_middleware(),
             error_middleware(),
+            red_metrics_middleware(metrics),
         ],
     )
     app[CONTAINER] = container
     app.cleanup_ctx.append(_container_resources)
-    setup_routes(app, health=HealthHandlers(container.health_service()))
+    setup_routes(
+        app,
+        health=HealthHandlers(container.health_service()),
+        metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
+    )
     return app
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from dependency_injector import containers, providers
+from prometheus_client import CollectorRegistry
 
 from trading_engine.infrastructure.clock import SystemClock
 from trading_engine.infrastructure.config import (
@@ -25,7 +26,10 @@ from trading_engine.infrastructure.config import (
     read_yaml_text,
     validate,
 )
+from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.infrastructure.logging import configure_logging
+from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
+from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 
 
@@ -53,6 +57,25 @@ class Container(containers.DeclarativeContainer):
         instance=config.service.instance_name,
         version=config.service.version,
         environment=config.service.environment,
+    )
+
+    # -- metrics: the port the domain owns, the adapter chosen by config.metrics.backend --------
+    metrics_constant_labels = providers.Callable(
+        lambda identity: MetricsLabels(identity.name, identity.instance, identity.version).constant_labels(),
+        identity,
+    )
+    # A registry per container (never prometheus_client's global REGISTRY).
+    metrics_registry = providers.Singleton(CollectorRegistry)
+    metrics_port = providers.Selector(
+        config.metrics.backend,
+        prometheus=providers.Singleton(
+            PrometheusMetricsAdapter,
+            constant_labels=metrics_constant_labels,
+            registry=metrics_registry,
+            buckets=config.metrics.histogram_buckets,
+            max_series_per_metric=config.metrics.max_series_per_metric,
+        ),
+        none=providers.Singleton(NoopMetricsAdapter),
     )
 
     lifecycle = providers.Singleton(Lifecycle)

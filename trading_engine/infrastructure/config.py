@@ -108,6 +108,37 @@ def text(max_length: int = 256, *, allow_empty: bool = False) -> Validator:
     return check
 
 
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text_value = _as_text(value).lower()
+    if text_value in {"true", "1", "yes", "on"}:
+        return True
+    if text_value in {"false", "0", "no", "off"}:
+        return False
+    raise Invalid("must be true or false (also accepted: 1/0, yes/no, on/off)")
+
+
+def number_list(value: Any) -> tuple[float, ...]:
+    """A comma-separated list of positive, strictly increasing numbers (histogram buckets)."""
+    items = value if isinstance(value, list) else _as_text(value).split(",")
+    try:
+        parsed = tuple(float(str(item).strip()) for item in items)
+    except ValueError:
+        parsed = ()
+    if not parsed or any(not 0 < b < float("inf") for b in parsed) or list(parsed) != sorted(set(parsed)):
+        raise Invalid("must be a comma-separated list of positive, strictly increasing numbers")
+    return parsed
+
+
+def secret(value: Any) -> str:
+    """A token: empty (off) or 16-256 visible ASCII characters. Never echoed in errors."""
+    result = "" if value is None else _as_text(value)
+    if result and not (16 <= len(result) <= 256 and all(33 <= ord(ch) <= 126 for ch in result)):
+        raise Invalid("must be empty or 16-256 visible ASCII characters without spaces")
+    return result
+
+
 def dns_label(value: Any) -> str:
     """A DNS-safe name; mixed case is accepted and lowercased (the caller reports the change)."""
     result = _as_text(value).lower()
@@ -133,7 +164,15 @@ SCHEMA: dict[str, Validator] = {
     "logging.level": choice(*LOG_LEVELS, upper=True),
     "logging.format": choice(*LOG_FORMATS),
     "health.readiness_timeout_seconds": number(0, 60),
+    "metrics.enabled": boolean,
+    "metrics.backend": choice("prometheus", "none"),
+    "metrics.bearer_token": secret,
+    "metrics.max_series_per_metric": integer(1, 100_000),
+    "metrics.histogram_buckets": number_list,
 }
+
+# Keys whose values are never printed, not even in a configuration error.
+SECRET_KEYS = frozenset({"metrics.bearer_token"})
 
 
 @dataclass
@@ -225,7 +264,8 @@ def validate(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Va
         try:
             values[key] = check(seen[key])
         except Invalid as exc:
-            raise ConfigError(key, seen[key], str(exc), env.get(key)) from None
+            shown = "<redacted>" if key in SECRET_KEYS else seen[key]
+            raise ConfigError(key, shown, str(exc), env.get(key)) from None
 
     notices: list[dict[str, Any]] = []
     instance = values["service.instance_name"] or values["service.name"]
@@ -241,6 +281,8 @@ def validate(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Va
         )
     values["service.instance_name"] = normalised
     values["service.version"] = values["service.version"] or __version__
+    if not values["metrics.enabled"]:
+        values["metrics.backend"] = "none"
     return ValidatedConfig(unflatten(values), notices)
 
 

@@ -1,0 +1,137 @@
+"""The metrics port: what the service measures, independent of the backend that exposes it.
+
+Use cases and middlewares record through :class:`MetricsPort`; infrastructure provides the adapter
+(Prometheus, OpenTelemetry, none), chosen by configuration in the container. Label values are
+``str`` and every label has a bounded set of values; an adapter folds label sets past its
+per-metric limit into one overflow series rather than growing without bound.
+
+Two forms of every operation:
+
+* ``inc_counter(name, labels)`` / ``observe_histogram`` / ``set_gauge``: one call, one update;
+* ``counter(name, labels)`` / ``histogram`` / ``gauge``: resolve the name and label set once and
+  get a bound handle whose ``inc``/``observe``/``set`` is a single operation. Hot paths (the HTTP
+  middleware) keep handles instead of building label dicts per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+Labels = Mapping[str, str]
+
+
+class MetricKind(str, Enum):
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+    GAUGE = "gauge"
+
+
+class BoundCounter(Protocol):
+    def inc(self, amount: float = 1.0) -> None: ...
+
+
+class BoundHistogram(Protocol):
+    def observe(self, value: float) -> None: ...
+
+
+class BoundGauge(Protocol):
+    def set(self, value: float) -> None: ...
+
+
+class MetricsPort(Protocol):
+    def inc_counter(self, name: str, labels: Labels | None = None, amount: float = 1.0) -> None:
+        """Add ``amount`` (>= 0) to the counter ``name`` (which ends in ``_total``)."""
+        ...
+
+    def observe_histogram(self, name: str, value: float, labels: Labels | None = None) -> None:
+        """Record one observation (in base units: seconds, bytes) in the histogram ``name``."""
+        ...
+
+    def set_gauge(self, name: str, value: float, labels: Labels | None = None) -> None:
+        """Set the gauge ``name`` to ``value``."""
+        ...
+
+    def counter(self, name: str, labels: Labels | None = None) -> BoundCounter:
+        """A handle on one series of the counter ``name``."""
+        ...
+
+    def histogram(self, name: str, labels: Labels | None = None) -> BoundHistogram:
+        """A handle on one series of the histogram ``name``."""
+        ...
+
+    def gauge(self, name: str, labels: Labels | None = None) -> BoundGauge:
+        """A handle on one series of the gauge ``name``."""
+        ...
+
+    def add_collect_hook(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before each scrape renders, to refresh gauges that are cheaper to compute
+        on demand than to keep current."""
+        ...
+
+    def get_http_handler(self) -> Callable[[Any], Awaitable[Any]]:
+        """An HTTP handler (for the web framework in use) that serves the metrics exposition."""
+        ...
+
+
+@dataclass(frozen=True)
+class MetricsLabels:
+    """The labels of the service's HTTP metrics; the first three are constant per instance."""
+
+    service: str = ""
+    instance: str = ""
+    version: str = ""
+    method: str = ""
+    route: str = ""
+    code: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """Only the labels that are set."""
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def constant_labels(self) -> dict[str, str]:
+        """The labels every series of this instance carries: service, instance, version."""
+        return {"service": self.service, "instance": self.instance, "version": self.version}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric the service knows: its kind, help text and label names (constant labels excluded)."""
+
+    kind: MetricKind
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None  # None: the configured default buckets
+
+
+HTTP_LABELS = ("method", "route", "code")
+
+# The catalogue of the service's own metrics. Adapters take help text and label names from here;
+# a name missing from it still works, with a generic help text.
+CATALOGUE: Mapping[str, MetricSpec] = {
+    "http_requests_total": MetricSpec(
+        MetricKind.COUNTER,
+        "HTTP requests served, by method, route template and status code.",
+        HTTP_LABELS,
+    ),
+    "http_request_duration_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time from receiving an HTTP request to its response being ready, in seconds.",
+        HTTP_LABELS,
+    ),
+    "http_request_errors_total": MetricSpec(
+        MetricKind.COUNTER,
+        "HTTP responses with a status of 400 or above, by method, route template and status code.",
+        HTTP_LABELS,
+    ),
+    "metrics_series_overflow_total": MetricSpec(
+        MetricKind.COUNTER,
+        "Updates folded into a metric's overflow series because it reached its label-set limit.",
+        ("metric",),
+    ),
+}
+
+OVERFLOW_METRIC = "metrics_series_overflow_total"
+OVERFLOW_LABEL_VALUE = "__overflow__"

@@ -1,0 +1,1 @@
+"""Metrics adapters implementing the domain's MetricsPort: Prometheus and no-op."""
