@@ -50,3 +50,66 @@ class SlowCheck:
     async def is_ready(self) -> bool:
         await asyncio.sleep(self.seconds)
         return True
+
+
+class RecordingMetrics:
+    """A MetricsPort that records every update as (kind, name, labels, value)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, str], float]] = []
+        self.hooks: list = []
+
+    def inc_counter(self, name, labels=None, amount=1.0) -> None:
+        self.calls.append(("counter", name, dict(labels or {}), amount))
+
+    def observe_histogram(self, name, value, labels=None) -> None:
+        self.calls.append(("histogram", name, dict(labels or {}), value))
+
+    def set_gauge(self, name, value, labels=None) -> None:
+        self.calls.append(("gauge", name, dict(labels or {}), value))
+
+    def counter(self, name, labels=None):
+        return _RecordingHandle(self, "counter", name, labels)
+
+    def histogram(self, name, labels=None):
+        return _RecordingHandle(self, "histogram", name, labels)
+
+    def gauge(self, name, labels=None):
+        return _RecordingHandle(self, "gauge", name, labels)
+
+    def add_collect_hook(self, hook) -> None:
+        self.hooks.append(hook)
+
+    def get_http_handler(self):
+        from aiohttp import web
+
+        async def exposition(request):
+            return web.Response(text="\n".join(f"{c[0]} {c[1]} {c[2]} {c[3]}" for c in self.calls))
+
+        return exposition
+
+    def named(self, name: str) -> list[tuple[str, str, dict[str, str], float]]:
+        return [c for c in self.calls if c[1] == name]
+
+
+class _RecordingHandle:
+    def __init__(self, port: RecordingMetrics, kind: str, name: str, labels) -> None:
+        self._port, self._kind, self._name, self._labels = port, kind, name, dict(labels or {})
+
+    def inc(self, amount: float = 1.0) -> None:
+        self._port.calls.append((self._kind, self._name, self._labels, amount))
+
+    def observe(self, value: float) -> None:
+        self._port.calls.append((self._kind, self._name, self._labels, value))
+
+    def set(self, value: float) -> None:
+        self._port.calls.append((self._kind, self._name, self._labels, value))
+
+
+class RaisingMetrics(RecordingMetrics):
+    """A MetricsPort whose every recording call fails."""
+
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError("metrics backend is down")
+
+    inc_counter = observe_histogram = set_gauge = counter = histogram = gauge = _fail

@@ -128,3 +128,45 @@ def test_config_path_resolution(tmp_path: Path) -> None:
     assert resolve_config_path(None, cwd=tmp_path) == SHIPPED_CONFIG
     (tmp_path / "config.yml").write_text("{}\n")
     assert resolve_config_path(None, cwd=tmp_path) == tmp_path / "config.yml"
+
+
+def test_metrics_settings_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    metrics = create_container().config.metrics()
+    assert metrics == {
+        "enabled": True,
+        "backend": "prometheus",
+        "bearer_token": "",
+        "max_series_per_metric": 1000,
+        "histogram_buckets": (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    }
+    monkeypatch.setenv("METRICS_ENABLED", "off")
+    monkeypatch.setenv("METRICS_HISTOGRAM_BUCKETS", "0.001, 0.1,1")
+    metrics = create_container().config.metrics()
+    assert metrics["enabled"] is False
+    assert metrics["backend"] == "none"  # disabled means the no-op adapter, whatever the backend
+    assert metrics["histogram_buckets"] == (0.001, 0.1, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "allowed"),
+    [
+        ("METRICS_ENABLED", "maybe", "must be true or false"),
+        ("METRICS_BACKEND", "statsd", "must be one of prometheus, none"),
+        ("METRICS_MAX_SERIES_PER_METRIC", "0", "integer from 1 to 100000"),
+        ("METRICS_HISTOGRAM_BUCKETS", "1,0.5", "strictly increasing"),
+        ("METRICS_HISTOGRAM_BUCKETS", "0,1", "positive"),
+        ("METRICS_HISTOGRAM_BUCKETS", "a,b", "comma-separated list"),
+    ],
+)
+def test_bad_metrics_settings(monkeypatch: pytest.MonkeyPatch, env: str, value: str, allowed: str) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError, match=allowed):
+        create_container()
+
+
+def test_a_bad_bearer_token_is_rejected_without_being_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_BEARER_TOKEN", "short secret")
+    with pytest.raises(ConfigError) as caught:
+        create_container()
+    assert "short secret" not in str(caught.value)
+    assert "metrics.bearer_token (env METRICS_BEARER_TOKEN) = '<redacted>'" in str(caught.value)

@@ -215,10 +215,6 @@ class BaseMetricsAdapter:
             raise ValueError(
                 f"invalid metric name {name!r}: use letters, digits, '_' and ':', not starting with a digit"
             )
-        if kind is MetricKind.COUNTER and not name.endswith("_total"):
-            raise ValueError(f"counter name {name!r} must end with '_total'")
-        if kind is not MetricKind.COUNTER and name.endswith("_total"):
-            raise ValueError(f"{kind.value} name {name!r} must not end with '_total' (counters only)")
         known = self._catalogue.get(name)
         if known is not None:
             if known.kind is not kind:
@@ -226,6 +222,10 @@ class BaseMetricsAdapter:
                     f"metric {name!r} is a {known.kind.value}; it cannot be used as a {kind.value}"
                 )
             label_names = known.labels
+        if kind is MetricKind.COUNTER and not name.endswith("_total"):
+            raise ValueError(f"counter name {name!r} must end with '_total'")
+        if kind is not MetricKind.COUNTER and name.endswith("_total"):
+            raise ValueError(f"{kind.value} name {name!r} must not end with '_total' (counters only)")
         for label in label_names:
             if (
                 not isinstance(label, str)
