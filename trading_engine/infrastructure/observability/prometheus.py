@@ -2,8 +2,10 @@
 
 Every series the adapter creates carries the constant labels (``service``, ``instance``,
 ``version``) as real labels, so they reach the exposition. The process, platform and GC
-collectors are registered too, with the constant labels added to their samples (a sample that
-already has a label of that name keeps its own: ``python_info{version}`` is Python's version).
+collectors are registered too, with the constant labels added to their samples. A collector's own
+label that collides with a constant label is renamed with the family's prefix, so
+``python_info``'s Python version becomes ``python_version`` and ``version`` is the service's on
+every series.
 """
 
 from __future__ import annotations
@@ -38,12 +40,19 @@ class ConstantLabelsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         for collector in self._collectors:
             for family in collector.collect():
+                prefix = family.name.split("_", 1)[0]
                 labelled = Metric(family.name, family.documentation, family.type, family.unit)
                 labelled.samples = [
-                    sample._replace(labels={**self._labels, **sample.labels})
+                    sample._replace(labels=self._relabel(sample.labels, prefix))
                     for sample in family.samples
                 ]
                 yield labelled
+
+    def _relabel(self, own: dict[str, str], prefix: str) -> dict[str, str]:
+        labels = dict(self._labels)
+        for name, value in own.items():
+            labels[f"{prefix}_{name}" if name in self._labels else name] = value
+        return labels
 
 
 def runtime_collectors() -> list[Collector]:
