@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from trading_engine.domain.decimals import amount, is_multiple, to_decimal
+from trading_engine.domain.decimals import amount, is_multiple, to_decimal, trimmed
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import SYMBOL_PATTERN, Instrument, normalise_symbol, parse_symbol
 from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp, require_aware
@@ -145,10 +145,25 @@ def test_to_decimal_refuses_what_is_not_an_exact_finite_number(value: object, sa
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("120000", "120000.00"), ("1E+5", "100000.00"), ("0.5", "0.50"), ("1.2345", "1.2345"), ("1E+30", "1" + "0" * 30 + ".00")],
+    [
+        ("120000", "120000.00"),
+        ("1E+5", "100000.00"),
+        ("0.5", "0.50"),
+        ("100050.00000", "100050.00"),
+        ("1.2345", "1.2345"),
+        ("1.23450", "1.2345"),
+        ("-0.001", "-0.001"),
+        ("1E+30", "1" + "0" * 30 + ".00"),
+        ("0.1234567890123456789012345678", "0.1234567890123456789012345678"),
+    ],
 )
 def test_amounts_in_messages_show_two_decimals_at_least_and_never_hide_digits(value: str, text: str) -> None:
     assert amount(Decimal(value)) == text
+
+
+@pytest.mark.parametrize(("value", "text"), [("50025.0000", "50025"), ("1E+5", "100000"), ("0.50", "0.5"), ("10", "10")])
+def test_trimmed_drops_only_trailing_zeros(value: str, text: str) -> None:
+    assert trimmed(Decimal(value)) == text
 
 
 def test_exact_timestamps_round_trip_to_the_microsecond() -> None:

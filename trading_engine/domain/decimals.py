@@ -53,7 +53,9 @@ def positive(value: object, *, field: str) -> Decimal:
     """``value`` as a ``Decimal`` greater than 0."""
     number = to_decimal(value, field=field)
     if number <= 0:
-        raise ValidationError(f"{field} {plain(number)} is not allowed; it must be greater than 0", field=field)
+        raise ValidationError(
+            f"{field} {plain(number)} is not allowed; it must be greater than 0", field=field
+        )
     return number
 
 
@@ -84,11 +86,22 @@ def plain(number: Decimal) -> str:
     return format(number, "f")
 
 
+def trimmed(number: Decimal) -> str:
+    """``number`` in positional notation without trailing zeros (``50025.0000`` -> ``50025``)."""
+    with localcontext() as context:
+        context.prec = max(context.prec, len(number.as_tuple().digits))
+        return plain(number.normalize())
+
+
 def amount(number: Decimal) -> str:
-    """A computed money amount for a message: at least two decimals, never fewer digits than exact."""
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -2:
-        with localcontext() as context:
-            context.prec = max(context.prec, number.adjusted() + 4)
-            return plain(number.quantize(Decimal("0.01")))
-    return plain(number)
+    """A computed money amount for a message: two decimals, or more when the value has more digits.
+
+    Trailing zeros beyond the second decimal are dropped, significant digits never are.
+    """
+    with localcontext() as context:
+        context.prec = max(context.prec, len(number.as_tuple().digits), number.adjusted() + 4)
+        reduced = number.normalize()
+        exponent = reduced.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -2:
+            return plain(reduced.quantize(Decimal("0.01")))
+        return plain(reduced)
