@@ -165,9 +165,12 @@ def optional_identifier(value: object, *, field: str) -> str | None:
     return None if value is None else parse_identifier(value, field=field)
 
 
-def _required(data: Mapping[str, Any], key: str, record: str) -> Any:
+def required_field(data: Mapping[str, Any], key: str, *, record: str) -> Any:
+    """``data[key]`` of a stored ``record``; a ValidationError naming the key when it is absent."""
     if key not in data:
-        raise ValidationError(f"{record} record has no {key!r}; it needs every field to_dict writes", field=key)
+        raise ValidationError(
+            f"{record} record has no {key!r}; it needs every field to_dict writes", field=key
+        )
     return data[key]
 
 
@@ -234,7 +237,7 @@ class Fill:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fill:
         def get(key: str) -> Any:
-            return _required(data, key, "fill")
+            return required_field(data, key, record="fill")
 
         return cls(
             fill_id=get("fill_id"),
@@ -610,7 +613,7 @@ class Order:
         """The order ``to_dict`` wrote, validated field by field and for consistency."""
 
         def get(key: str) -> Any:
-            return _required(data, key, "order")
+            return required_field(data, key, record="order")
 
         order = cls.create(
             order_id=get("order_id"),
@@ -629,7 +632,8 @@ class Order:
         order._filled_notional = non_negative(get("filled_notional"), field="filled_notional")
         order._fees = non_negative(get("fees"), field="fees")
         reason = get("reject_reason")
-        order._reject_reason = None if reason is None else parse_enum(RejectReason, reason, field="reject_reason")
+        if reason is not None:
+            order._reject_reason = parse_enum(RejectReason, reason, field="reject_reason")
         order._reject_message = _optional_text(get("reject_message"), field="reject_message")
         order._cancel_reason = _optional_text(get("cancel_reason"), field="cancel_reason")
         order._updated_at = parse_timestamp(get("updated_at"), field="updated_at")
@@ -642,7 +646,10 @@ class Order:
         if filled > self._quantity:
             problem = f"filled_quantity {plain(filled)} exceeds quantity {plain(self._quantity)}"
         elif (filled == self._quantity) != (status is OrderStatus.FILLED):
-            problem = f"status {status.value} does not match filled_quantity {plain(filled)} of {plain(self._quantity)}"
+            problem = (
+                f"status {status.value} does not match filled_quantity {plain(filled)} "
+                f"of {plain(self._quantity)}"
+            )
         elif status in (OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.REJECTED) and filled != 0:
             problem = f"status {status.value} allows no fills but filled_quantity is {plain(filled)}"
         elif status is OrderStatus.PARTIALLY_FILLED and filled == 0:

@@ -52,7 +52,7 @@ from typing import Any
 from trading_engine.domain.decimals import ZERO, non_negative, plain, positive, to_decimal
 from trading_engine.domain.errors import Unavailable, ValidationError
 from trading_engine.domain.instruments import Instrument, parse_currency, parse_symbol
-from trading_engine.domain.orders import Fill, Side, parse_enum
+from trading_engine.domain.orders import Fill, Side, parse_enum, required_field
 
 
 COST_BASIS_RESOLUTION = Decimal("1e-12")
@@ -180,9 +180,7 @@ class Position:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Position:
         def get(key: str) -> Any:
-            if key not in data:
-                raise ValidationError(f"position record has no {key!r}; it needs every field to_dict writes", field=key)
-            return data[key]
+            return required_field(data, key, record="position")
 
         position = cls(get("symbol"))
         position._quantity = to_decimal(get("quantity"), field="quantity")
@@ -302,7 +300,9 @@ class Portfolio:
 
     __slots__ = ("_reporting_currency", "_cash", "_reserved", "_positions")
 
-    def __init__(self, reporting_currency: str, cash: Mapping[str, Decimal | int | str] | None = None) -> None:
+    def __init__(
+        self, reporting_currency: str, cash: Mapping[str, Decimal | int | str] | None = None
+    ) -> None:
         self._reporting_currency = parse_currency(reporting_currency, field="reporting_currency")
         self._cash: dict[str, Decimal] = {}
         self._reserved: dict[str, Decimal] = {}
@@ -424,7 +424,8 @@ class Portfolio:
         """Sum of ``|quantity| * mark`` over open positions, in the reporting currency."""
         total = ZERO
         for item in self._position_valuations(marks, instruments, open_only=True):
-            total += abs(convert(item.market_value, item.currency, self._reporting_currency, marks, instruments))
+            value = convert(item.market_value, item.currency, self._reporting_currency, marks, instruments)
+            total += abs(value)
         return total
 
     def _position_valuations(
@@ -478,13 +479,14 @@ class Portfolio:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Portfolio:
-        for key in ("reporting_currency", "cash", "reserved", "positions"):
-            if key not in data:
-                raise ValidationError(f"portfolio record has no {key!r}; it needs every field to_dict writes", field=key)
-        portfolio = cls(data["reporting_currency"], data["cash"])
-        for currency, amount in data["reserved"].items():
+        fields = {
+            key: required_field(data, key, record="portfolio")
+            for key in ("reporting_currency", "cash", "reserved", "positions")
+        }
+        portfolio = cls(fields["reporting_currency"], fields["cash"])
+        for currency, amount in fields["reserved"].items():
             portfolio.reserve(currency, amount)
-        for record in data["positions"]:
+        for record in fields["positions"]:
             position = Position.from_dict(record)
             portfolio._positions[position.symbol] = position
         return portfolio
