@@ -3,8 +3,9 @@
 Values enter the model through ``to_decimal``, which accepts a ``Decimal``, an ``int`` or a numeric
 string and refuses floats (a float such as 0.1 is already inexact before it arrives), booleans,
 NaN and infinities. Arithmetic then runs in the caller's ``decimal`` context (28 significant
-digits by default): sums and products of typical prices and quantities are exact; only divisions
-(averages, cost shares, currency conversion) round, to that precision, and nothing is quantized.
+digits by default): sums and products of typical prices and quantities are exact; divisions
+(averages, cost shares, currency conversion) round to that precision. The one deliberate rounding
+beyond that is the cost basis left by a partial close, kept to 1e-12 (see ``portfolio``).
 """
 
 from __future__ import annotations
