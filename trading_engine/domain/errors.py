@@ -37,3 +37,15 @@ class Unavailable(DomainError):
     """A dependency the request needs (database, market data) cannot serve it right now."""
 
     code = "service_unavailable"
+
+
+class IllegalTransition(Conflict):
+    """An order was asked to move to a status its current status does not lead to."""
+
+    code = "illegal_transition"
+
+    def __init__(self, message: str, *, order_id: str, status: str, target: str) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.status = status
+        self.target = target

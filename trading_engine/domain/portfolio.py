@@ -1,0 +1,504 @@
+"""Positions, cash and their valuation in one reporting currency.
+
+Positions use the AVERAGE-COST method. A position's quantity is signed (long > 0, short < 0) and
+its cost basis is the signed entry value of that quantity in the quote currency.
+
+- A fill in the direction of the position (or opening a flat one) adds ``quantity * price`` to the
+  cost basis; the average entry price becomes ``cost_basis / quantity``, the quantity-weighted
+  average of the entries.
+- A fill against the position reduces it. The closed part realizes
+  ``(fill_price - average) * closed_quantity`` for a long, ``(average - fill_price) * closed`` for
+  a short; the average entry price stays as it was and the cost basis shrinks in proportion.
+- Closing to exactly zero resets the average entry price and the cost basis to 0.
+- A fill larger than the position flips it: the whole position closes (realizing its P&L) and the
+  remainder opens at the fill price.
+
+Realized P&L is gross of fees (fees are tracked on their own) and is kept as
+``trade cash flow + cost basis``: the sum of ``-signed quantity * price`` over all fills plus the
+entry value still open. Both are sums of products, so closing a position realizes exactly
+``proceeds - cost`` with no rounding, whatever the averages were. The average entry price keeps
+the full precision of the context (``302 / 3`` stays ``100.6666666666666666666666667``).
+
+One value is rounded: the cost basis left after a partial close, ``cost_basis * remaining / held``,
+which may not terminate. It is rounded half-even to ``COST_BASIS_RESOLUTION`` (1e-12 of the quote
+currency) when it needs more decimals than that, so the cost basis, and with it realized and
+unrealized P&L, carries no more decimals than 12 or the fills' own products, whichever is more. That bound is what
+keeps every later sum exact: with 28 significant digits, amounts below 1e15 add without rounding,
+so ``cash + market value`` equals ``initial cash + realized + unrealized - fees`` exactly after
+any sequence of fills in one currency. (Left at full precision, a 28-digit cost basis added to a
+larger amount would round in the last digit, and the identity would break there.) A partial close
+therefore realizes ``(fill_price - average) * closed`` to within 1e-12 of the exact value. Unrealized P&L at a mark is
+``mark * quantity - cost_basis``, which is ``(mark - average) * quantity`` without the rounded
+average.
+
+Cash is held per currency. A buy debits the quote currency by ``quantity * price + fee``, a sell
+credits ``quantity * price - fee``: fees are always paid in the quote currency. Cash reserved for
+resting buy orders stays in the balance but is not available to new orders.
+
+Valuation converts an amount in currency X into the reporting currency R with the mark of the
+instrument ``X-R`` (multiply) if it is configured, else of ``R-X`` (divide); with neither it is a
+ValidationError naming the currency, and a configured instrument without a mark is Unavailable.
+Realized P&L and fees of a position convert at the current mark of its quote currency, not at the
+rates of the days they were made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext
+from typing import Any
+
+from trading_engine.domain.decimals import ZERO, non_negative, plain, positive, to_decimal
+from trading_engine.domain.errors import Unavailable, ValidationError
+from trading_engine.domain.instruments import Instrument, parse_currency, parse_symbol
+from trading_engine.domain.orders import Fill, Side, parse_enum, required_field
+
+
+COST_BASIS_RESOLUTION = Decimal("1e-12")
+
+
+def _remaining_cost(value: Decimal) -> Decimal:
+    """``value`` rounded to COST_BASIS_RESOLUTION if it has finer digits (and fits the context)."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= COST_BASIS_RESOLUTION.as_tuple().exponent:
+        return value
+    if value.adjusted() - COST_BASIS_RESOLUTION.adjusted() + 1 > getcontext().prec:
+        return value
+    return value.quantize(COST_BASIS_RESOLUTION, rounding=ROUND_HALF_EVEN)
+
+
+class Position:
+    """The holding in one symbol, under the average-cost method described in the module."""
+
+    __slots__ = ("_symbol", "_quantity", "_average_entry_price", "_cost_basis", "_cash_flow", "_fees_paid")
+
+    def __init__(self, symbol: str) -> None:
+        """A flat position in ``symbol``."""
+        self._symbol = parse_symbol(symbol)[0]
+        self._quantity = ZERO
+        self._average_entry_price = ZERO
+        self._cost_basis = ZERO
+        self._cash_flow = ZERO
+        self._fees_paid = ZERO
+
+    @property
+    def symbol(self) -> str:
+        return self._symbol
+
+    @property
+    def quantity(self) -> Decimal:
+        """Signed: long > 0, short < 0, flat 0."""
+        return self._quantity
+
+    @property
+    def average_entry_price(self) -> Decimal:
+        """Quantity-weighted average entry price of the open quantity; 0 when flat."""
+        return self._average_entry_price
+
+    @property
+    def cost_basis(self) -> Decimal:
+        """Signed entry value of the open quantity in the quote currency; 0 when flat."""
+        return self._cost_basis
+
+    @property
+    def cash_flow(self) -> Decimal:
+        """Sum over all fills of ``-signed quantity * price``: sale proceeds minus purchase costs."""
+        return self._cash_flow
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """P&L of the quantity closed so far, gross of fees, in the quote currency."""
+        return self._cash_flow + self._cost_basis
+
+    @property
+    def fees_paid(self) -> Decimal:
+        return self._fees_paid
+
+    @property
+    def is_flat(self) -> bool:
+        return self._quantity == 0
+
+    def apply_fill(
+        self,
+        side: Side | str,
+        quantity: Decimal | int | str,
+        price: Decimal | int | str,
+        fee: Decimal | int | str = ZERO,
+    ) -> Decimal:
+        """Apply one execution and return the P&L it realized (gross of ``fee``)."""
+        side = parse_enum(Side, side, field="side")
+        quantity = positive(quantity, field="quantity")
+        price = positive(price, field="price")
+        fee = non_negative(fee, field="fee")
+        before = self.realized_pnl
+        signed = quantity if side is Side.BUY else -quantity
+        held = self._quantity
+        after = held + signed
+        self._cash_flow -= signed * price
+        if held == 0 or (held > 0) == (signed > 0):
+            self._cost_basis += signed * price
+            self._average_entry_price = self._cost_basis / after
+        elif after == 0:
+            self._cost_basis = ZERO
+            self._average_entry_price = ZERO
+        elif (after > 0) == (held > 0):
+            self._cost_basis = _remaining_cost(self._cost_basis * after / held)
+        else:
+            self._cost_basis = after * price
+            self._average_entry_price = price
+        self._quantity = after
+        self._fees_paid += fee
+        return self.realized_pnl - before
+
+    def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        """``(mark - average) * quantity``, computed as ``mark * quantity - cost_basis``."""
+        return mark * self._quantity - self._cost_basis
+
+    def notional(self, mark: Decimal) -> Decimal:
+        """``|quantity| * mark`` in the quote currency."""
+        return abs(self._quantity) * mark
+
+    def copy(self) -> Position:
+        twin = Position.__new__(Position)
+        for slot in self.__slots__:
+            setattr(twin, slot, getattr(self, slot))
+        return twin
+
+    def to_dict(self) -> dict[str, Any]:
+        """Decimals as strings; ``realized_pnl`` is derived, included for readers, ignored on load."""
+        return {
+            "symbol": self._symbol,
+            "quantity": str(self._quantity),
+            "average_entry_price": str(self._average_entry_price),
+            "cost_basis": str(self._cost_basis),
+            "cash_flow": str(self._cash_flow),
+            "realized_pnl": str(self.realized_pnl),
+            "fees_paid": str(self._fees_paid),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Position:
+        def get(key: str) -> Any:
+            return required_field(data, key, record="position")
+
+        position = cls(get("symbol"))
+        position._quantity = to_decimal(get("quantity"), field="quantity")
+        position._average_entry_price = non_negative(get("average_entry_price"), field="average_entry_price")
+        position._cost_basis = to_decimal(get("cost_basis"), field="cost_basis")
+        position._cash_flow = to_decimal(get("cash_flow"), field="cash_flow")
+        position._fees_paid = non_negative(get("fees_paid"), field="fees_paid")
+        quantity, cost, average = position._quantity, position._cost_basis, position._average_entry_price
+        consistent = (
+            cost == 0 and average == 0
+            if quantity == 0
+            else average > 0 and cost != 0 and (cost > 0) == (quantity > 0)
+        )
+        if not consistent:
+            raise ValidationError(
+                f"position {position._symbol} record is inconsistent: quantity {plain(quantity)}, "
+                f"cost_basis {plain(cost)}, average_entry_price {plain(average)}; a flat position has "
+                "both 0, an open one a positive average and a cost basis of the quantity's sign",
+                field="quantity",
+            )
+        return position
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Position):
+            return NotImplemented
+        return all(getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Position({self._symbol}: {plain(self._quantity)} @ {plain(self._average_entry_price)}, "
+            f"realized {plain(self.realized_pnl)}, fees {plain(self._fees_paid)})"
+        )
+
+
+def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
+    """The mark price of ``symbol``: Unavailable when there is none, ValidationError unless > 0."""
+    mark = marks.get(symbol)
+    if mark is None:
+        raise Unavailable(f"no mark price for {symbol}; a current price is needed to value it")
+    return positive(mark, field=f"mark of {symbol}")
+
+
+def convert(
+    amount: Decimal,
+    currency: str,
+    into: str,
+    marks: Mapping[str, Decimal],
+    instruments: Mapping[str, Instrument],
+) -> Decimal:
+    """``amount`` of ``currency`` expressed in ``into``, by the rule in the module docstring.
+
+    A zero amount is zero in any currency and needs no rate.
+    """
+    if currency == into:
+        return amount
+    if amount == 0:
+        return ZERO
+    direct, inverse = f"{currency}-{into}", f"{into}-{currency}"
+    if direct in instruments:
+        return amount * mark_of(direct, marks)
+    if inverse in instruments:
+        return amount / mark_of(inverse, marks)
+    raise ValidationError(
+        f"cannot convert {currency} into {into}: neither {direct} nor {inverse} is a configured "
+        "instrument; configure one of them to hold or trade in this currency",
+        field="currency",
+    )
+
+
+@dataclass(frozen=True)
+class PositionValuation:
+    """One position at its mark; every amount in ``currency``, the instrument's quote currency.
+
+    ``mark`` is None for a flat position without a mark (a flat position needs none).
+    """
+
+    symbol: str
+    currency: str
+    quantity: Decimal
+    average_entry_price: Decimal
+    mark: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+
+
+@dataclass(frozen=True)
+class PortfolioValuation:
+    """The account at a set of marks. ``cash`` and ``reserved`` are per currency, unconverted;
+    every other amount is in ``reporting_currency``.
+
+    ``equity`` is converted cash plus the signed market value of every position;
+    ``gross_exposure`` sums ``|quantity| * mark``, ``net_exposure`` sums ``quantity * mark``.
+    """
+
+    reporting_currency: str
+    cash: Mapping[str, Decimal]
+    reserved: Mapping[str, Decimal]
+    equity: Decimal
+    gross_exposure: Decimal
+    net_exposure: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    positions: tuple[PositionValuation, ...]
+
+
+class Portfolio:
+    """The account: cash and reservations per currency, positions by symbol.
+
+    Cash may go negative (a leveraged buy); whether an order may do that is the pre-trade checks'
+    decision, not the account's.
+    """
+
+    __slots__ = ("_reporting_currency", "_cash", "_reserved", "_positions")
+
+    def __init__(
+        self, reporting_currency: str, cash: Mapping[str, Decimal | int | str] | None = None
+    ) -> None:
+        self._reporting_currency = parse_currency(reporting_currency, field="reporting_currency")
+        self._cash: dict[str, Decimal] = {}
+        self._reserved: dict[str, Decimal] = {}
+        self._positions: dict[str, Position] = {}
+        for currency, balance in (cash or {}).items():
+            code = parse_currency(currency, field="cash currency")
+            self._cash[code] = to_decimal(balance, field=f"cash {code}")
+
+    @property
+    def reporting_currency(self) -> str:
+        return self._reporting_currency
+
+    @property
+    def cash(self) -> dict[str, Decimal]:
+        """Balance per currency, reserved amounts included."""
+        return dict(self._cash)
+
+    @property
+    def reserved(self) -> dict[str, Decimal]:
+        return dict(self._reserved)
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """Copies of every position ever traded, flat ones included (they carry realized P&L)."""
+        return {symbol: position.copy() for symbol, position in self._positions.items()}
+
+    def position(self, symbol: str) -> Position:
+        """A copy of the position in ``symbol``; a flat one if it was never traded."""
+        held = self._positions.get(symbol)
+        return Position(symbol) if held is None else held.copy()
+
+    def cash_balance(self, currency: str) -> Decimal:
+        return self._cash.get(currency, ZERO)
+
+    def reserved_cash(self, currency: str) -> Decimal:
+        return self._reserved.get(currency, ZERO)
+
+    def available_cash(self, currency: str) -> Decimal:
+        """The balance less what resting buy orders have reserved."""
+        return self.cash_balance(currency) - self.reserved_cash(currency)
+
+    def reserve(self, currency: str, amount: Decimal | int | str) -> None:
+        """Set ``amount`` (> 0) aside for a resting buy order.
+
+        Reserving more than is available is allowed (a leveraged account may); the funds check
+        happens before, in the pre-trade checks.
+        """
+        code = parse_currency(currency)
+        value = positive(amount, field="amount")
+        self._reserved[code] = self.reserved_cash(code) + value
+
+    def release(self, currency: str, amount: Decimal | int | str) -> None:
+        """Return ``amount`` (> 0, at most what is reserved) to available cash."""
+        code = parse_currency(currency)
+        value = positive(amount, field="amount")
+        held = self.reserved_cash(code)
+        if value > held:
+            raise ValidationError(
+                f"cannot release {plain(value)} {code}: only {plain(held)} {code} is reserved",
+                field="amount",
+            )
+        if value == held:
+            self._reserved.pop(code, None)
+        else:
+            self._reserved[code] = held - value
+
+    def apply_fill(self, fill: Fill, instrument: Instrument) -> Decimal:
+        """Update the position and the quote cash for ``fill`` together; return the realized P&L."""
+        if fill.symbol != instrument.symbol:
+            raise ValidationError(
+                f"fill {fill.fill_id} is for {fill.symbol} but the instrument given is {instrument.symbol}; "
+                "pass the fill's own instrument",
+                field="symbol",
+            )
+        position = self.position(fill.symbol)
+        realized = position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
+        if fill.side is Side.BUY:
+            change = -(fill.notional + fill.fee)
+        else:
+            change = fill.notional - fill.fee
+        self._cash[instrument.quote] = self.cash_balance(instrument.quote) + change
+        self._positions[fill.symbol] = position
+        return realized
+
+    def valuation(
+        self, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
+    ) -> PortfolioValuation:
+        """Value the account at ``marks`` in the reporting currency (see the module docstring)."""
+        into = self._reporting_currency
+
+        def to_reporting(value: Decimal, currency: str) -> Decimal:
+            return convert(value, currency, into, marks, instruments)
+
+        positions = self._position_valuations(marks, instruments)
+        equity = sum((to_reporting(balance, currency) for currency, balance in self._cash.items()), ZERO)
+        gross = net = realized = unrealized = fees = ZERO
+        for item in positions:
+            market_value = to_reporting(item.market_value, item.currency)
+            equity += market_value
+            net += market_value
+            gross += abs(market_value)
+            realized += to_reporting(item.realized_pnl, item.currency)
+            unrealized += to_reporting(item.unrealized_pnl, item.currency)
+            fees += to_reporting(item.fees_paid, item.currency)
+        return PortfolioValuation(
+            reporting_currency=into,
+            cash=dict(self._cash),
+            reserved=dict(self._reserved),
+            equity=equity,
+            gross_exposure=gross,
+            net_exposure=net,
+            realized_pnl=realized,
+            unrealized_pnl=unrealized,
+            fees=fees,
+            positions=positions,
+        )
+
+    def gross_exposure(self, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]) -> Decimal:
+        """Sum of ``|quantity| * mark`` over open positions, in the reporting currency."""
+        total = ZERO
+        for item in self._position_valuations(marks, instruments, open_only=True):
+            value = convert(item.market_value, item.currency, self._reporting_currency, marks, instruments)
+            total += abs(value)
+        return total
+
+    def _position_valuations(
+        self,
+        marks: Mapping[str, Decimal],
+        instruments: Mapping[str, Instrument],
+        *,
+        open_only: bool = False,
+    ) -> tuple[PositionValuation, ...]:
+        valued = []
+        for symbol in sorted(self._positions):
+            position = self._positions[symbol]
+            if open_only and position.is_flat:
+                continue
+            instrument = instruments.get(symbol)
+            if instrument is None:
+                raise ValidationError(
+                    f"the portfolio holds {symbol}, which is not a configured instrument; "
+                    "every traded symbol must stay configured to be valued",
+                    field="symbol",
+                )
+            if position.is_flat:
+                mark = None if symbol not in marks else mark_of(symbol, marks)
+                market_value = unrealized = ZERO
+            else:
+                mark = mark_of(symbol, marks)
+                market_value = position.quantity * mark
+                unrealized = position.unrealized_pnl(mark)
+            valued.append(
+                PositionValuation(
+                    symbol=symbol,
+                    currency=instrument.quote,
+                    quantity=position.quantity,
+                    average_entry_price=position.average_entry_price,
+                    mark=mark,
+                    market_value=market_value,
+                    unrealized_pnl=unrealized,
+                    realized_pnl=position.realized_pnl,
+                    fees_paid=position.fees_paid,
+                )
+            )
+        return tuple(valued)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reporting_currency": self._reporting_currency,
+            "cash": {currency: str(balance) for currency, balance in sorted(self._cash.items())},
+            "reserved": {currency: str(amount) for currency, amount in sorted(self._reserved.items())},
+            "positions": [self._positions[symbol].to_dict() for symbol in sorted(self._positions)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Portfolio:
+        fields = {
+            key: required_field(data, key, record="portfolio")
+            for key in ("reporting_currency", "cash", "reserved", "positions")
+        }
+        portfolio = cls(fields["reporting_currency"], fields["cash"])
+        for currency, amount in fields["reserved"].items():
+            portfolio.reserve(currency, amount)
+        for record in fields["positions"]:
+            position = Position.from_dict(record)
+            portfolio._positions[position.symbol] = position
+        return portfolio
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Portfolio):
+            return NotImplemented
+        return (
+            self._reporting_currency == other._reporting_currency
+            and self._cash == other._cash
+            and self._reserved == other._reserved
+            and self._positions == other._positions
+        )
+
+    __hash__ = None  # type: ignore[assignment]

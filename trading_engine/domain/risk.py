@@ -1,0 +1,347 @@
+"""Pre-trade risk: pure checks that accept an order or reject it with one reason.
+
+``check_pre_trade`` runs the checks in a fixed order and the first failure wins:
+
+1. ``circuit_breaker_open``: trading is halted.
+2. ``unknown_symbol``: the symbol is not a configured instrument.
+3. ``quantity_below_minimum``, 4. ``quantity_off_lot``: the quantity fits the instrument.
+5. ``price_off_tick``: a limit price is a whole number of ticks.
+6. ``market_data_stale``: prices are fresh, and every mark the next checks need exists (the
+   order's symbol, the quote currency's conversion, every open position).
+7. ``max_order_notional_exceeded``: ``quantity * price`` in the reporting currency, where price is
+   the limit price of a limit order, or the mark moved against the order by the slippage
+   allowance for a market order (``mark * (1 + slippage)`` to buy, ``mark * (1 - slippage)`` to
+   sell).
+8. ``max_position_exceeded``: the projected position (current quantity, plus the remaining
+   quantity of the symbol's unfinished orders on the same side, plus this order, all signed) is
+   valued at the mark and compared with the per-symbol limit. An order that does not increase the
+   projected position's size never fails this, even when the position already exceeds the limit.
+9. ``gross_exposure_exceeded``: the current gross exposure plus the part of this order that
+   increases exposure (all of it when it adds to the position or opens one, only the excess
+   beyond the position when it flips it, none when it only reduces), valued like check 7.
+10. ``insufficient_funds``: without leverage, a buy's estimated cost
+    ``quantity * price * (1 + fee_bps / 10000)`` must not exceed the unreserved cash of the quote
+    currency. Sells never fail this.
+
+Limits are in the reporting currency; basis points are hundredths of a percent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from trading_engine.domain.decimals import BPS, ONE, ZERO, amount, non_negative, plain, positive, trimmed
+from trading_engine.domain.errors import Unavailable, ValidationError
+from trading_engine.domain.instruments import Instrument
+from trading_engine.domain.orders import Order, OrderStatus, OrderType, RejectReason, Side, required_field
+from trading_engine.domain.portfolio import Portfolio, convert, mark_of
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp, require_aware
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Limits in the reporting currency, each greater than 0.
+
+    ``allow_leverage`` lets buys spend more than the available cash; every other limit still holds.
+    """
+
+    max_order_notional: Decimal
+    max_position_notional: Decimal
+    max_gross_exposure: Decimal
+    allow_leverage: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_order_notional", "max_position_notional", "max_gross_exposure"):
+            object.__setattr__(self, name, positive(getattr(self, name), field=name))
+        if not isinstance(self.allow_leverage, bool):
+            raise ValidationError(
+                f"allow_leverage {self.allow_leverage!r} is not allowed; use true or false",
+                field="allow_leverage",
+            )
+
+
+class OrderIntent(Protocol):
+    """What the checks read from an order; an ``Order`` in status ``new`` is one."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def side(self) -> Side: ...
+
+    @property
+    def type(self) -> OrderType: ...
+
+    @property
+    def quantity(self) -> Decimal: ...
+
+    @property
+    def limit_price(self) -> Decimal | None: ...
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """Accepted (no reason) or rejected with a reason code and a message naming the numbers."""
+
+    reason: RejectReason | None = None
+    message: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason is None
+
+    @classmethod
+    def accept(cls) -> RiskDecision:
+        return ACCEPTED
+
+    @classmethod
+    def reject(cls, reason: RejectReason, message: str) -> RiskDecision:
+        return cls(reason, message)
+
+
+ACCEPTED = RiskDecision()
+
+
+def check_pre_trade(
+    order: OrderIntent,
+    instruments: Mapping[str, Instrument],
+    portfolio: Portfolio,
+    marks: Mapping[str, Decimal],
+    limits: RiskLimits,
+    *,
+    breaker_open: bool,
+    market_data_fresh: bool,
+    open_orders: Sequence[Order],
+    fee_bps: Decimal,
+    slippage_bps: Decimal,
+) -> RiskDecision:
+    """Run the checks of the module docstring in order; the first failure is the decision.
+
+    ``open_orders`` are the account's unfinished orders (new, open or partially filled); other
+    statuses, other symbols and ``order`` itself are ignored. ``fee_bps`` is 0 or more;
+    ``slippage_bps`` is 0 or more and below 10000.
+    """
+    fee_bps = non_negative(fee_bps, field="fee_bps")
+    fee_rate = fee_bps / BPS
+    slippage_bps = non_negative(slippage_bps, field="slippage_bps")
+    if slippage_bps >= BPS:
+        raise ValidationError(
+            f"slippage_bps {plain(slippage_bps)} is not allowed; it must be below 10000 (100%)",
+            field="slippage_bps",
+        )
+    slippage = slippage_bps / BPS
+    reporting = portfolio.reporting_currency
+    symbol, side, quantity = order.symbol, order.side, order.quantity
+
+    if breaker_open:
+        return RiskDecision.reject(
+            RejectReason.CIRCUIT_BREAKER_OPEN,
+            "the circuit breaker is open; no orders are accepted until it is reset",
+        )
+    instrument = instruments.get(symbol)
+    if instrument is None:
+        known = ", ".join(sorted(instruments)) or "none"
+        return RiskDecision.reject(
+            RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {symbol}; known symbols: {known}"
+        )
+    if quantity < instrument.min_quantity:
+        return RiskDecision.reject(
+            RejectReason.QUANTITY_BELOW_MINIMUM,
+            f"quantity {plain(quantity)} is below the minimum quantity "
+            f"{plain(instrument.min_quantity)} for {symbol}",
+        )
+    if not instrument.is_on_lot(quantity):
+        return RiskDecision.reject(
+            RejectReason.QUANTITY_OFF_LOT,
+            f"quantity {plain(quantity)} is not a multiple of the lot size "
+            f"{plain(instrument.lot_size)} for {symbol}",
+        )
+    limit_price = order.limit_price
+    if order.type is OrderType.LIMIT and limit_price is not None and not instrument.is_on_tick(limit_price):
+        return RiskDecision.reject(
+            RejectReason.PRICE_OFF_TICK,
+            f"limit price {plain(limit_price)} is not a multiple of the tick size "
+            f"{plain(instrument.tick_size)} for {symbol}",
+        )
+    if not market_data_fresh:
+        return RiskDecision.reject(
+            RejectReason.MARKET_DATA_STALE,
+            f"market data for {symbol} is stale; orders are accepted only while prices are fresh",
+        )
+    quote = instrument.quote
+    try:
+        mark = mark_of(symbol, marks)
+        convert(ONE, quote, reporting, marks, instruments)
+        current_gross = portfolio.gross_exposure(marks, instruments)
+    except Unavailable as missing:
+        return RiskDecision.reject(
+            RejectReason.MARKET_DATA_STALE,
+            f"{missing.message}; orders are accepted only while every needed price is known",
+        )
+
+    def in_reporting(value: Decimal) -> Decimal:
+        return convert(value, quote, reporting, marks, instruments)
+
+    if order.type is OrderType.LIMIT and limit_price is not None:
+        price = limit_price
+    elif side is Side.BUY:
+        price = mark * (ONE + slippage)
+    else:
+        price = mark * (ONE - slippage)
+
+    order_notional = in_reporting(quantity * price)
+    if order_notional > limits.max_order_notional:
+        return RiskDecision.reject(
+            RejectReason.MAX_ORDER_NOTIONAL_EXCEEDED,
+            f"order notional {amount(order_notional)} {reporting} exceeds max_order_notional "
+            f"{plain(limits.max_order_notional)} {reporting}",
+        )
+
+    held = portfolio.position(symbol).quantity
+    pending = sum(
+        (
+            other.remaining_quantity
+            for other in open_orders
+            if other is not order
+            and other.symbol == symbol
+            and other.side is side
+            and other.status in _UNFINISHED
+        ),
+        ZERO,
+    )
+    direction = side.sign
+    projected_before = held + direction * pending
+    projected = projected_before + direction * quantity
+    if abs(projected) > abs(projected_before):
+        position_notional = in_reporting(abs(projected) * mark)
+        if position_notional > limits.max_position_notional:
+            return RiskDecision.reject(
+                RejectReason.MAX_POSITION_EXCEEDED,
+                f"{symbol} position after this order and open {side.value} orders would be "
+                f"{plain(projected)} (notional {amount(position_notional)} {reporting} at mark "
+                f"{plain(mark)}), exceeding max_position_notional "
+                f"{plain(limits.max_position_notional)} {reporting}",
+            )
+
+    if held == 0 or (held > 0) == (side is Side.BUY):
+        increasing = quantity
+    else:
+        increasing = max(quantity - abs(held), ZERO)
+    if increasing > 0:
+        increase = in_reporting(increasing * price)
+        gross_after = current_gross + increase
+        if gross_after > limits.max_gross_exposure:
+            return RiskDecision.reject(
+                RejectReason.GROSS_EXPOSURE_EXCEEDED,
+                f"gross exposure after this order would be {amount(gross_after)} {reporting} "
+                f"(current {amount(current_gross)} + order {amount(increase)}), exceeding "
+                f"max_gross_exposure {plain(limits.max_gross_exposure)} {reporting}",
+            )
+
+    if side is Side.BUY and not limits.allow_leverage:
+        cost = quantity * price * (ONE + fee_rate)
+        available = portfolio.available_cash(quote)
+        if cost > available:
+            return RiskDecision.reject(
+                RejectReason.INSUFFICIENT_FUNDS,
+                f"estimated cost {amount(cost)} {quote} (quantity {plain(quantity)} at "
+                f"{trimmed(price)} plus {trimmed(fee_bps)} bps fees) exceeds available cash "
+                f"{amount(available)} {quote}",
+            )
+    return ACCEPTED
+
+
+_UNFINISHED = frozenset({OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
+
+
+class CircuitBreaker:
+    """A halt switch for new orders. Tripping an open breaker keeps its first reason and time."""
+
+    __slots__ = ("_reason", "_tripped_at", "_reset_at")
+
+    def __init__(self) -> None:
+        self._reason: str | None = None
+        self._tripped_at: datetime | None = None
+        self._reset_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._reason is not None
+
+    @property
+    def reason(self) -> str | None:
+        return self._reason
+
+    @property
+    def tripped_at(self) -> datetime | None:
+        return self._tripped_at
+
+    @property
+    def reset_at(self) -> datetime | None:
+        """When it was last reset; None if never."""
+        return self._reset_at
+
+    def trip(self, reason: str, at: datetime) -> bool:
+        """Open the breaker; True if this call opened it, False if it was open already."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError(
+                "reason must be a non-empty string saying why trading halts", field="reason"
+            )
+        require_aware(at, field="at")
+        if self._reason is not None:
+            return False
+        self._reason = reason
+        self._tripped_at = at
+        return True
+
+    def reset(self, at: datetime) -> bool:
+        """Close the breaker; True if this call closed it, False if it was closed already."""
+        require_aware(at, field="at")
+        if self._reason is None:
+            return False
+        self._reason = None
+        self._tripped_at = None
+        self._reset_at = at
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "is_open": self.is_open,
+            "reason": self._reason,
+            "tripped_at": None if self._tripped_at is None else isoformat_exact(self._tripped_at),
+            "reset_at": None if self._reset_at is None else isoformat_exact(self._reset_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CircuitBreaker:
+        breaker = cls()
+        is_open, reason, tripped_at, reset_at = (
+            required_field(data, key, record="circuit breaker")
+            for key in ("is_open", "reason", "tripped_at", "reset_at")
+        )
+        if is_open is not (reason is not None) or (reason is None) != (tripped_at is None):
+            raise ValidationError(
+                "circuit breaker record is inconsistent: an open breaker has a reason and tripped_at, "
+                "a closed one neither",
+                field="is_open",
+            )
+        if reason is not None:
+            breaker.trip(reason, parse_timestamp(tripped_at, field="tripped_at"))
+        if reset_at is not None:
+            breaker._reset_at = parse_timestamp(reset_at, field="reset_at")
+        return breaker
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CircuitBreaker):
+            return NotImplemented
+        return (self._reason, self._tripped_at, self._reset_at) == (
+            other._reason,
+            other._tripped_at,
+            other._reset_at,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
