@@ -1,0 +1,36 @@
+"""Market data: the latest price per instrument, and a stream of price updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The last traded (or simulated) price of an instrument, on its tick grid."""
+
+    symbol: str
+    price: Decimal
+    timestamp: datetime
+
+
+QuoteListener = Callable[[Sequence[Quote]], None]
+
+
+class MarketDataPort(Protocol):
+    def latest(self, symbol: str) -> Quote | None:
+        """The most recent quote of ``symbol``; None before the first one."""
+        ...
+
+    def snapshot(self) -> Mapping[str, Quote]:
+        """The most recent quote of every instrument that has one."""
+        ...
+
+    def subscribe(self, listener: QuoteListener) -> Callable[[], None]:
+        """Call ``listener`` with each batch of new quotes, on the event loop; returns an
+        unsubscribe function. A listener that raises is logged and stays subscribed."""
+        ...

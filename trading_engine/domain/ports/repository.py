@@ -1,0 +1,88 @@
+"""Persistence: orders, fills, positions, cash and the circuit breaker, committed atomically.
+
+The use cases change their in-memory model first, then hand :class:`TradingStore` an immutable
+:class:`ChangeSet` of snapshots; ``commit`` returns only once the change is durable, and raises
+``StoreUnavailable`` when it is not (the use case then reloads the last durable state). Reads of
+orders and fills go to the store, which holds every order ever placed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from trading_engine.domain.orders import Fill, Order, OrderStatus
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Snapshots to write in one transaction. Order, position, cash and breaker rows are upserts of
+    the latest state; fills are appended."""
+
+    orders: tuple[Mapping[str, Any], ...] = ()  # Order.to_dict()
+    fills: tuple[Fill, ...] = ()
+    positions: tuple[Mapping[str, Any], ...] = ()  # Position.to_dict()
+    cash: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (currency, {"balance": .., "reserved": ..})
+    breaker: Mapping[str, Any] | None = None  # CircuitBreaker.to_dict()
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.fills or self.positions or self.cash or self.breaker)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The last durable state the engine needs in memory: the account and the resting orders."""
+
+    portfolio: Mapping[str, Any]  # Portfolio.to_dict()
+    open_orders: tuple[Order, ...] = ()
+    breaker: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: tuple[Order, ...]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    status: OrderStatus | None = None
+    symbol: str | None = None
+    strategy_id: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+class OrderRepository(Protocol):
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None: ...
+
+    async def list_orders(self, query: OrderQuery) -> OrderPage:
+        """Newest first; ``next_cursor`` continues after the last order of the page."""
+        ...
+
+    async def fills_for_order(self, order_id: str) -> Sequence[Fill]: ...
+
+
+class TradingStore(OrderRepository, Protocol):
+    async def start(self) -> None:
+        """Open the store, creating its schema on first use."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def load_state(self) -> StoredState | None:
+        """The last committed state; None when nothing was ever committed."""
+        ...
+
+    async def commit(self, changes: ChangeSet) -> None:
+        """Write ``changes`` atomically and durably; raise ``StoreUnavailable`` if that fails."""
+        ...
+
+    def reset(self) -> None:
+        """Accept commits again after a failure, once the caller has reloaded the durable state."""
+        ...
+
+    async def is_ready(self) -> bool: ...
