@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from trading_engine.domain.decimals import positive
+from trading_engine.domain.ports.market_data import Quote
 
 
 class FakeClock:
@@ -113,3 +120,59 @@ class RaisingMetrics(RecordingMetrics):
         raise RuntimeError("metrics backend is down")
 
     inc_counter = observe_histogram = set_gauge = counter = histogram = gauge = _fail
+
+
+class ScriptedMarketData:
+    """A MarketDataPort whose quotes the test pushes, stamped with the clock's current time.
+
+    Like the real feed, every push notifies the subscribers synchronously with the batch, and a
+    subscriber that raises is logged (``market_data_listener_failed``) and stays subscribed.
+    """
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self._latest: dict = {}
+        self._listeners: dict = {}
+        self._tokens = itertools.count()
+        self.batches: list = []
+
+    def push(self, symbol: str, price) -> Quote:
+        """Publish one quote (price as a Decimal, int or numeric string) and return it."""
+        return self.push_many({symbol: price})[0]
+
+    def push_many(self, prices: Mapping) -> tuple[Quote, ...]:
+        """Publish one batch with a quote per ``{symbol: price}`` entry, in the mapping's order."""
+        now = self.clock.now()
+        quotes = tuple(
+            Quote(symbol, positive(price, field=f"{symbol} price"), now) for symbol, price in prices.items()
+        )
+        for quote in quotes:
+            self._latest[quote.symbol] = quote
+        self.batches.append(quotes)
+        for listener in tuple(self._listeners.values()):
+            try:
+                listener(quotes)
+            except Exception as exc:
+                structlog.get_logger(__name__).exception(
+                    "market_data_listener_failed", error=f"{type(exc).__name__}: {exc}"
+                )
+        return quotes
+
+    def latest(self, symbol: str) -> Quote | None:
+        return self._latest.get(symbol)
+
+    def snapshot(self) -> Mapping:
+        return dict(self._latest)
+
+    def subscribe(self, listener) -> Callable[[], None]:
+        token = next(self._tokens)
+        self._listeners[token] = listener
+
+        def unsubscribe() -> None:
+            self._listeners.pop(token, None)
+
+        return unsubscribe
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._listeners)

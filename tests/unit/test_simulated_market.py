@@ -246,3 +246,30 @@ def test_next_deadline_keeps_the_grid_and_skips_missed_ticks() -> None:
     assert next_deadline(10.0, 11.0, 1.0) == (12.0, 1)  # the next tick is already due: skip it
     deadline, skipped = next_deadline(10.0, 13.5, 1.0)
     assert (deadline, skipped) == (14.5, 3)  # restart one interval after now, never a burst
+
+
+@pytest.mark.parametrize("kind", ["simulated", "scripted"])
+def test_the_scripted_fake_behaves_like_the_real_feed(kind: str) -> None:
+    from tests.fakes import ScriptedMarketData
+
+    clock = FakeClock()
+    feed: MarketDataPort
+    if kind == "simulated":
+        sim = market(BTC, clock=clock)
+        feed, publish = sim, sim.step
+    else:
+        scripted = ScriptedMarketData(clock)
+        feed, publish = scripted, lambda: scripted.push("BTC-USD", "50000")
+    heard: list[object] = []
+    feed.subscribe(lambda quotes: 1 / 0)
+    unsubscribe = feed.subscribe(heard.append)
+    with capture_logs() as logs:
+        batch = publish()
+    batch = batch if isinstance(batch, tuple) else (batch,)
+    assert heard == [batch]
+    assert feed.latest("BTC-USD") == batch[0] and batch[0].timestamp == clock.now()
+    assert dict(feed.snapshot()) == {"BTC-USD": batch[0]}
+    assert [e["event"] for e in logs] == ["market_data_listener_failed"]
+    unsubscribe()
+    publish()
+    assert len(heard) == 1
