@@ -9,6 +9,7 @@ import pytest
 
 from trading_engine.infrastructure.market.ticks import (
     ceil_to_tick,
+    exact_difference,
     exact_product,
     floor_to_tick,
     nearest_tick,
@@ -42,3 +43,4 @@ def test_results_do_not_depend_on_the_callers_context() -> None:
         assert ceil_to_tick(D("50000.001"), D("0.01")) == D("50000.01")
         assert exact_product(D("0.003"), D("100.07"), D("7.5")) == D("2.251575")
         assert scaled_by_bps(D("1234567.891"), D("2.5")) == D("308.64197275")
+        assert exact_difference(D("1234567.891"), D("0.5")) == D("1234567.391")

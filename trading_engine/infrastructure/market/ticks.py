@@ -59,6 +59,11 @@ def exact_product(*factors: Decimal) -> Decimal:
     return result
 
 
+def exact_difference(minuend: Decimal, subtrahend: Decimal) -> Decimal:
+    """``minuend - subtrahend`` without rounding."""
+    return _context(minuend, subtrahend).subtract(minuend, subtrahend)
+
+
 def scaled_by_bps(value: Decimal, bps: Decimal) -> Decimal:
     """``value * bps / 10000`` without rounding (a division by a power of ten is exact)."""
     product = exact_product(value, bps)
