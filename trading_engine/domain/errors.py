@@ -39,6 +39,13 @@ class Unavailable(DomainError):
     code = "service_unavailable"
 
 
+class StoreUnavailable(Unavailable):
+    """The trading store could not record a change (disk full, read-only, I/O error) or refuses
+    changes until it is reset after such a failure. Nothing of the refused change was stored."""
+
+    code = "store_unavailable"
+
+
 class IllegalTransition(Conflict):
     """An order was asked to move to a status its current status does not lead to."""
 

@@ -17,25 +17,33 @@ from trading_engine.domain.orders import Fill, Order, OrderStatus
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """Snapshots to write in one transaction. Order, position, cash and breaker rows are upserts of
-    the latest state; fills are appended."""
+    """Snapshots to write in one transaction. Order, position, cash, breaker and account rows are
+    upserts of the latest state; fills are appended (a fill id already stored is an error).
+
+    ``account`` holds the portfolio's own settings, ``{"reporting_currency": "USD"}``: the use case
+    writes it with its first commit (and again if it ever changes), and ``load_state`` returns it
+    as part of the portfolio, so ``Portfolio.from_dict`` can rebuild the account from the rows.
+    """
 
     orders: tuple[Mapping[str, Any], ...] = ()  # Order.to_dict()
     fills: tuple[Fill, ...] = ()
     positions: tuple[Mapping[str, Any], ...] = ()  # Position.to_dict()
     cash: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (currency, {"balance": .., "reserved": ..})
     breaker: Mapping[str, Any] | None = None  # CircuitBreaker.to_dict()
+    account: Mapping[str, Any] | None = None  # {"reporting_currency": "USD"}
 
     def __bool__(self) -> bool:
-        return bool(self.orders or self.fills or self.positions or self.cash or self.breaker)
+        return bool(
+            self.orders or self.fills or self.positions or self.cash or self.breaker or self.account
+        )
 
 
 @dataclass(frozen=True)
 class StoredState:
     """The last durable state the engine needs in memory: the account and the resting orders."""
 
-    portfolio: Mapping[str, Any]  # Portfolio.to_dict()
-    open_orders: tuple[Order, ...] = ()
+    portfolio: Mapping[str, Any]  # Portfolio.to_dict(), reporting_currency from the account row
+    open_orders: tuple[Order, ...] = ()  # open or partially filled, oldest first
     breaker: Mapping[str, Any] | None = None
 
 

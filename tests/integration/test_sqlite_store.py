@@ -1,0 +1,370 @@
+"""The SQLite store on real files: schema and versions, group commit, the failure mode, durability
+across a killed process, draining on stop, and no SQLite call on the event loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import textwrap
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.orders import OrderStatus
+from trading_engine.domain.portfolio import Portfolio
+from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
+from trading_engine.domain.risk import CircuitBreaker
+from trading_engine.infrastructure.persistence import sqlite as sqlite_module
+from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema, SqliteTradingStore
+from tests.support.process import REPO_ROOT
+from tests.support.trading_data import (
+    Connections,
+    account_change,
+    at,
+    make_order,
+    order_change,
+    trading_portfolio,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def query(path: Path, sql: str, *params: object) -> list[tuple]:
+    """Read the file behind the store's back, with a connection of the test's own."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def store_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("sqlite-")]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "nested" / "trading.db"
+
+
+@pytest.fixture
+def connections() -> Connections:
+    return Connections()
+
+
+@pytest.fixture
+async def store(db_path: Path, connections: Connections) -> AsyncIterator[SqliteTradingStore]:
+    made = SqliteTradingStore(db_path, connect=connections)
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left_behind() -> Iterator[None]:
+    yield
+    assert store_threads() == []
+
+
+async def test_first_start_creates_the_directory_the_file_and_a_versioned_schema(
+    store: SqliteTradingStore, db_path: Path, connections: Connections
+) -> None:
+    assert db_path.is_file()
+    [(version, applied_at)] = query(db_path, "SELECT version, applied_at FROM schema_version")
+    assert version == 1 == sqlite_module.SCHEMA_VERSION
+    assert datetime.fromisoformat(applied_at).tzinfo is not None
+    assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
+    names = {name for (name,) in query(db_path, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
+    assert {"orders", "fills", "positions", "cash", "breaker", "account", "schema_version"} <= names
+    assert {"orders_status_seq", "orders_symbol_seq", "orders_strategy_seq", "fills_order_seq"} <= names
+    assert connections.writer is not None
+    assert connections.writer.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert connections.writer.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert await store.is_ready()
+
+
+async def test_list_queries_use_their_indexes(store: SqliteTradingStore, db_path: Path) -> None:
+    for column, index in (
+        ("status", "orders_status_seq"),
+        ("symbol", "orders_symbol_seq"),
+        ("strategy_id", "orders_strategy_seq"),
+    ):
+        plan = query(
+            db_path, f"EXPLAIN QUERY PLAN SELECT seq, data FROM orders WHERE {column} = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?", "x", 10, 5,
+        )
+        assert any(index in detail for *_ids, detail in plan), plan
+    plan = query(db_path, "EXPLAIN QUERY PLAN SELECT data FROM fills WHERE order_id = ? ORDER BY seq", "o")
+    assert any("fills_order_seq" in detail for *_ids, detail in plan), plan
+
+
+async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> None:
+    portfolio = trading_portfolio()
+    breaker = CircuitBreaker()
+    breaker.trip("drawdown", at(5))
+    orders = [make_order(f"o-{status.value}", status, seconds=n) for n, status in enumerate(OrderStatus)]
+    first = SqliteTradingStore(db_path)
+    await first.start()
+    try:
+        for order, fills in orders:
+            await first.commit(order_change(order, fills))
+        await first.commit(ChangeSet(breaker=breaker.to_dict()))
+        await first.commit(account_change(portfolio))
+    finally:
+        await first.stop()
+    assert not Path(f"{db_path}-wal").exists() or Path(f"{db_path}-wal").stat().st_size == 0
+
+    second = SqliteTradingStore(db_path)
+    await second.start()
+    try:
+        for order, fills in orders:
+            stored = await second.get_order(order.order_id)
+            assert stored is not None and stored.to_dict() == order.to_dict()
+            assert await second.fills_for_order(order.order_id) == fills
+        state = await second.load_state()
+        assert state is not None
+        assert Portfolio.from_dict(state.portfolio) == portfolio
+        assert state.portfolio == portfolio.to_dict()
+        assert state.breaker == breaker.to_dict()
+        assert [o.order_id for o in state.open_orders] == ["o-open", "o-partially_filled"]
+        # Stored exactly as text: no float, no rounding, no reformatting.
+        [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
+        assert (balance, reserved) == (portfolio.to_dict()["cash"]["USD"], "1234.5678")
+        assert query(db_path, "SELECT version FROM schema_version") == [(1,)]  # not applied twice
+    finally:
+        await second.stop()
+
+
+async def test_a_file_from_a_newer_version_is_refused_by_name(db_path: Path) -> None:
+    store = SqliteTradingStore(db_path)
+    await store.start()
+    await store.stop()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("INSERT INTO schema_version VALUES (7, '2030-01-01T00:00:00.000000Z')")
+
+    newer = SqliteTradingStore(db_path)
+    with pytest.raises(IncompatibleSchema) as caught:
+        await newer.start()
+    message = str(caught.value)
+    assert "schema version 7" in message and "version 1" in message and str(db_path) in message
+    assert not await newer.is_ready()
+    await newer.stop()
+
+
+async def test_an_older_file_is_migrated_and_keeps_its_data(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order, fills = make_order("o-1", OrderStatus.PARTIALLY_FILLED)
+    store = SqliteTradingStore(db_path)
+    await store.start()
+    await store.commit(order_change(order, fills))
+    await store.stop()
+
+    version_2 = (2, ("CREATE TABLE venue_sessions (session_id TEXT PRIMARY KEY)",))
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, version_2))
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    migrated = SqliteTradingStore(db_path)
+    await migrated.start()
+    try:
+        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert query(db_path, "SELECT count(*) FROM venue_sessions") == [(0,)]
+        assert await migrated.get_order("o-1") == order
+        assert await migrated.fills_for_order("o-1") == fills
+    finally:
+        await migrated.stop()
+
+
+async def test_concurrent_commits_share_transactions_in_call_order(store: SqliteTradingStore, db_path: Path) -> None:
+    calls = 200
+    changes = []
+    for number in range(calls):
+        order, _ = make_order(f"o-{number:03}", seconds=number)
+        changes.append(
+            ChangeSet(
+                orders=(order.to_dict(),),
+                cash=(("USD", {"balance": f"{number}.00", "reserved": "0"}),),
+                positions=({"symbol": "BTC-USD", "quantity": str(number + 1), "average_entry_price": "1",
+                            "cost_basis": str(number + 1), "cash_flow": "0", "realized_pnl": "0",
+                            "fees_paid": "0"},),
+            )
+        )
+    before = store.transactions
+    await asyncio.gather(*(store.commit(change) for change in changes))
+
+    used = store.transactions - before
+    assert 1 <= used < calls
+    assert store.commits == calls
+    assert query(db_path, "SELECT balance FROM cash") == [("199.00",)]
+    state = await store.load_state()
+    assert state is not None and state.portfolio["positions"][0]["quantity"] == "200"
+    assert [seq for (seq,) in query(db_path, "SELECT seq FROM orders ORDER BY order_id")] == list(range(1, calls + 1))
+
+
+@pytest.mark.parametrize(("max_batch", "batch_size"), [(512, 50), (10, 10)])
+async def test_an_unwritable_database_fails_the_batch_and_everything_queued(
+    db_path: Path, connections: Connections, max_batch: int, batch_size: int
+) -> None:
+    store = SqliteTradingStore(db_path, connect=connections, max_batch=max_batch)
+    await store.start()
+    try:
+        await _fail_and_recover(store, connections, db_path, batch_size)
+    finally:
+        await store.stop()
+
+
+async def _fail_and_recover(
+    store: SqliteTradingStore, connections: Connections, db_path: Path, batch_size: int
+) -> None:
+    kept, _ = make_order("o-kept")
+    await store.commit(order_change(kept))
+    connections.writable(False)
+
+    changes = [order_change(make_order(f"o-{n}")[0]) for n in range(50)]
+    with capture_logs() as logs:
+        results = await asyncio.gather(*(store.commit(change) for change in changes), return_exceptions=True)
+    assert all(isinstance(result, StoreUnavailable) for result in results), results
+    assert len({id(result) for result in results}) == 50  # one exception each
+    assert "attempt to write a readonly database" in results[0].message  # type: ignore[union-attr]
+    failures = [entry for entry in logs if entry["event"] == "store_commit_failed"]
+    assert len(failures) == 1
+    assert failures[0]["log_level"] == "error"
+    assert "readonly" in failures[0]["error"]
+    assert (failures[0]["batch_size"], failures[0]["queued"]) == (batch_size, 50 - batch_size)
+    assert query(db_path, "SELECT order_id FROM orders") == [("o-kept",)]
+
+    # Failed: refused at once, without touching the file.
+    statements = len(connections.statements)
+    connections.writable(True)
+    statements += 1
+    with pytest.raises(StoreUnavailable, match="refuses changes"):
+        await store.commit(changes[0])
+    assert len(connections.statements) == statements
+    assert store.failed and not await store.is_ready()
+    assert await store.get_order("o-kept") == kept  # reads still work
+
+    store.reset()
+    assert await store.is_ready()
+    await store.commit(changes[0])
+    assert query(db_path, "SELECT count(*) FROM orders") == [(2,)]
+
+
+async def test_stop_writes_every_commit_already_queued(db_path: Path) -> None:
+    store = SqliteTradingStore(db_path, synchronous="NORMAL")
+    await store.start()
+    pending = [
+        asyncio.create_task(store.commit(order_change(make_order(f"o-{n:03}")[0]))) for n in range(300)
+    ]
+    await asyncio.sleep(0)  # every commit is queued; most are not written yet
+    assert store.commits < 300
+    await store.stop()
+    assert all(task.done() and task.exception() is None for task in pending)
+    assert query(db_path, "SELECT count(*) FROM orders") == [(300,)]
+    with pytest.raises(StoreUnavailable, match="not running"):
+        await store.commit(ChangeSet())
+
+
+async def test_no_sqlite_call_runs_on_the_event_loop_thread(db_path: Path, connections: Connections) -> None:
+    loop_thread = threading.get_ident()
+    store = SqliteTradingStore(db_path, connect=connections)
+    await store.start()
+    try:
+        order, fills = make_order("o-1", OrderStatus.PARTIALLY_FILLED, client_order_id="c-1")
+        await asyncio.gather(*(store.commit(order_change(make_order(f"o-x{n}")[0])) for n in range(20)))
+        await store.commit(order_change(order, fills))
+        await store.commit(account_change(trading_portfolio()))
+        await store.get_order("o-1")
+        await store.get_order_by_client_id("c-1")
+        await store.fills_for_order("o-1")
+        await store.list_orders(OrderQuery(status=OrderStatus.OPEN, limit=5))
+        await store.load_state()
+        assert await store.is_ready()
+    finally:
+        await store.stop()
+    assert sorted(name.rsplit("_", 1)[0] for name in connections.opened_in) == ["sqlite-reader", "sqlite-writer"]
+    assert connections.statement_threads and loop_thread not in connections.statement_threads
+    assert len(connections.statement_threads) == 2  # one writer thread, one reader thread
+    assert any(s.startswith("BEGIN IMMEDIATE") for s in connections.statements)
+
+
+async def test_starting_twice_is_an_error(store: SqliteTradingStore) -> None:
+    with pytest.raises(RuntimeError, match="started already"):
+        await store.start()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"synchronous": "SOMETIMES"}, "synchronous 'SOMETIMES' is not allowed"),
+        ({"busy_timeout_ms": -1}, "busy_timeout_ms -1 is not allowed"),
+        ({"max_batch": 0}, "max_batch 0 is not allowed"),
+    ],
+)
+def test_settings_are_checked_when_the_store_is_built(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SqliteTradingStore(tmp_path / "x.db", **kwargs)
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    with pytest.raises(ValueError, match="database file"):
+        SqliteTradingStore(":memory:")
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from trading_engine.domain.ports.repository import ChangeSet
+    from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+    from tests.support.trading_data import make_order, order_change
+
+    async def main(path, count):
+        store = SqliteTradingStore(path)
+        await store.start()
+        changes = []
+        for n in range(count):
+            order, fills = make_order(f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}")
+            changes.append(order_change(order, fills))
+        await asyncio.gather(*(store.commit(change) for change in changes))
+        await store.commit(ChangeSet(account={"reporting_currency": "USD"}))
+        print("committed", store.transactions, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no stop(), no close, no checkpoint
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    """
+)
+
+
+async def test_an_acknowledged_commit_survives_the_process_being_killed(db_path: Path) -> None:
+    count = 500
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(db_path), str(count),
+        cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(child.communicate(), timeout=50)
+    assert child.returncode == -signal.SIGKILL, stderr.decode()
+    [line] = [line for line in stdout.decode().splitlines() if line.startswith("committed")]
+    assert int(line.split()[1]) < count  # group commit was in play
+    assert Path(f"{db_path}-wal").stat().st_size > 0  # the commits live in the WAL, not yet checkpointed
+
+    store = SqliteTradingStore(db_path)
+    await store.start()
+    try:
+        for n in (0, count // 2, count - 1):
+            order, fills = make_order(f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}")
+            stored = await store.get_order(order.order_id)
+            assert stored is not None and stored.status is OrderStatus.PARTIALLY_FILLED
+            assert len(await store.fills_for_order(order.order_id)) == 2
+        state = await store.load_state()
+        assert state is not None and len(state.open_orders) == count
+        assert state.portfolio["reporting_currency"] == "USD"
+    finally:
+        await store.stop()
+    assert query(db_path, "SELECT count(*) FROM fills") == [(2 * count,)]

@@ -1,0 +1,498 @@
+"""The TradingStore contract: the in-memory store and SQLite pass the same behavioural tests."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trading_engine.domain.errors import StoreUnavailable, ValidationError
+from trading_engine.domain.orders import Order, OrderStatus
+from trading_engine.domain.portfolio import Portfolio, Position
+from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, StoredState, TradingStore
+from trading_engine.domain.risk import CircuitBreaker
+from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from tests.support.trading_data import (
+    T0,
+    Connections,
+    account_change,
+    at,
+    make_order,
+    order_change,
+    trading_portfolio,
+)
+
+
+@dataclass
+class Harness:
+    """A started store and a way to make its storage refuse writes, whichever the store."""
+
+    store: TradingStore
+    kind: str
+    connections: Connections | None = None
+
+    def writable(self, on: bool) -> None:
+        if isinstance(self.store, InMemoryTradingStore):
+            self.store.fail_commits(None if on else OSError(28, "No space left on device"))
+        else:
+            assert self.connections is not None
+            self.connections.writable(on)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    if request.param == "memory":
+        made = Harness(InMemoryTradingStore(), "memory")
+    else:
+        connections = Connections()
+        store = SqliteTradingStore(tmp_path / "store.db", synchronous="NORMAL", connect=connections)
+        made = Harness(store, "sqlite", connections)
+    await made.store.start()
+    try:
+        yield made
+    finally:
+        await made.store.stop()
+
+
+@pytest.fixture
+def store(harness: Harness) -> TradingStore:
+    return harness.store
+
+
+async def all_pages(store: TradingStore, **filters: Any) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        page = await store.list_orders(OrderQuery(cursor=cursor, **filters))
+        pages.append([order.order_id for order in page.orders])
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+def test_both_stores_implement_the_port() -> None:
+    port = {name for name in dir(TradingStore) if not name.startswith("_")}
+    for implementation in (InMemoryTradingStore, SqliteTradingStore):
+        assert port <= set(dir(implementation)), implementation
+        for name in port:
+            wanted = inspect.iscoroutinefunction(getattr(TradingStore, name))
+            assert inspect.iscoroutinefunction(getattr(implementation, name)) == wanted, name
+
+
+# -- empty store, round trips ---------------------------------------------------------------------
+
+
+async def test_an_empty_store_has_no_state(store: TradingStore) -> None:
+    assert await store.load_state() is None
+    await store.commit(ChangeSet())
+    assert await store.load_state() is None
+    assert await store.get_order("o-1") is None
+    assert await store.get_order_by_client_id("c-1") is None
+    assert await store.fills_for_order("o-1") == []
+    page = await store.list_orders(OrderQuery())
+    assert page.orders == () and page.next_cursor is None
+
+
+@pytest.mark.parametrize("status", list(OrderStatus))
+async def test_an_order_in_every_status_round_trips_exactly(store: TradingStore, status: OrderStatus) -> None:
+    order, fills = make_order("o-1", status, client_order_id="client-1", strategy_id="momentum")
+    await store.commit(order_change(order, fills))
+
+    stored = await store.get_order("o-1")
+    assert stored == order
+    # Strings, not just values: 1.500000000000000001 and trailing zeros survive; so do microseconds.
+    assert stored is not None and stored.to_dict() == order.to_dict()
+    assert stored.created_at == T0 and stored.updated_at == order.updated_at
+    assert await store.get_order_by_client_id("client-1") == order
+    assert [fill.to_dict() for fill in await store.fills_for_order("o-1")] == [
+        fill.to_dict() for fill in fills
+    ]
+
+
+async def test_fills_come_back_in_the_order_they_were_committed(store: TradingStore) -> None:
+    order, fills = make_order("o-1", OrderStatus.FILLED)
+    other, other_fills = make_order("o-2", OrderStatus.PARTIALLY_FILLED)
+    await store.commit(ChangeSet(orders=(order.to_dict(), other.to_dict()), fills=(fills[0], other_fills[0])))
+    await store.commit(ChangeSet(fills=(other_fills[1], fills[1])))
+    assert await store.fills_for_order("o-1") == fills
+    assert await store.fills_for_order("o-2") == other_fills
+
+
+async def test_the_account_round_trips_into_an_equal_portfolio(store: TradingStore) -> None:
+    portfolio = trading_portfolio()
+    breaker = CircuitBreaker()
+    breaker.trip("daily loss limit reached", at(60))
+    await store.commit(ChangeSet(breaker=breaker.to_dict()))
+    await store.commit(account_change(portfolio))
+
+    state = await store.load_state()
+    assert state is not None
+    assert state.portfolio == portfolio.to_dict()  # exact strings: '101.30', '1.0', ...
+    assert Portfolio.from_dict(state.portfolio) == portfolio
+    assert state.breaker is not None and CircuitBreaker.from_dict(state.breaker) == breaker
+    assert state.open_orders == ()
+
+
+async def test_a_zero_reservation_is_not_listed_as_reserved(store: TradingStore) -> None:
+    await store.commit(
+        ChangeSet(cash=(("USD", {"balance": "10", "reserved": "0.000"}),), account={"reporting_currency": "USD"})
+    )
+    state = await store.load_state()
+    assert state is not None
+    assert state.portfolio == {"reporting_currency": "USD", "cash": {"USD": "10"}, "reserved": {}, "positions": []}
+    assert Portfolio.from_dict(state.portfolio) == Portfolio("USD", {"USD": "10"})
+
+
+async def test_without_an_account_row_the_portfolio_names_what_is_missing(store: TradingStore) -> None:
+    order, _ = make_order("o-1")
+    await store.commit(order_change(order))
+    state = await store.load_state()
+    assert state is not None and "reporting_currency" not in state.portfolio
+    with pytest.raises(ValidationError, match="reporting_currency"):
+        Portfolio.from_dict(state.portfolio)
+
+
+async def test_load_state_returns_only_open_and_partially_filled_orders_oldest_first(
+    store: TradingStore,
+) -> None:
+    statuses = list(OrderStatus) * 2
+    for number, status in enumerate(statuses):
+        order, fills = make_order(f"o-{number}", status, seconds=number)
+        await store.commit(order_change(order, fills))
+    state = await store.load_state()
+    assert state is not None
+    expected = [f"o-{n}" for n, status in enumerate(statuses) if status.is_open]
+    assert [order.order_id for order in state.open_orders] == expected
+    assert all(isinstance(order, Order) for order in state.open_orders)
+
+
+# -- upserts -------------------------------------------------------------------------------------
+
+
+async def test_later_snapshots_replace_earlier_ones_and_an_order_keeps_its_place(store: TradingStore) -> None:
+    first, _ = make_order("o-1", OrderStatus.NEW)
+    second, _ = make_order("o-2")
+    await store.commit(order_change(first))
+    await store.commit(order_change(second))
+    first.accept(at(10))
+    await store.commit(
+        ChangeSet(
+            orders=(first.to_dict(),),
+            positions=({"symbol": "BTC-USD", "quantity": "1", "average_entry_price": "5", "cost_basis": "5",
+                        "cash_flow": "-5", "realized_pnl": "0", "fees_paid": "0"},),
+            cash=(("USD", {"balance": "1", "reserved": "0"}),),
+            breaker=CircuitBreaker().to_dict(),
+            account={"reporting_currency": "EUR"},
+        )
+    )
+    flat = Position("BTC-USD").to_dict()
+    tripped = CircuitBreaker()
+    tripped.trip("manual halt", at(20))
+    await store.commit(
+        ChangeSet(
+            positions=(flat,),
+            cash=(("USD", {"balance": "2.50", "reserved": "1"}),),
+            breaker=tripped.to_dict(),
+            account={"reporting_currency": "USD"},
+        )
+    )
+
+    assert await store.get_order("o-1") == first
+    assert [order.order_id for order in (await store.list_orders(OrderQuery())).orders] == ["o-2", "o-1"]
+    state = await store.load_state()
+    assert state is not None
+    assert state.portfolio == {
+        "reporting_currency": "USD",
+        "cash": {"USD": "2.50"},
+        "reserved": {"USD": "1"},
+        "positions": [flat],
+    }
+    assert state.breaker == tripped.to_dict()
+    assert [order.order_id for order in state.open_orders] == ["o-1", "o-2"]
+
+
+async def test_concurrent_commits_take_effect_in_call_order(store: TradingStore) -> None:
+    order, _ = make_order("o-shared", OrderStatus.NEW)
+    snapshots = []
+    for number in range(200):
+        snapshot = order.to_dict() | {"updated_at": (at(number)).isoformat().replace("+00:00", "Z")}
+        snapshots.append(
+            ChangeSet(
+                orders=(snapshot, make_order(f"o-{number:03}")[0].to_dict()),
+                cash=(("USD", {"balance": str(number), "reserved": "0"}),),
+            )
+        )
+    await asyncio.gather(*(store.commit(changes) for changes in snapshots))
+
+    assert (await store.get_order("o-shared")).updated_at == at(199)  # type: ignore[union-attr]
+    state = await store.load_state()
+    assert state is not None and state.portfolio["cash"] == {"USD": "199"}
+    pages = await all_pages(store, limit=1000)
+    assert pages == [[f"o-{number:03}" for number in reversed(range(200))] + ["o-shared"]]
+
+
+async def test_what_a_caller_holds_or_gets_back_is_a_copy(store: TradingStore) -> None:
+    order, _ = make_order("o-1")
+    record = order.to_dict()
+    breaker = CircuitBreaker().to_dict()
+    await store.commit(ChangeSet(orders=(record,), breaker=breaker, account={"reporting_currency": "USD"}))
+    record["status"] = "filled"
+    breaker["is_open"] = True
+    state = await store.load_state()
+    assert state is not None and state.breaker == CircuitBreaker().to_dict()
+    state.breaker["reason"] = "tampered"  # type: ignore[index]
+    state.portfolio["cash"]["USD"] = "1"  # type: ignore[index]
+    again = await store.load_state()
+    assert again == StoredState(
+        portfolio={"reporting_currency": "USD", "cash": {}, "reserved": {}, "positions": []},
+        open_orders=(order,),
+        breaker=CircuitBreaker().to_dict(),
+    )
+
+
+# -- listing -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fifty_orders(store: TradingStore) -> list[Order]:
+    orders = []
+    for number in range(50):
+        order, fills = make_order(
+            f"o-{number:02}",
+            list(OrderStatus)[number % len(OrderStatus)],
+            symbol="ETH-USD" if number % 3 == 0 else "BTC-USD",
+            strategy_id=None if number % 4 == 0 else f"s-{number % 2}",
+            seconds=number,
+        )
+        orders.append(order)
+        await store.commit(order_change(order, fills))
+    return orders
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"status": OrderStatus.OPEN},
+        {"status": "filled"},
+        {"symbol": "ETH-USD"},
+        {"strategy_id": "s-1"},
+        {"status": OrderStatus.CANCELLED, "symbol": "BTC-USD", "strategy_id": "s-0"},
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 7, 10, 1000])
+async def test_pages_walk_every_match_newest_first_without_gaps_or_repeats(
+    store: TradingStore, fifty_orders: list[Order], filters: dict[str, Any], limit: int
+) -> None:
+    def matches(order: Order) -> bool:
+        return all(getattr(order, name) == value for name, value in filters.items())
+
+    expected = [order.order_id for order in reversed(fifty_orders) if matches(order)]
+    assert expected, "every filter should match something"
+    pages = await all_pages(store, limit=limit, **filters)
+    assert [order_id for page in pages for order_id in page] == expected
+    assert all(len(page) == limit for page in pages[:-1])
+    assert 1 <= len(pages[-1]) <= limit  # never an empty last page when the count divides evenly
+
+
+async def test_a_page_shows_whole_orders(store: TradingStore, fifty_orders: list[Order]) -> None:
+    page = await store.list_orders(OrderQuery(limit=3))
+    assert list(page.orders) == fifty_orders[:-4:-1]
+
+
+async def test_orders_committed_between_pages_do_not_disturb_the_walk(
+    store: TradingStore, fifty_orders: list[Order]
+) -> None:
+    first = await store.list_orders(OrderQuery(limit=20))
+    newer, _ = make_order("o-newer", seconds=100)
+    await store.commit(order_change(newer))
+    second = await store.list_orders(OrderQuery(limit=40, cursor=first.next_cursor))
+    walked = [order.order_id for order in first.orders + second.orders]
+    assert walked == [order.order_id for order in reversed(fifty_orders)]
+
+
+async def test_no_match_is_an_empty_last_page(store: TradingStore, fifty_orders: list[Order]) -> None:
+    page = await store.list_orders(OrderQuery(symbol="DOGE-USD"))
+    assert page.orders == () and page.next_cursor is None
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "not a cursor!", "bzo", "eDox", "bzotMQ", "bzowMQ", "bzoxMA==", "bzox" + "A" * 100, "🙂"]
+)
+async def test_a_malformed_cursor_is_a_validation_error(
+    store: TradingStore, fifty_orders: list[Order], cursor: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await store.list_orders(OrderQuery(cursor=cursor))
+    assert caught.value.field == "cursor"
+    assert "next_cursor of the previous page" in caught.value.message
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, True, "10"])
+async def test_limit_outside_1_to_1000_is_a_validation_error(store: TradingStore, limit: Any) -> None:
+    with pytest.raises(ValidationError, match="from 1 to 1000") as caught:
+        await store.list_orders(OrderQuery(limit=limit))
+    assert caught.value.field == "limit"
+
+
+async def test_an_unknown_status_filter_is_a_validation_error(store: TradingStore) -> None:
+    with pytest.raises(ValidationError, match="allowed: new, open") as caught:
+        await store.list_orders(OrderQuery(status="resting"))  # type: ignore[arg-type]
+    assert caught.value.field == "status"
+
+
+# -- malformed change sets -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (ChangeSet(orders=({k: v for k, v in make_order("o-1")[0].to_dict().items() if k != "updated_at"},)),
+         "updated_at"),
+        (ChangeSet(orders=(make_order("o-1")[0].to_dict() | {"status": "resting"},)), "status"),
+        (ChangeSet(orders=(make_order("o-1")[0].to_dict() | {"note": object()},)), "order"),
+        (ChangeSet(cash=(("USD", {"balance": 1.5, "reserved": "0"}),)), "cash USD balance"),
+        (ChangeSet(cash=(("usd dollars", {"balance": "1", "reserved": "0"}),)), "cash currency"),
+        (ChangeSet(positions=({"quantity": "1"},)), "symbol"),
+        (ChangeSet(account={"currency": "USD"}), "reporting_currency"),
+        (ChangeSet(fills=(make_order("o-1")[0].to_dict(),)), "fills"),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_malformed_change_set_fails_its_caller_only(
+    harness: Harness, changes: ChangeSet, field: str
+) -> None:
+    store = harness.store
+    with pytest.raises(ValidationError) as caught:
+        await store.commit(changes)
+    assert caught.value.field == field
+    assert await store.load_state() is None
+    assert await store.is_ready()
+    order, _ = make_order("o-2")
+    await store.commit(order_change(order))
+    assert await store.get_order("o-2") == order
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until_reset(
+    harness: Harness,
+) -> None:
+    store = harness.store
+    kept, _ = make_order("o-kept")
+    await store.commit(ChangeSet(orders=(kept.to_dict(),), account={"reporting_currency": "USD"}))
+    before = await store.load_state()
+    commits = store.commits  # type: ignore[attr-defined]
+
+    harness.writable(False)
+    lost, fills = make_order("o-lost", OrderStatus.PARTIALLY_FILLED)
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.commit(
+            ChangeSet(orders=(lost.to_dict(),), fills=tuple(fills), cash=(("USD", {"balance": "1", "reserved": "0"}),))
+        )
+    assert caught.value.code == "store_unavailable"
+    assert caught.value.message.startswith("the database could not record the change (")
+    assert caught.value.message.endswith("); nothing was stored")
+
+    harness.writable(True)  # even with the disk back, the store waits for the caller's reset
+    with pytest.raises(StoreUnavailable, match="refuses changes since a write failed"):
+        await store.commit(order_change(lost))
+    assert not await store.is_ready()
+    assert store.commits == commits  # type: ignore[attr-defined]
+    # Reads keep working, and show only what was durable.
+    assert await store.load_state() == before
+    assert await store.get_order("o-lost") is None
+    assert await store.fills_for_order("o-lost") == []
+    assert await store.get_order("o-kept") == kept
+
+    store.reset()
+    assert await store.is_ready()
+    await store.commit(order_change(lost, fills))
+    assert await store.get_order("o-lost") == lost
+    assert store.commits == commits + 1  # type: ignore[attr-defined]
+
+
+async def test_reset_with_storage_still_broken_fails_again(harness: Harness) -> None:
+    store = harness.store
+    harness.writable(False)
+    order, _ = make_order("o-1")
+    for _attempt in range(2):
+        with pytest.raises(StoreUnavailable, match="could not record the change"):
+            await store.commit(order_change(order))
+        store.reset()
+    harness.writable(True)
+    await store.commit(order_change(order))
+    assert await store.get_order("o-1") == order
+
+
+@pytest.mark.parametrize("problem", ["duplicate fill", "fill for an unknown order", "client id taken"])
+async def test_a_constraint_violation_fails_the_whole_change_set(harness: Harness, problem: str) -> None:
+    store = harness.store
+    first, fills = make_order("o-1", OrderStatus.PARTIALLY_FILLED, client_order_id="c-1")
+    await store.commit(order_change(first, fills[:1]))
+    second, _ = make_order("o-2", client_order_id="c-2")
+    if problem == "duplicate fill":
+        bad = ChangeSet(orders=(second.to_dict(),), fills=(fills[1], fills[0]))
+    elif problem == "fill for an unknown order":
+        orphan, orphan_fills = make_order("o-orphan", OrderStatus.FILLED)
+        bad = ChangeSet(orders=(second.to_dict(),), fills=(fills[1], *orphan_fills))
+    else:
+        thief, _ = make_order("o-3", client_order_id="c-1")
+        bad = ChangeSet(orders=(second.to_dict(), thief.to_dict()), fills=(fills[1],))
+    with pytest.raises(StoreUnavailable, match="constraint failed"):
+        await store.commit(bad)
+    assert await store.get_order("o-2") is None
+    assert await store.get_order("o-3") is None
+    assert await store.get_order_by_client_id("c-2") is None
+    assert await store.get_order_by_client_id("c-1") == first
+    assert await store.fills_for_order("o-1") == fills[:1]
+    with pytest.raises(StoreUnavailable, match="refuses"):
+        await store.commit(order_change(second))
+    store.reset()
+    await store.commit(order_change(second))
+    assert [o.order_id for o in (await store.list_orders(OrderQuery())).orders] == ["o-2", "o-1"]
+
+
+async def test_an_order_may_change_its_client_order_id(store: TradingStore) -> None:
+    order, _ = make_order("o-1", client_order_id="c-old")
+    await store.commit(order_change(order))
+    renamed = order.to_dict() | {"client_order_id": "c-new"}
+    await store.commit(ChangeSet(orders=(renamed,)))
+    assert await store.get_order_by_client_id("c-old") is None
+    assert (await store.get_order_by_client_id("c-new")).to_dict() == renamed  # type: ignore[union-attr]
+    other, _ = make_order("o-2", client_order_id="c-old")
+    await store.commit(order_change(other))
+    assert await store.get_order_by_client_id("c-old") == other
+
+
+# -- lifecycle -----------------------------------------------------------------------------------
+
+
+async def test_a_stopped_store_refuses_reads_and_writes(harness: Harness) -> None:
+    store = harness.store
+    await store.stop()
+    assert not await store.is_ready()
+    order, _ = make_order("o-1")
+    with pytest.raises(StoreUnavailable, match="not running"):
+        await store.commit(order_change(order))
+    with pytest.raises(StoreUnavailable, match="not running"):
+        await store.get_order("o-1")
+    with pytest.raises(StoreUnavailable, match="not running"):
+        await store.load_state()
+    await store.stop()  # twice is harmless
+
+
+async def test_timestamps_keep_their_microseconds(store: TradingStore) -> None:
+    order, _ = make_order("o-1", OrderStatus.NEW, seconds=0.000001)
+    order.accept(order.created_at + timedelta(microseconds=1))
+    await store.commit(order_change(order))
+    stored = await store.get_order("o-1")
+    assert stored is not None
+    assert (stored.created_at.microsecond, stored.updated_at.microsecond) == (678902, 678903)

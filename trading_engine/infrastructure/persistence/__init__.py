@@ -1,0 +1,1 @@
+"""Trading store adapters: SQLite (durable, the default) and in-memory (tests, embedding)."""

@@ -1,0 +1,237 @@
+"""``InMemoryTradingStore``: the SQLite store's behaviour without a file, for unit tests.
+
+It keeps what ``commit`` hands it as JSON text (the same rows SQLite writes), so nothing a caller
+holds can change it and every read returns fresh objects. Its semantics match
+``SqliteTradingStore`` and are checked by the same contract tests:
+
+- a change set is applied all or nothing; orders, positions, cash, the breaker and the account are
+  upserts (an order keeps the sequence number of its first insert), fills are inserted;
+- the constraints SQLite enforces are enforced here too: a fill id stored twice, a fill for an
+  unknown order, or a ``client_order_id`` held by another order fails the commit;
+- a failed commit raises ``StoreUnavailable``, leaves nothing behind and puts the store in the
+  failed state, where every commit raises ``StoreUnavailable`` at once until ``reset()``;
+- ``list_orders`` pages newest first with the same cursors.
+
+``fail_commits(exc)`` stands for a disk that stops taking writes: from then on every commit fails
+with ``exc`` as its cause, entering the failed state, until ``fail_commits(None)`` repairs the
+"disk". Like SQLite, ``reset()`` alone does not repair it: it only lets the store try again.
+Each successful commit is its own transaction, so ``transactions`` equals ``commits``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.infrastructure.persistence.records import (
+    NOT_RUNNING,
+    OPEN_STATUSES,
+    CashRow,
+    FillRow,
+    OrderRow,
+    Rows,
+    check_query,
+    describe,
+    encode_cursor,
+    portfolio_record,
+    refusing,
+    rows_of,
+    write_failed,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class ConstraintViolation(Exception):
+    """What SQLite's IntegrityError is to the SQLite store; worded like SQLite's messages."""
+
+
+class InMemoryTradingStore:
+    def __init__(self) -> None:
+        self._running = False
+        self._orders: dict[str, tuple[int, OrderRow]] = {}
+        self._client_ids: dict[str, str] = {}
+        self._fills: dict[str, FillRow] = {}  # insertion order is sequence order
+        self._fills_by_order: dict[str, list[str]] = {}
+        self._positions: dict[str, str] = {}
+        self._cash: dict[str, CashRow] = {}
+        self._breaker: str | None = None
+        self._account: str | None = None
+        self._order_seq = 0
+        self._broken: Exception | None = None
+        self._failure: Exception | None = None
+        self._commits = 0
+
+    @property
+    def commits(self) -> int:
+        """Change sets committed successfully."""
+        return self._commits
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed: one per change set here (the SQLite store groups them)."""
+        return self._commits
+
+    @property
+    def failed(self) -> bool:
+        """Whether a commit failed and the store refuses changes until ``reset()``."""
+        return self._failure is not None
+
+    def fail_commits(self, exc: Exception | None) -> None:
+        """Make every commit fail with ``exc`` as the cause (None: commits succeed again)."""
+        self._broken = exc
+
+    async def start(self) -> None:
+        self._running = True
+
+    async def stop(self) -> None:
+        self._running = False
+
+    def reset(self) -> None:
+        self._failure = None
+
+    async def is_ready(self) -> bool:
+        return self._running and self._failure is None
+
+    async def commit(self, changes: ChangeSet) -> None:
+        if not self._running:
+            raise StoreUnavailable(f"{NOT_RUNNING}; nothing was stored")
+        if self._failure is not None:
+            raise StoreUnavailable(refusing(self._failure))
+        rows = rows_of(changes)
+        try:
+            if self._broken is not None:
+                raise self._broken
+            self._apply(rows)
+        except Exception as exc:
+            self._failure = exc
+            log.error("store_commit_failed", error=describe(exc), batch_size=1)
+            raise StoreUnavailable(write_failed(exc)) from exc
+        self._commits += 1
+
+    def _apply(self, rows: Rows) -> None:
+        undo: list[Callable[[], None]] = []
+        order_seq = self._order_seq
+        try:
+            for order in rows.orders:
+                self._upsert_order(order, undo)
+            for fill in rows.fills:
+                self._insert_fill(fill, undo)
+        except ConstraintViolation:
+            for action in reversed(undo):
+                action()
+            self._order_seq = order_seq
+            raise
+        for position in rows.positions:
+            self._positions[position.symbol] = position.data
+        for cash in rows.cash:
+            self._cash[cash.currency] = cash
+        if rows.breaker is not None:
+            self._breaker = rows.breaker
+        if rows.account is not None:
+            self._account = rows.account
+
+    def _upsert_order(self, row: OrderRow, undo: list[Callable[[], None]]) -> None:
+        order_id, client_id = row.order_id, row.client_order_id
+        if client_id is not None and self._client_ids.get(client_id, order_id) != order_id:
+            raise ConstraintViolation("UNIQUE constraint failed: orders.client_order_id")
+        existing = self._orders.get(order_id)
+        if existing is None:
+            self._order_seq += 1
+            seq = self._order_seq
+            undo.append(lambda: self._orders.pop(order_id))
+        else:
+            seq, old = existing
+            undo.append(lambda: self._orders.__setitem__(order_id, existing))
+            if old.client_order_id is not None and old.client_order_id != client_id:
+                released = old.client_order_id
+                del self._client_ids[released]
+                undo.append(lambda: self._client_ids.__setitem__(released, order_id))
+        if client_id is not None and client_id not in self._client_ids:
+            self._client_ids[client_id] = order_id
+            undo.append(lambda: self._client_ids.pop(client_id))
+        self._orders[order_id] = (seq, row)
+
+    def _insert_fill(self, row: FillRow, undo: list[Callable[[], None]]) -> None:
+        if row.fill_id in self._fills:
+            raise ConstraintViolation("UNIQUE constraint failed: fills.fill_id")
+        if row.order_id not in self._orders:
+            raise ConstraintViolation("FOREIGN KEY constraint failed")
+        self._fills[row.fill_id] = row
+        siblings = self._fills_by_order.setdefault(row.order_id, [])
+        siblings.append(row.fill_id)
+
+        def remove() -> None:
+            del self._fills[row.fill_id]
+            siblings.pop()
+            if not siblings:
+                del self._fills_by_order[row.order_id]
+
+        undo.append(remove)
+
+    def _require_running(self) -> None:
+        if not self._running:
+            raise StoreUnavailable(NOT_RUNNING)
+
+    async def get_order(self, order_id: str) -> Order | None:
+        self._require_running()
+        found = self._orders.get(order_id)
+        return None if found is None else _order(found[1])
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        self._require_running()
+        order_id = self._client_ids.get(client_order_id)
+        return None if order_id is None else _order(self._orders[order_id][1])
+
+    async def fills_for_order(self, order_id: str) -> Sequence[Fill]:
+        self._require_running()
+        return [
+            Fill.from_dict(json.loads(self._fills[fill_id].data))
+            for fill_id in self._fills_by_order.get(order_id, ())
+        ]
+
+    async def list_orders(self, query: OrderQuery) -> OrderPage:
+        self._require_running()
+        wanted = check_query(query)
+        matches = sorted(
+            (
+                (seq, row)
+                for seq, row in self._orders.values()
+                if (wanted.before_seq is None or seq < wanted.before_seq)
+                and (wanted.status is None or row.status == wanted.status)
+                and (wanted.symbol is None or row.symbol == wanted.symbol)
+                and (wanted.strategy_id is None or row.strategy_id == wanted.strategy_id)
+            ),
+            key=lambda item: item[0],
+            reverse=True,
+        )
+        page = matches[: wanted.limit]
+        more = len(matches) > wanted.limit
+        return OrderPage(
+            orders=tuple(_order(row) for _seq, row in page),
+            next_cursor=encode_cursor(page[-1][0]) if more else None,
+        )
+
+    async def load_state(self) -> StoredState | None:
+        self._require_running()
+        stored = (self._orders, self._fills, self._positions, self._cash)
+        if not any(stored) and self._breaker is None and self._account is None:
+            return None
+        open_orders = sorted(
+            (item for item in self._orders.values() if item[1].status in OPEN_STATUSES),
+            key=lambda item: item[0],
+        )
+        return StoredState(
+            portfolio=portfolio_record(self._account, self._positions.values(), self._cash.values()),
+            open_orders=tuple(_order(row) for _seq, row in open_orders),
+            breaker=None if self._breaker is None else json.loads(self._breaker),
+        )
+
+
+def _order(row: OrderRow) -> Order:
+    return Order.from_dict(json.loads(row.data))

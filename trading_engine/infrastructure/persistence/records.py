@@ -1,0 +1,275 @@
+"""What both stores share, so the memory store behaves exactly like SQLite.
+
+- ``rows_of`` checks a ``ChangeSet`` and flattens it into rows (JSON text plus the columns the
+  queries filter on). It runs in ``commit`` before the change joins any batch, so a malformed
+  change set fails only its own caller, with a ValidationError, and never the store.
+- The cursor format and the checks on an ``OrderQuery``.
+- ``portfolio_record`` rebuilds ``Portfolio.to_dict()`` from the account, position and cash rows.
+- The messages of ``StoreUnavailable``, one wording for both stores.
+
+Rows carry JSON text, never live objects: what a store keeps cannot change under it, and what a
+read returns is always a fresh object.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from trading_engine.domain.decimals import to_decimal
+from trading_engine.domain.errors import ValidationError
+from trading_engine.domain.instruments import parse_currency
+from trading_engine.domain.orders import Fill, OrderStatus, parse_enum, required_field
+from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
+
+MAX_PAGE_SIZE = 1000
+OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
+"""The statuses ``load_state`` returns as open orders: resting on the venue."""
+
+
+class OrderRow(NamedTuple):
+    """Column order of the SQLite upsert; ``data`` is the full ``Order.to_dict()`` as JSON."""
+
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    status: str
+    strategy_id: str | None
+    created_at: str
+    updated_at: str
+    data: str
+
+
+class FillRow(NamedTuple):
+    fill_id: str
+    order_id: str
+    data: str
+
+
+class PositionRow(NamedTuple):
+    symbol: str
+    data: str
+
+
+class CashRow(NamedTuple):
+    currency: str
+    balance: str
+    reserved: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One change set, checked and flattened, in the order it is written."""
+
+    orders: tuple[OrderRow, ...] = ()
+    fills: tuple[FillRow, ...] = ()
+    positions: tuple[PositionRow, ...] = ()
+    cash: tuple[CashRow, ...] = ()
+    breaker: str | None = None
+    account: str | None = None
+
+
+def to_json(record: Mapping[str, Any], *, what: str) -> str:
+    """``record`` as compact JSON; Decimals become strings (exact), anything else not JSON fails."""
+    try:
+        return json.dumps(record, separators=(",", ":"), allow_nan=False, default=_exact)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} cannot be stored as JSON: {exc}", field=what) from None
+
+
+def _exact(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
+
+
+def rows_of(changes: ChangeSet) -> Rows:
+    """``changes`` as rows; a ValidationError naming the record when one is malformed."""
+    if not isinstance(changes, ChangeSet):
+        raise ValidationError(
+            f"commit takes a ChangeSet, not {type(changes).__name__}", field="changes"
+        )
+    return Rows(
+        orders=tuple(_order_row(record) for record in changes.orders),
+        fills=tuple(_fill_row(fill) for fill in changes.fills),
+        positions=tuple(_position_row(record) for record in changes.positions),
+        cash=tuple(_cash_row(entry) for entry in changes.cash),
+        breaker=None if changes.breaker is None else _breaker_json(changes.breaker),
+        account=None if changes.account is None else _account_json(changes.account),
+    )
+
+
+def _mapping(record: object, *, what: str) -> Mapping[str, Any]:
+    if not isinstance(record, Mapping):
+        raise ValidationError(
+            f"{what} record must be a mapping (its to_dict()), not {type(record).__name__}", field=what
+        )
+    return record
+
+
+def _text(record: Mapping[str, Any], key: str, *, what: str, optional: bool = False) -> Any:
+    value = required_field(record, key, record=what)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError(
+            f"{what} record field {key!r} must be a non-empty string, not {value!r}", field=key
+        )
+    return value
+
+
+def _order_row(record: object) -> OrderRow:
+    order = _mapping(record, what="order")
+    status = parse_enum(OrderStatus, _text(order, "status", what="order"), field="status")
+    return OrderRow(
+        order_id=_text(order, "order_id", what="order"),
+        client_order_id=_text(order, "client_order_id", what="order", optional=True),
+        symbol=_text(order, "symbol", what="order"),
+        side=_text(order, "side", what="order"),
+        type=_text(order, "type", what="order"),
+        status=status.value,
+        strategy_id=_text(order, "strategy_id", what="order", optional=True),
+        created_at=_text(order, "created_at", what="order"),
+        updated_at=_text(order, "updated_at", what="order"),
+        data=to_json(order, what="order"),
+    )
+
+
+def _fill_row(fill: object) -> FillRow:
+    if not isinstance(fill, Fill):
+        raise ValidationError(f"ChangeSet.fills holds Fill objects, not {type(fill).__name__}", field="fills")
+    return FillRow(fill.fill_id, fill.order_id, to_json(fill.to_dict(), what="fill"))
+
+
+def _position_row(record: object) -> PositionRow:
+    position = _mapping(record, what="position")
+    return PositionRow(_text(position, "symbol", what="position"), to_json(position, what="position"))
+
+
+def _cash_row(entry: object) -> CashRow:
+    if not isinstance(entry, tuple) or len(entry) != 2:
+        raise ValidationError(
+            f"ChangeSet.cash holds (currency, {{'balance': ..., 'reserved': ...}}) pairs, not {entry!r}",
+            field="cash",
+        )
+    currency, amounts = entry
+    code = parse_currency(currency, field="cash currency")
+    amounts = _mapping(amounts, what="cash")
+    balance = to_decimal(required_field(amounts, "balance", record="cash"), field=f"cash {code} balance")
+    reserved = to_decimal(required_field(amounts, "reserved", record="cash"), field=f"cash {code} reserved")
+    return CashRow(code, str(balance), str(reserved))
+
+
+def _breaker_json(record: object) -> str:
+    breaker = _mapping(record, what="circuit breaker")
+    required_field(breaker, "is_open", record="circuit breaker")
+    return to_json(breaker, what="circuit breaker")
+
+
+def _account_json(record: object) -> str:
+    account = _mapping(record, what="account")
+    parse_currency(required_field(account, "reporting_currency", record="account"), field="reporting_currency")
+    return to_json(account, what="account")
+
+
+def portfolio_record(
+    account: str | None, positions: Iterable[str], cash: Iterable[CashRow]
+) -> dict[str, Any]:
+    """The ``Portfolio.to_dict()`` shape from stored rows.
+
+    Cash balances come from every cash row; ``reserved`` lists only the currencies with a non-zero
+    reservation, as ``Portfolio`` keeps them (``Portfolio.from_dict`` refuses a reservation of 0).
+    Without an account row there is no ``reporting_currency`` key, and ``Portfolio.from_dict``
+    says so by name.
+    """
+    record: dict[str, Any] = {}
+    if account is not None:
+        record["reporting_currency"] = json.loads(account)["reporting_currency"]
+    rows = sorted(cash)
+    record["cash"] = {row.currency: row.balance for row in rows}
+    record["reserved"] = {row.currency: row.reserved for row in rows if Decimal(row.reserved) != 0}
+    decoded = [json.loads(data) for data in positions]
+    record["positions"] = sorted(decoded, key=lambda position: position["symbol"])
+    return record
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """An ``OrderQuery`` checked: enum values as stored, the cursor decoded to a sequence number."""
+
+    status: str | None
+    symbol: str | None
+    strategy_id: str | None
+    limit: int
+    before_seq: int | None
+
+
+def check_query(query: OrderQuery) -> ListFilter:
+    limit = query.limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"limit {limit!r} is not allowed; it must be a whole number from 1 to {MAX_PAGE_SIZE}",
+            field="limit",
+        )
+    status = None if query.status is None else parse_enum(OrderStatus, query.status, field="status").value
+    return ListFilter(
+        status=status,
+        symbol=query.symbol,
+        strategy_id=query.strategy_id,
+        limit=limit,
+        before_seq=None if query.cursor is None else decode_cursor(query.cursor),
+    )
+
+
+_CURSOR_PREFIX = "o:"
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque cursor continuing below ``seq``: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: object) -> int:
+    """The sequence number in ``cursor``; a ValidationError on the field ``cursor`` otherwise."""
+    shown = repr(cursor) if not isinstance(cursor, str) or len(cursor) <= 40 else repr(cursor[:40] + "...")
+    problem = ValidationError(
+        f"cursor {shown} is not valid; pass the next_cursor of the previous page unchanged, "
+        "or no cursor for the first page",
+        field="cursor",
+    )
+    if not isinstance(cursor, str) or not cursor or len(cursor) > 64:
+        raise problem
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise problem from None
+    digits = text.removeprefix(_CURSOR_PREFIX)
+    if digits == text or not digits.isdigit() or not digits.isascii() or encode_cursor(int(digits)) != cursor:
+        raise problem
+    return int(digits)
+
+
+def describe(exc: BaseException) -> str:
+    """The error as one phrase for a message: its text, or its class name when it has none."""
+    return str(exc) or type(exc).__name__
+
+
+def write_failed(exc: BaseException) -> str:
+    return f"the database could not record the change ({describe(exc)}); nothing was stored"
+
+
+def refusing(exc: BaseException) -> str:
+    return (
+        f"the store refuses changes since a write failed ({describe(exc)}); nothing was stored. "
+        "It accepts changes again once the state is reloaded and the store reset"
+    )
+
+
+NOT_RUNNING = "the trading store is not running (not started yet, or stopped)"

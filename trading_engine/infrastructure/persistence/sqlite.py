@@ -1,0 +1,567 @@
+"""``SqliteTradingStore``: the durable trading store, one SQLite file in WAL mode.
+
+Threads
+    No SQLite call runs on the event loop. One writer thread (a single-worker executor) owns the
+    only write connection; one reader thread owns a read-only connection (``query_only``) for
+    every query. ``start()`` opens both connections in their threads, creating the file, its
+    parent directory and the schema on first use; ``stop()`` lets the commits already queued
+    finish, closes both connections in their threads and shuts the executors down. Under WAL,
+    reads never wait for the writer and the writer never waits for reads.
+
+Group commit
+    ``commit(changes)`` checks the change set and turns it into rows on the caller's side (a
+    malformed one fails only that caller, with a ValidationError), puts the rows and a future on
+    a queue, and waits for the future. One writer task takes everything queued (at most
+    ``max_batch`` change sets), writes it in ONE transaction in the writer thread
+    (``BEGIN IMMEDIATE``; orders, fills, positions, cash, breaker and account rows with one
+    ``executemany`` per table, change sets in queue order so later upserts win; ``COMMIT``), and
+    only then resolves the futures. While a transaction is being written the next batch queues up,
+    so under load one fsync covers hundreds of change sets; alone, a commit is one transaction.
+    Commits take effect in the order ``commit`` was called. ``transactions`` counts transactions,
+    ``commits`` change sets.
+
+Durability
+    ``PRAGMA synchronous=FULL`` (the default here) makes SQLite fsync the WAL at every commit, so
+    once ``commit`` returns the change survives the process being killed and the machine losing
+    power. ``synchronous="NORMAL"`` survives a killed process but may lose the last transactions
+    on power loss; it is there for benchmarks and tests, not production.
+
+Failure mode
+    When a batch's transaction fails (any error: disk full, read-only file, I/O error, a
+    constraint such as a fill id stored twice), it is rolled back, every commit in that batch and
+    every commit still queued raises ``StoreUnavailable`` ("the database could not record the
+    change (...); nothing was stored"), and ``store_commit_failed`` is logged once with the error
+    and the batch size. The store is then FAILED: each new ``commit`` raises ``StoreUnavailable``
+    at once, without touching the file, because the caller's in-memory state has run ahead of the
+    file and must not be built on. The caller reloads ``load_state()`` and calls ``reset()``;
+    commits are accepted again. Reads keep working while the file is readable, and
+    ``is_ready()`` is False while failed.
+
+Schema
+    ``schema_version`` records every migration applied, with the time. ``MIGRATIONS`` lists the
+    SQL of each version in order; a file at an older version is migrated on start, one at a newer
+    version than this code knows is refused with ``IncompatibleSchema`` naming both versions.
+    Orders are kept as the full ``Order.to_dict()`` JSON plus the columns the queries filter on;
+    ``seq`` numbers orders (and fills) in insertion order, kept across upserts, and drives the
+    newest-first pagination. Decimals are stored as text, exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.infrastructure.persistence.records import (
+    NOT_RUNNING,
+    OPEN_STATUSES,
+    CashRow,
+    ListFilter,
+    Rows,
+    check_query,
+    describe,
+    encode_cursor,
+    portfolio_record,
+    refusing,
+    rows_of,
+    write_failed,
+)
+
+log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE orders (
+                order_id TEXT PRIMARY KEY,
+                seq INTEGER NOT NULL UNIQUE,
+                client_order_id TEXT UNIQUE,
+                symbol TEXT NOT NULL,
+                side TEXT NOT NULL,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                strategy_id TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX orders_status_seq ON orders (status, seq)",
+            "CREATE INDEX orders_symbol_seq ON orders (symbol, seq)",
+            "CREATE INDEX orders_strategy_seq ON orders (strategy_id, seq)",
+            """CREATE TABLE fills (
+                fill_id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL REFERENCES orders (order_id),
+                seq INTEGER NOT NULL UNIQUE,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX fills_order_seq ON fills (order_id, seq)",
+            "CREATE TABLE positions (symbol TEXT PRIMARY KEY, data TEXT NOT NULL)",
+            "CREATE TABLE cash (currency TEXT PRIMARY KEY, balance TEXT NOT NULL, reserved TEXT NOT NULL)",
+            "CREATE TABLE breaker (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+            "CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+        ),
+    ),
+)
+"""``(version, statements)`` in version order: the SQL that takes the schema to each version."""
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+MAX_BATCH = 512
+
+_UPSERT_ORDER = """
+INSERT INTO orders (order_id, client_order_id, symbol, side, type, status, strategy_id,
+                    created_at, updated_at, data, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM orders))
+ON CONFLICT (order_id) DO UPDATE SET
+    client_order_id = excluded.client_order_id, symbol = excluded.symbol, side = excluded.side,
+    type = excluded.type, status = excluded.status, strategy_id = excluded.strategy_id,
+    created_at = excluded.created_at, updated_at = excluded.updated_at, data = excluded.data
+"""
+_INSERT_FILL = """
+INSERT INTO fills (fill_id, order_id, data, seq)
+VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM fills))
+"""
+_UPSERT_POSITION = (
+    "INSERT INTO positions (symbol, data) VALUES (?, ?) "
+    "ON CONFLICT (symbol) DO UPDATE SET data = excluded.data"
+)
+_UPSERT_CASH = (
+    "INSERT INTO cash (currency, balance, reserved) VALUES (?, ?, ?) "
+    "ON CONFLICT (currency) DO UPDATE SET balance = excluded.balance, reserved = excluded.reserved"
+)
+_UPSERT_BREAKER = (
+    "INSERT INTO breaker (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
+)
+_UPSERT_ACCOUNT = (
+    "INSERT INTO account (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
+)
+
+
+class IncompatibleSchema(RuntimeError):
+    """The database file was written by a newer version of the service than this one."""
+
+
+class _Stop:
+    """Queued by ``stop()`` behind the last commit: the writer task ends when it reaches it."""
+
+
+_STOP = _Stop()
+_Pending = tuple[Rows, "asyncio.Future[None]"]
+
+
+def _default_connect(path: str) -> sqlite3.Connection:
+    return sqlite3.connect(path)
+
+
+class SqliteTradingStore:
+    """The durable ``TradingStore``; see the module docstring for threads, batching and failures.
+
+    ``connect`` opens a connection to a path (default ``sqlite3.connect``); tests pass their own
+    to observe or break the connections. It is called once in the writer thread (first) and once
+    in the reader thread.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        connect: Callable[[str], sqlite3.Connection] | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+            raise ValueError(f"path {str(path)!r} is not allowed; give the path of a database file")
+        mode = synchronous.upper() if isinstance(synchronous, str) else synchronous
+        if mode not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous {synchronous!r} is not allowed; allowed: {', '.join(SYNCHRONOUS_MODES)}")
+        if isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int) or busy_timeout_ms < 0:
+            raise ValueError(f"busy_timeout_ms {busy_timeout_ms!r} is not allowed; it must be an int >= 0")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch {max_batch!r} is not allowed; it must be an int >= 1")
+        self._path = Path(path)
+        self._synchronous = mode
+        self._busy_timeout_ms = busy_timeout_ms
+        self._connect = connect or _default_connect
+        self._max_batch = max_batch
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._queue: asyncio.Queue[_Pending | _Stop] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._readable = False
+        self._failure: BaseException | None = None
+        self._transactions = 0
+        self._commits = 0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def transactions(self) -> int:
+        """Write transactions committed (each holds one or more change sets)."""
+        return self._transactions
+
+    @property
+    def commits(self) -> int:
+        """Change sets committed."""
+        return self._commits
+
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed and the store refuses changes until ``reset()``."""
+        return self._failure is not None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError(f"the store for {self._path} is started already")
+        loop = asyncio.get_running_loop()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        try:
+            await loop.run_in_executor(self._writer, self._open_writer)
+            await loop.run_in_executor(self._reader, self._open_reader)
+        except BaseException:
+            await self._close()
+            raise
+        self._failure = None
+        self._queue = asyncio.Queue()
+        self._writer_task = asyncio.create_task(self._write_loop(self._queue), name="sqlite-group-commit")
+        self._accepting = self._readable = True
+        log.info(
+            "store_started", path=str(self._path), schema_version=SCHEMA_VERSION, synchronous=self._synchronous
+        )
+
+    async def stop(self) -> None:
+        """Finish the commits already queued, then close the connections and the threads."""
+        if self._writer is None:
+            return
+        self._accepting = False
+        task, queue = self._writer_task, self._queue
+        try:
+            if task is not None and queue is not None:
+                queue.put_nowait(_STOP)
+                await task
+        finally:
+            self._writer_task = self._queue = None
+            await self._close()
+
+    async def _close(self) -> None:
+        self._accepting = self._readable = False
+        loop = asyncio.get_running_loop()
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        try:
+            if reader is not None:
+                await loop.run_in_executor(reader, self._close_reader)
+        finally:
+            try:
+                if writer is not None:
+                    await loop.run_in_executor(writer, self._close_writer)
+            finally:
+                # Their one job is done, so the threads exit at once: joining them is immediate.
+                for executor in (reader, writer):
+                    if executor is not None:
+                        executor.shutdown(wait=True)
+
+    def reset(self) -> None:
+        if self._failure is not None:
+            log.info("store_reset", error=describe(self._failure))
+        self._failure = None
+
+    async def is_ready(self) -> bool:
+        if not self._readable or self._failure is not None:
+            return False
+        try:
+            return await self._read(_select_one)
+        except StoreUnavailable:
+            return False
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def commit(self, changes: ChangeSet) -> None:
+        if self._failure is not None:
+            raise StoreUnavailable(refusing(self._failure))
+        if not self._accepting or self._queue is None:
+            raise StoreUnavailable(f"{NOT_RUNNING}; nothing was stored")
+        rows = rows_of(changes)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((rows, future))
+        # A caller cancelled here does not withdraw the change: it is written with its batch.
+        await future
+
+    async def _write_loop(self, queue: asyncio.Queue[_Pending | _Stop]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await queue.get()
+            if isinstance(item, _Stop):
+                return
+            batch = [item]
+            stopping = False
+            while len(batch) < self._max_batch and not queue.empty():
+                following = queue.get_nowait()
+                if isinstance(following, _Stop):
+                    stopping = True
+                    break
+                batch.append(following)
+            try:
+                await loop.run_in_executor(self._writer, self._write, [rows for rows, _ in batch])
+            except asyncio.CancelledError:
+                # Only when the task itself is cancelled (not by stop(), which waits): the thread
+                # still finishes the transaction, so whether it was stored is unknown.
+                unknown = "the store was stopped while writing this change; it may or may not be stored"
+                _fail(batch, lambda: StoreUnavailable(unknown))
+                _fail(_drain(queue)[0], lambda: StoreUnavailable(f"{NOT_RUNNING}; nothing was stored"))
+                raise
+            except Exception as exc:
+                self._failure = exc
+                queued, stopping_too = _drain(queue)
+                log.error(
+                    "store_commit_failed", error=describe(exc), batch_size=len(batch), queued=len(queued)
+                )
+                _fail(batch + queued, lambda: StoreUnavailable(write_failed(exc)))
+                if stopping or stopping_too:
+                    return
+                continue
+            self._transactions += 1
+            self._commits += len(batch)
+            for _rows, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            if stopping:
+                return
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read(self, query: Callable[..., _T], *args: Any) -> _T:
+        if not self._readable or self._reader is None:
+            raise StoreUnavailable(NOT_RUNNING)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._reader, query, self._read_conn, *args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the database could not be read ({describe(exc)})") from exc
+
+    async def get_order(self, order_id: str) -> Order | None:
+        return await self._read(_one_order, "SELECT data FROM orders WHERE order_id = ?", order_id)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        return await self._read(_one_order, "SELECT data FROM orders WHERE client_order_id = ?", client_order_id)
+
+    async def fills_for_order(self, order_id: str) -> Sequence[Fill]:
+        return await self._read(_fills_for_order, order_id)
+
+    async def list_orders(self, query: OrderQuery) -> OrderPage:
+        return await self._read(_list_orders, check_query(query))
+
+    async def load_state(self) -> StoredState | None:
+        return await self._read(_load_state)
+
+    # -- in the writer thread ----------------------------------------------------------------
+
+    def _open_writer(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._write_conn = self._connect(str(self._path))
+        conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"{self._path} could not be switched to WAL journal mode (it is {mode})")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if _schema_version(conn, self._path) < SCHEMA_VERSION:
+            self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            current = _schema_version(conn, self._path)  # again, now that no one else can write
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, isoformat_exact(datetime.now(UTC))),
+                )
+                log.info("store_schema_migrated", path=str(self._path), version=version)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _write(self, batch: list[Rows]) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            orders = [row for rows in batch for row in rows.orders]
+            if orders:
+                conn.executemany(_UPSERT_ORDER, orders)
+            fills = [row for rows in batch for row in rows.fills]
+            if fills:
+                conn.executemany(_INSERT_FILL, fills)
+            positions = [row for rows in batch for row in rows.positions]
+            if positions:
+                conn.executemany(_UPSERT_POSITION, positions)
+            cash = [row for rows in batch for row in rows.cash]
+            if cash:
+                conn.executemany(_UPSERT_CASH, cash)
+            breakers = [rows.breaker for rows in batch if rows.breaker is not None]
+            if breakers:
+                conn.execute(_UPSERT_BREAKER, (breakers[-1],))
+            accounts = [rows.account for rows in batch if rows.account is not None]
+            if accounts:
+                conn.execute(_UPSERT_ACCOUNT, (accounts[-1],))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _close_writer(self) -> None:
+        conn, self._write_conn = self._write_conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- in the reader thread ----------------------------------------------------------------
+
+    def _open_reader(self) -> None:
+        conn = self._read_conn = self._connect(str(self._path))
+        conn.isolation_level = None  # each query its own snapshot; load_state takes one explicitly
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        conn.execute("PRAGMA query_only = ON")
+
+    def _close_reader(self) -> None:
+        conn, self._read_conn = self._read_conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise IncompatibleSchema(
+            f"database {path} has schema version {version}, newer than version {SCHEMA_VERSION} that "
+            "this version of the service knows; run the newer service, or give another file"
+        )
+    return int(version)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite has rolled back already, or the connection is broken: nothing is kept
+
+
+def _drain(queue: asyncio.Queue[_Pending | _Stop]) -> tuple[list[_Pending], bool]:
+    """Everything queued, and whether ``stop()`` was among it."""
+    pending: list[_Pending] = []
+    stopping = False
+    while not queue.empty():
+        item = queue.get_nowait()
+        if isinstance(item, _Stop):
+            stopping = True
+        else:
+            pending.append(item)
+    return pending, stopping
+
+
+def _fail(batch: list[_Pending], error: Callable[[], StoreUnavailable]) -> None:
+    for _rows, future in batch:
+        if not future.done():
+            future.set_exception(error())  # one instance each: tracebacks must not pile up on one
+
+
+def _select_one(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def _one_order(conn: sqlite3.Connection, sql: str, key: str) -> Order | None:
+    row = conn.execute(sql, (key,)).fetchone()
+    return None if row is None else Order.from_dict(json.loads(row[0]))
+
+
+def _fills_for_order(conn: sqlite3.Connection, order_id: str) -> list[Fill]:
+    rows = conn.execute("SELECT data FROM fills WHERE order_id = ? ORDER BY seq", (order_id,))
+    return [Fill.from_dict(json.loads(data)) for (data,) in rows]
+
+
+def _list_orders(conn: sqlite3.Connection, wanted: ListFilter) -> OrderPage:
+    clauses, params = [], []
+    for column, value in (
+        ("status", wanted.status),
+        ("symbol", wanted.symbol),
+        ("strategy_id", wanted.strategy_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if wanted.before_seq is not None:
+        clauses.append("seq < ?")
+        params.append(wanted.before_seq)
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    rows = conn.execute(
+        f"SELECT seq, data FROM orders {where}ORDER BY seq DESC LIMIT ?", (*params, wanted.limit + 1)
+    ).fetchall()
+    page = rows[: wanted.limit]
+    return OrderPage(
+        orders=tuple(Order.from_dict(json.loads(data)) for _seq, data in page),
+        next_cursor=encode_cursor(page[-1][0]) if len(rows) > wanted.limit else None,
+    )
+
+
+def _load_state(conn: sqlite3.Connection) -> StoredState | None:
+    conn.execute("BEGIN")  # one snapshot for every table
+    try:
+        (anything,) = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM fills) "
+            "OR EXISTS (SELECT 1 FROM positions) OR EXISTS (SELECT 1 FROM cash) "
+            "OR EXISTS (SELECT 1 FROM breaker) OR EXISTS (SELECT 1 FROM account)"
+        ).fetchone()
+        if not anything:
+            return None
+        account = conn.execute("SELECT data FROM account WHERE id = 1").fetchone()
+        positions = [data for (data,) in conn.execute("SELECT data FROM positions ORDER BY symbol")]
+        cash = [CashRow(*row) for row in conn.execute("SELECT currency, balance, reserved FROM cash")]
+        breaker = conn.execute("SELECT data FROM breaker WHERE id = 1").fetchone()
+        placeholders = ", ".join("?" for _ in OPEN_STATUSES)
+        open_orders = conn.execute(
+            f"SELECT data FROM orders WHERE status IN ({placeholders}) ORDER BY seq", OPEN_STATUSES
+        ).fetchall()
+    finally:
+        _rollback(conn)  # a read-only transaction: ending it keeps nothing either way
+    return StoredState(
+        portfolio=portfolio_record(None if account is None else account[0], positions, cash),
+        open_orders=tuple(Order.from_dict(json.loads(data)) for (data,) in open_orders),
+        breaker=None if breaker is None else json.loads(breaker[0]),
+    )
