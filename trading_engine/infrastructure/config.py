@@ -11,14 +11,18 @@ what is allowed.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from trading_engine import __version__
+from trading_engine.domain.errors import ValidationError
+from trading_engine.domain.instruments import Instrument
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
 CONFIG_ENV_VAR = "TRADING_ENGINE_CONFIG"
@@ -139,6 +143,93 @@ def secret(value: Any) -> str:
     return result
 
 
+def decimal(low: Decimal, *, allow_zero: bool = False) -> Validator:
+    def check(value: Any) -> Decimal:
+        text_value = _as_text(value)
+        try:
+            parsed = Decimal(text_value)
+        except InvalidOperation:
+            parsed = Decimal("NaN")
+        if not parsed.is_finite() or parsed < low or (parsed == 0 and not allow_zero):
+            bound = f"at least {low}" if allow_zero else f"greater than {low}"
+            raise Invalid(f"must be a decimal number {bound}")
+        return parsed
+
+    return check
+
+
+_CURRENCY = re.compile(r"[A-Z0-9]{2,10}")
+
+
+def currency(value: Any) -> str:
+    code = _as_text(value).upper()
+    if not _CURRENCY.fullmatch(code):
+        raise Invalid("must be a currency code of 2-10 letters or digits, e.g. USD")
+    return code
+
+
+def cash_amounts(value: Any) -> dict[str, Decimal]:
+    """``USD=10000,BTC=0.5``: starting cash per currency."""
+    result: dict[str, Decimal] = {}
+    for item in filter(None, (part.strip() for part in _as_text(value).split(","))):
+        code, sep, amount_text = item.partition("=")
+        try:
+            amount = Decimal(amount_text.strip())
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        if not sep or not _CURRENCY.fullmatch(code.strip().upper()) or not amount.is_finite() or amount < 0:
+            raise Invalid("must be CUR=amount pairs separated by commas, e.g. USD=10000,BTC=0.5 (amounts >= 0)")
+        result[code.strip().upper()] = amount
+    if not result:
+        raise Invalid("must name at least one currency, e.g. USD=10000")
+    return result
+
+
+_INSTRUMENT_KEYS = ("symbol", "tick_size", "lot_size", "min_quantity", "initial_price")
+_INSTRUMENT_OPTIONAL = ("liquidity",)
+
+
+def instruments(value: Any) -> dict[str, dict[str, Any]]:
+    """The instrument list: each entry becomes an Instrument plus the venue's liquidity per tick."""
+    if not isinstance(value, list) or not value:
+        raise Invalid("must be a non-empty list of instruments (symbol, tick_size, lot_size, "
+                      "min_quantity, initial_price, optional liquidity)")
+    result: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(value):
+        where = f"entry {index}"
+        if not isinstance(entry, Mapping):
+            raise Invalid(f"{where} must be a mapping of {', '.join(_INSTRUMENT_KEYS)}")
+        unknown = set(entry) - set(_INSTRUMENT_KEYS) - set(_INSTRUMENT_OPTIONAL)
+        missing = [k for k in _INSTRUMENT_KEYS if k not in entry]
+        if unknown or missing:
+            raise Invalid(
+                f"{where} has {'unknown keys ' + ', '.join(sorted(unknown)) if unknown else ''}"
+                f"{'; ' if unknown and missing else ''}{'missing ' + ', '.join(missing) if missing else ''}; "
+                f"allowed: {', '.join(_INSTRUMENT_KEYS + _INSTRUMENT_OPTIONAL)}"
+            )
+        try:
+            instrument = Instrument.create(
+                str(entry["symbol"]),
+                tick_size=str(entry["tick_size"]),
+                lot_size=str(entry["lot_size"]),
+                min_quantity=str(entry["min_quantity"]),
+                initial_price=str(entry["initial_price"]),
+            )
+        except ValidationError as exc:
+            raise Invalid(f"{where} ({entry.get('symbol')}): {exc.message}") from None
+        if instrument.symbol in result:
+            raise Invalid(f"{where}: {instrument.symbol} is listed twice")
+        liquidity = entry.get("liquidity")
+        liquidity_value = None
+        if liquidity not in (None, ""):
+            try:
+                liquidity_value = decimal(Decimal(0))(liquidity)
+            except Invalid as exc:
+                raise Invalid(f"{where} ({instrument.symbol}): liquidity {exc}") from None
+        result[instrument.symbol] = {"instrument": instrument, "liquidity": liquidity_value}
+    return result
+
+
 def dns_label(value: Any) -> str:
     """A DNS-safe name; mixed case is accepted and lowercased (the caller reports the change)."""
     result = _as_text(value).lower()
@@ -169,10 +260,30 @@ SCHEMA: dict[str, Validator] = {
     "metrics.bearer_token": secret,
     "metrics.max_series_per_metric": integer(1, 100_000),
     "metrics.histogram_buckets": number_list,
+    "http.max_body_bytes": integer(1024, 64 * 1024 * 1024),
+    "auth.api_token": secret,
+    "account.reporting_currency": currency,
+    "account.initial_cash": cash_amounts,
+    "instruments": instruments,
+    "market.tick_interval_seconds": number(0, 60),
+    "market.volatility_bps": number(0, 10_000, low_open=False),
+    "market.seed": integer(0, 2**63 - 1),
+    "market.stale_after_seconds": number(0, 3600),
+    "venue.slippage_bps": decimal(Decimal(0), allow_zero=True),
+    "venue.fee_bps": decimal(Decimal(0), allow_zero=True),
+    "orders.timeout_seconds": number(0, 365 * 86400, low_open=False),
+    "risk.max_order_notional": decimal(Decimal(0)),
+    "risk.max_position_size": decimal(Decimal(0)),
+    "risk.limit_threshold": decimal(Decimal(0)),
+    "risk.allow_leverage": boolean,
+    "persistence.db_path": text(4096),
+    "persistence.synchronous": choice("FULL", "NORMAL", "EXTRA", upper=True),
 }
 
 # Keys whose values are never printed, not even in a configuration error.
-SECRET_KEYS = frozenset({"metrics.bearer_token"})
+SECRET_KEYS = frozenset({"metrics.bearer_token", "auth.api_token"})
+# Structured keys set in a config file only (no single environment variable).
+FILE_ONLY_KEYS = frozenset({"instruments"})
 
 
 @dataclass
@@ -283,7 +394,35 @@ def validate(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Va
     values["service.version"] = values["service.version"] or __version__
     if not values["metrics.enabled"]:
         values["metrics.backend"] = "none"
+    for key in ("venue.slippage_bps", "venue.fee_bps"):
+        if values[key] >= 10_000:
+            raise ConfigError(key, str(values[key]), "must be below 10000 (100%)", env.get(key))
+    _check_currencies(values, env)
+    if not values["auth.api_token"]:
+        if values["service.environment"] == "production":
+            raise ConfigError(
+                "auth.api_token", "", "must be set in production: every POST/PUT/DELETE needs it",
+                env.get("auth.api_token"),
+            )
+        values["auth.api_token"] = secrets.token_urlsafe(32)
+        notices.append({"event": "api_token_generated", "printed_to": "stderr"})
     return ValidatedConfig(unflatten(values), notices)
+
+
+def _check_currencies(values: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    """Every quote currency and every cash currency must convert into the reporting currency
+    through a configured instrument, or equity and limits could not be computed."""
+    reporting = values["account.reporting_currency"]
+    configured = values["instruments"]
+    symbols = set(configured)
+    currencies = {entry["instrument"].quote for entry in configured.values()} | set(values["account.initial_cash"])
+    for code in sorted(currencies - {reporting}):
+        if f"{code}-{reporting}" not in symbols and f"{reporting}-{code}" not in symbols:
+            raise ConfigError(
+                "instruments", code,
+                f"no instrument converts {code} into the reporting currency {reporting}; "
+                f"configure {code}-{reporting} or {reporting}-{code}",
+            )
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
