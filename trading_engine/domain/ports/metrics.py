@@ -126,6 +126,40 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         "HTTP responses with a status of 400 or above, by method, route template and status code.",
         HTTP_LABELS,
     ),
+    "orders_total": MetricSpec(
+        MetricKind.COUNTER,
+        "Orders entering a status (open, partially_filled, filled, cancelled, rejected, expired), "
+        "by symbol, side and type.",
+        ("symbol", "side", "type", "status"),
+    ),
+    "order_rejections_total": MetricSpec(
+        MetricKind.COUNTER, "Orders rejected by pre-trade risk, by reason code.", ("reason",)
+    ),
+    "fills_total": MetricSpec(MetricKind.COUNTER, "Fills received from the venue, by symbol and side.",
+                              ("symbol", "side")),
+    "order_processing_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time from accepting an order request to acknowledging it durably, in seconds.",
+    ),
+    "positions_active": MetricSpec(MetricKind.GAUGE, "Symbols with a non-zero position."),
+    "position_notional": MetricSpec(
+        MetricKind.GAUGE, "Absolute market value of the position, in the reporting currency.", ("symbol",)
+    ),
+    "portfolio_equity": MetricSpec(
+        MetricKind.GAUGE, "Cash plus the market value of every position, in the reporting currency."
+    ),
+    "portfolio_pnl": MetricSpec(
+        MetricKind.GAUGE,
+        "Profit and loss in the reporting currency: kind=realized (closed, gross of fees) or "
+        "kind=unrealized (open positions at the current mark).",
+        ("kind",),
+    ),
+    "risk_circuit_breaker_open": MetricSpec(
+        MetricKind.GAUGE, "1 while the circuit breaker halts trading, else 0."
+    ),
+    "market_data_age_seconds": MetricSpec(
+        MetricKind.GAUGE, "Seconds since the last price of the instrument.", ("symbol",)
+    ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
         "Updates folded into a metric's overflow series because it reached its label-set limit.",

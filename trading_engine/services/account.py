@@ -1,0 +1,211 @@
+"""The account in memory, kept in step with the durable store.
+
+Every change follows one path: the use case changes the in-memory model (orders, portfolio,
+breaker), builds a :class:`ChangeSet` of snapshots at once, and awaits :meth:`Account.commit`,
+which returns only when the store has made it durable. Because changes are applied first and
+persisted after, concurrent orders see each other's effects at once and the store can commit many
+of them in one transaction.
+
+If a commit fails, memory is ahead of the disk. The account then stops taking changes (every
+commit raises ``StoreUnavailable``), reloads the last durable state from the store, hands the
+recovered resting orders back to the venue, and accepts changes again. Every change whose commit
+failed is thereby undone; none was acknowledged.
+
+Cash reserved for resting buy orders is derived state: ``remaining quantity * limit price *
+(1 + fee rate)`` per order, recomputed from the open orders whenever state is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from trading_engine.domain.decimals import BPS, ONE, ZERO
+from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.instruments import Instrument
+from trading_engine.domain.orders import Fill, Order, OrderType, Side
+from trading_engine.domain.portfolio import Portfolio
+from trading_engine.domain.ports.repository import ChangeSet, TradingStore
+from trading_engine.domain.ports.venue import ExecutionVenuePort
+from trading_engine.domain.risk import CircuitBreaker
+
+log = structlog.get_logger(__name__)
+
+
+class Account:
+    def __init__(
+        self,
+        store: TradingStore,
+        venue: ExecutionVenuePort,
+        instruments: Mapping[str, Instrument],
+        *,
+        reporting_currency: str,
+        initial_cash: Mapping[str, Decimal],
+        fee_bps: Decimal,
+    ) -> None:
+        self._store = store
+        self._venue = venue
+        self.instruments = dict(instruments)
+        self._reporting_currency = reporting_currency
+        self._initial_cash = dict(initial_cash)
+        self._fee_rate = Decimal(fee_bps) / BPS
+        self.portfolio = Portfolio(reporting_currency, initial_cash)
+        self.breaker = CircuitBreaker()
+        self.open_orders: dict[str, Order] = {}
+        self._recovery: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Load the durable state; on the very first start, record the initial account."""
+        state = await self._store.load_state()
+        if state is None:
+            self._install_initial()
+            await self._store.commit(
+                ChangeSet(
+                    account={"reporting_currency": self._reporting_currency},
+                    cash=self.cash_rows(self._initial_cash),
+                    breaker=self.breaker.to_dict(),
+                )
+            )
+            log.info("account_initialised", cash={c: str(v) for c, v in self._initial_cash.items()})
+        else:
+            self._install(state.portfolio, state.open_orders, state.breaker)
+            log.info(
+                "account_loaded",
+                open_orders=len(self.open_orders),
+                positions=sum(1 for p in self.portfolio.positions.values() if not p.is_flat),
+                breaker_open=self.breaker.is_open,
+            )
+        self._venue.restore(tuple(self.open_orders.values()))
+
+    def _install_initial(self) -> None:
+        self.portfolio = Portfolio(self._reporting_currency, self._initial_cash)
+        self.breaker = CircuitBreaker()
+        self.open_orders = {}
+
+    def _install(
+        self,
+        portfolio: Mapping[str, Any],
+        open_orders: Iterable[Order],
+        breaker: Mapping[str, Any] | None,
+    ) -> None:
+        self.portfolio = Portfolio.from_dict({**portfolio, "reserved": {}})
+        self.open_orders = {order.order_id: order for order in open_orders}
+        for order in self.open_orders.values():
+            self.reserve_for(order)
+        self.breaker = CircuitBreaker.from_dict(breaker) if breaker else CircuitBreaker()
+
+    # -- durable commits ----------------------------------------------------------------------
+    @property
+    def writable(self) -> bool:
+        return self._recovery is None
+
+    def ensure_writable(self) -> None:
+        if self._recovery is not None:
+            raise StoreUnavailable(
+                "the database is recovering from a failed write; nothing was stored, retry shortly"
+            )
+
+    async def commit(self, changes: ChangeSet) -> None:
+        """Make ``changes`` durable; on failure undo every unacknowledged change and re-raise."""
+        self.ensure_writable()
+        try:
+            await self._store.commit(changes)
+        except StoreUnavailable:
+            await self.recover()
+            raise
+
+    async def recover(self) -> None:
+        """Reload the last durable state (single flight: concurrent callers share one reload)."""
+        if self._recovery is None:
+            self._recovery = asyncio.create_task(self._reload())
+        recovery = self._recovery
+        try:
+            await asyncio.shield(recovery)
+        except Exception:
+            pass  # logged by _reload; the caller reports its own failure
+
+    async def _reload(self) -> None:
+        try:
+            while True:
+                try:
+                    state = await self._store.load_state()
+                    break
+                except Exception as exc:
+                    log.error("account_reload_failed", error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(1.0)
+            if state is None:  # the very first commit failed: back to the initial account
+                self._install_initial()
+            else:
+                self._install(state.portfolio, state.open_orders, state.breaker)
+            self._venue.restore(tuple(self.open_orders.values()))
+            self._store.reset()
+            log.warning("account_reloaded_after_failed_write", open_orders=len(self.open_orders))
+        finally:
+            self._recovery = None
+
+    # -- helpers for use cases ----------------------------------------------------------------
+    def cash_rows(self, currencies: Iterable[str]) -> tuple[tuple[str, dict[str, str]], ...]:
+        return tuple(
+            (
+                currency,
+                {
+                    "balance": str(self.portfolio.cash_balance(currency)),
+                    "reserved": str(self.portfolio.reserved_cash(currency)),
+                },
+            )
+            for currency in sorted(set(currencies))
+        )
+
+    def reservation(self, order: Order, quantity: Decimal | None = None) -> Decimal:
+        """Cash a resting buy limit order holds back for ``quantity`` (default: what remains)."""
+        if order.side is not Side.BUY or order.type is not OrderType.LIMIT or order.limit_price is None:
+            return ZERO
+        qty = order.remaining_quantity if quantity is None else quantity
+        return qty * order.limit_price * (ONE + self._fee_rate)
+
+    def reserve_for(self, order: Order) -> None:
+        amount = self.reservation(order)
+        if amount > 0:
+            self.portfolio.reserve(self.instruments[order.symbol].quote, amount)
+
+    def release_for(self, order: Order, quantity: Decimal | None = None) -> None:
+        amount = self.reservation(order, quantity)
+        if amount > 0:
+            currency = self.instruments[order.symbol].quote
+            self.portfolio.release(currency, min(amount, self.portfolio.reserved_cash(currency)))
+
+    def apply_fill(self, order: Order, fill: Fill, *, resting: bool) -> Decimal:
+        """Apply ``fill`` to the order and the portfolio together; for a resting order, release the
+        cash its filled part held back. Returns the realized P&L of the fill."""
+        if resting:
+            self.release_for(order, fill.quantity)
+        order.apply_fill(fill)
+        realized = self.portfolio.apply_fill(fill, self.instruments[order.symbol])
+        if order.status.is_terminal:
+            self.finish(order)
+        return realized
+
+    def finish(self, order: Order) -> None:
+        """Forget a terminal order and free whatever cash it still held."""
+        if self.open_orders.pop(order.order_id, None) is not None:
+            self.release_for(order)
+
+    def changes_for(self, orders: Iterable[Order], fills: Iterable[Fill] = (), **extra: Any) -> ChangeSet:
+        """A change set with the orders' snapshots, their fills, and the position and cash rows
+        they touched."""
+        orders = tuple(orders)
+        fills = tuple(fills)
+        symbols = {o.symbol for o in orders} | {f.symbol for f in fills}
+        touched = {s for s in symbols if s in self.instruments}
+        return ChangeSet(
+            orders=tuple(o.to_dict() for o in orders),
+            fills=fills,
+            positions=tuple(self.portfolio.position(s).to_dict() for s in sorted({f.symbol for f in fills})),
+            cash=self.cash_rows(self.instruments[s].quote for s in touched),
+            **extra,
+        )
