@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,19 +12,28 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from trading_engine.application import create_app
 from trading_engine.containers import Container, create_container
+from trading_engine.infrastructure.config import merge
 from trading_engine.presentation.http.access_log import StructlogAccessLogger
 
-TEST_OVERRIDES: dict[str, Any] = {"service": {"environment": "testing"}}
+API_TOKEN = "test-api-token-0123456789"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+TEST_OVERRIDES: dict[str, Any] = {
+    "service": {"environment": "testing"},
+    "auth": {"api_token": API_TOKEN},
+    # A still market: prices stay at each instrument's initial price unless a test moves them.
+    "market": {"volatility_bps": "0"},
+}
 
 
 @pytest.fixture
-def make_container() -> Callable[..., Container]:
-    """Build a container from the shipped config.yml plus nested ``overrides``."""
+def make_container(tmp_path: Path) -> Callable[..., Container]:
+    """Build a container from the shipped config.yml plus nested ``overrides``; its database is a
+    fresh SQLite file in the test's temporary directory."""
 
     def build(overrides: dict[str, Any] | None = None) -> Container:
-        from trading_engine.infrastructure.config import merge
-
-        return create_container(overrides=merge(TEST_OVERRIDES, overrides or {}))
+        base = merge(TEST_OVERRIDES, {"persistence": {"db_path": str(tmp_path / "trading.db")}})
+        return create_container(overrides=merge(base, overrides or {}))
 
     return build
 

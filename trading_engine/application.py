@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
 from trading_engine.containers import Container
+
 from trading_engine.presentation.http.access_log import StructlogAccessLogger
+from trading_engine.presentation.http.auth import api_token_middleware
 from trading_engine.presentation.http.handlers.health import HealthHandlers
+from trading_engine.presentation.http.handlers.market import MarketHandlers
 from trading_engine.presentation.http.handlers.metrics import MetricsHandlers
+from trading_engine.presentation.http.handlers.openapi import OpenApiHandlers
+from trading_engine.presentation.http.handlers.orders import OrderHandlers
+from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
+from trading_engine.presentation.http.handlers.risk import RiskHandlers
+from trading_engine.presentation.http.keys import MAX_BODY_BYTES
 from trading_engine.presentation.http.metrics_middleware import red_metrics_middleware
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
-from trading_engine.presentation.http.routes import setup_routes
+from trading_engine.presentation.http.openapi import build_openapi
+from trading_engine.presentation.http.routes import Handlers, setup_routes
 
 CONTAINER = web.AppKey("container", Container)
 
@@ -28,13 +38,11 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
         await started
     lifecycle = container.lifecycle()
     lifecycle.mark_serving()
-    identity = container.identity()
     log.info(
         "service_started",
         host=container.config.http.host(),
         port=container.config.http.port(),
         readiness_checks=container.health_service().check_names,
-        service=identity.name,
     )
     yield
     lifecycle.mark_stopping()
@@ -45,19 +53,30 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(container: Container) -> web.Application:
     metrics = container.metrics_port()
+    max_body = container.config.http.max_body_bytes()
     app = web.Application(
         middlewares=[
             request_context_middleware(),
             error_middleware(),
             red_metrics_middleware(metrics),
+            api_token_middleware(container.config.auth.api_token()),
         ],
+        client_max_size=max_body,
     )
     app[CONTAINER] = container
+    app[MAX_BODY_BYTES] = max_body
     app.cleanup_ctx.append(_container_resources)
     setup_routes(
         app,
-        health=HealthHandlers(container.health_service()),
-        metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
+        Handlers(
+            health=HealthHandlers(container.health_service()),
+            metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
+            openapi=OpenApiHandlers(build_openapi(container.config.service.version())),
+            orders=OrderHandlers(container.order_service()),
+            portfolio=PortfolioHandlers(container.portfolio_service()),
+            risk=RiskHandlers(container.risk_service()),
+            market=MarketHandlers(container.market_view()),
+        ),
     )
     return app
 
@@ -68,6 +87,13 @@ def run(container: Container) -> None:
     for notice in container.startup_notices():
         fields = dict(notice)
         log.info(fields.pop("event"), **fields)
+        if notice["event"] == "api_token_generated":  # shown once, here only; never logged
+            print(
+                "trading-engine: auth.api_token is not set; this run's API token is "
+                f"{container.config.auth.api_token()} (set TRADING_ENGINE_API_TOKEN to choose one)",
+                file=sys.stderr,
+                flush=True,
+            )
     web.run_app(
         create_app(container),
         host=container.config.http.host(),

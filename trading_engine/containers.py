@@ -9,7 +9,7 @@ Tests replace any provider with a fake before building the app::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,50 @@ from trading_engine.infrastructure.config import (
     validate,
 )
 from trading_engine.domain.ports.metrics import MetricsLabels
+from trading_engine.domain.instruments import Instrument
+from trading_engine.domain.risk import RiskLimits
 from trading_engine.infrastructure.logging import configure_logging
+from trading_engine.infrastructure.market.paper_venue import PaperVenue
+from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.services.account import Account
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
+from trading_engine.services.market import MarketView
+from trading_engine.services.orders import OrderService
+from trading_engine.services.portfolio import PortfolioService
+from trading_engine.services.risk import RiskService
+from trading_engine.services.trading_metrics import TradingMetrics
+
+
+def _instrument_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Instrument]:
+    return {symbol: entry["instrument"] for symbol, entry in table.items()}
+
+
+def _liquidity_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {symbol: entry["liquidity"] for symbol, entry in table.items() if entry["liquidity"] is not None}
+
+
+async def run_trading(
+    store: Any, account: Account, feed: Any, orders: OrderService, portfolio: PortfolioService,
+    metrics: TradingMetrics,
+) -> AsyncIterator[None]:
+    """Resource: open the store, load the account (resting orders go back to the venue), start
+    the price feed; on shutdown stop the feed, finish writing venue events, close the store."""
+    await store.start()
+    try:
+        await account.load()
+        metrics.port.add_collect_hook(portfolio.refresh_gauges)
+        metrics.breaker(account.breaker.is_open)
+        await feed.start()
+        try:
+            yield
+        finally:
+            await feed.stop()
+            await orders.drain()
+    finally:
+        await store.stop()
 
 
 class Container(containers.DeclarativeContainer):
@@ -78,11 +118,83 @@ class Container(containers.DeclarativeContainer):
         none=providers.Singleton(NoopMetricsAdapter),
     )
 
+    # -- trading: instruments, market data, venue, store, use cases ------------------------------
+    instruments = providers.Callable(_instrument_table, config.instruments)
+
+    market_data = providers.Singleton(
+        SimulatedMarketData,
+        instruments=instruments,
+        clock=clock,
+        tick_interval_seconds=config.market.tick_interval_seconds,
+        volatility_bps=config.market.volatility_bps,
+        seed=config.market.seed,
+    )
+    market_view = providers.Singleton(
+        MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds
+    )
+    venue = providers.Singleton(
+        PaperVenue,
+        market_data=market_data,
+        instruments=instruments,
+        clock=clock,
+        slippage_bps=config.venue.slippage_bps,
+        fee_bps=config.venue.fee_bps,
+        order_timeout_seconds=config.orders.timeout_seconds,
+        liquidity=providers.Callable(_liquidity_table, config.instruments),
+    )
+    trading_store = providers.Singleton(
+        SqliteTradingStore, config.persistence.db_path, synchronous=config.persistence.synchronous
+    )
+    risk_limits = providers.Singleton(
+        RiskLimits,
+        max_order_notional=config.risk.max_order_notional,
+        max_position_notional=config.risk.max_position_size,
+        max_gross_exposure=config.risk.limit_threshold,
+        allow_leverage=config.risk.allow_leverage,
+    )
+    trading_metrics = providers.Singleton(TradingMetrics, metrics_port, providers.Callable(list, instruments))
+    account = providers.Singleton(
+        Account,
+        trading_store,
+        venue,
+        instruments,
+        reporting_currency=config.account.reporting_currency,
+        initial_cash=config.account.initial_cash,
+        fee_bps=config.venue.fee_bps,
+    )
+    order_service = providers.Singleton(
+        OrderService,
+        account,
+        trading_store,
+        venue,
+        market_view,
+        clock,
+        trading_metrics,
+        limits=risk_limits,
+        fee_bps=config.venue.fee_bps,
+        slippage_bps=config.venue.slippage_bps,
+    )
+    risk_service = providers.Singleton(
+        RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits
+    )
+    portfolio_service = providers.Singleton(PortfolioService, account, market_view, trading_metrics)
+    trading = providers.Resource(
+        run_trading,
+        store=trading_store,
+        account=account,
+        feed=market_data,
+        orders=order_service,
+        portfolio=portfolio_service,
+        metrics=trading_metrics,
+    )
+
     lifecycle = providers.Singleton(Lifecycle)
 
     # Readiness checks by name; components add theirs here.
     readiness_checks = providers.Dict(
         lifecycle=lifecycle,
+        database=trading_store,
+        market_data=market_view,
     )
 
     health_service = providers.Singleton(

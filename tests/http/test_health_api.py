@@ -31,7 +31,10 @@ async def test_health_uses_the_container_clock(make_container, make_client) -> N
 async def test_ready_when_the_service_is_serving(client) -> None:
     resp = await client.get("/api/v1/ready")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ready", "checks": {"lifecycle": "ok"}}
+    assert await resp.json() == {
+        "status": "ready",
+        "checks": {"lifecycle": "ok", "database": "ok", "market_data": "ok"},
+    }
 
 
 async def test_readiness_checks_are_replaced_through_the_container(make_container, make_client) -> None:

@@ -48,8 +48,7 @@ class _StdoutStream:
 
 def _identity_adder(fields: dict[str, str]) -> Processor:
     def add_identity(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-        for key, value in fields.items():
-            event_dict.setdefault(key, value)
+        event_dict.update(fields)  # the identity always wins: every line names who wrote it
         return event_dict
 
     return add_identity

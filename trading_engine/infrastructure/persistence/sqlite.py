@@ -407,7 +407,7 @@ class SqliteTradingStore:
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, isoformat_exact(datetime.now(UTC))),
                 )
-                log.info("store_schema_migrated", path=str(self._path), version=version)
+                log.info("store_schema_migrated", path=str(self._path), schema_version=version)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)

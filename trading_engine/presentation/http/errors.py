@@ -86,8 +86,12 @@ def error_response(
     *,
     field: str | None = None,
     headers: Any = None,
+    details: dict[str, Any] | None = None,
 ) -> web.Response:
+    """``details`` (e.g. the rejected order) are added beside code, message and request_id."""
     error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
     if field is not None:
         error["field"] = field
+    if details:
+        error.update({k: v for k, v in details.items() if k not in error})
     return web.json_response({"error": error}, status=status, headers=headers)

@@ -6,3 +6,6 @@ from aiohttp import web
 
 REQUEST_ID = web.RequestKey("request_id", str)
 ROUTE = web.RequestKey("route", str)
+
+# The body size limit, kept on the app for the 413 message.
+MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)

@@ -18,7 +18,7 @@ from trading_engine.presentation.http.errors import (
     error_response,
     status_for_domain_error,
 )
-from trading_engine.presentation.http.keys import REQUEST_ID, ROUTE
+from trading_engine.presentation.http.keys import MAX_BODY_BYTES, REQUEST_ID, ROUTE
 from trading_engine.presentation.http.routing import route_template
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,11 @@ def _http_exception_message(request: web.Request, exc: web.HTTPException) -> str
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
         return f"method {request.method} is not allowed on {_echo(request.path)}; allowed: {allowed}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return (
+            f"request body exceeds the limit of {request.app[MAX_BODY_BYTES]} bytes "
+            "(http.max_body_bytes); send a smaller body"
+        )
     default_text = f"{exc.status}: {exc.reason}"
     return exc.reason if not exc.text or exc.text == default_text else exc.text
 
@@ -92,7 +97,12 @@ def error_middleware() -> Middleware:
         except DomainError as exc:
             field = exc.field if isinstance(exc, ValidationError) else None
             return error_response(
-                status_for_domain_error(exc), exc.code, exc.message, request_id, field=field
+                status_for_domain_error(exc),
+                exc.code,
+                exc.message,
+                request_id,
+                field=field,
+                details=getattr(exc, "details", None),
             )
         except asyncio.CancelledError:
             raise

@@ -1,0 +1,69 @@
+"""/api/v1/orders: place, list, read, cancel, and an order's fills."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import ValidationError as PydanticValidationError
+
+from trading_engine.domain.ports.repository import OrderQuery
+from trading_engine.domain.orders import OrderStatus
+from trading_engine.presentation.http.bodies import describe_validation_error, json_response, read_json
+from trading_engine.presentation.http.errors import ApiError
+from trading_engine.presentation.http.schemas import CreateOrder, OrderListQuery
+from trading_engine.services.orders import OrderRequest, OrderService
+
+
+class OrderHandlers:
+    def __init__(self, orders: OrderService) -> None:
+        self._orders = orders
+
+    async def create(self, request: web.Request) -> web.Response:
+        body = await read_json(request, CreateOrder)
+        result = await self._orders.place(
+            OrderRequest(
+                symbol=body.symbol,
+                side=body.side,
+                type=body.type,
+                quantity=body.quantity,
+                limit_price=body.limit_price,
+                time_in_force=body.time_in_force,
+                client_order_id=body.client_order_id,
+            )
+        )
+        return json_response(result.order.to_dict(), status=201 if result.created else 200)
+
+    async def list(self, request: web.Request) -> web.Response:
+        unknown = set(request.query) - set(OrderListQuery.model_fields)
+        if unknown:
+            raise ApiError(
+                400, f"unknown query parameter {sorted(unknown)[0]!r}; allowed: "
+                f"{', '.join(OrderListQuery.model_fields)}", field=sorted(unknown)[0],
+            )
+        try:
+            query = OrderListQuery.model_validate(dict(request.query))
+        except PydanticValidationError as exc:
+            field, message = describe_validation_error(exc)
+            raise ApiError(400, message, field=field) from None
+        page = await self._orders.list(
+            OrderQuery(
+                status=OrderStatus(query.status) if query.status else None,
+                symbol=query.symbol.upper() if query.symbol else None,
+                limit=query.limit,
+                cursor=query.cursor,
+            )
+        )
+        return json_response(
+            {"orders": [order.to_dict() for order in page.orders], "next_cursor": page.next_cursor}
+        )
+
+    async def get(self, request: web.Request) -> web.Response:
+        order = await self._orders.get(request.match_info["order_id"])
+        return json_response(order.to_dict())
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        order = await self._orders.cancel(request.match_info["order_id"])
+        return json_response(order.to_dict())
+
+    async def fills(self, request: web.Request) -> web.Response:
+        fills = await self._orders.fills(request.match_info["order_id"])
+        return json_response({"fills": [fill.to_dict() for fill in fills]})

@@ -1,0 +1,44 @@
+"""Request bodies and query parameters, as pydantic models (also the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
+SYMBOL = r"^[A-Za-z0-9]{2,10}-[A-Za-z0-9]{2,10}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreateOrder(_Body):
+    """A new order. Numbers may be JSON numbers or strings; they are parsed exactly."""
+
+    symbol: str = Field(pattern=SYMBOL, description="Instrument, e.g. BTC-USD.", examples=["BTC-USD"])
+    side: Literal["buy", "sell"]
+    type: Literal["market", "limit"] = "market"
+    quantity: Decimal = Field(gt=0, allow_inf_nan=False, description="Base currency units, on the lot grid.")
+    limit_price: Decimal | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="Required for limit orders, refused for market orders."
+    )
+    time_in_force: Literal["gtc", "ioc"] = "gtc"
+    client_order_id: str | None = Field(
+        default=None, pattern=IDENTIFIER,
+        description="Idempotency key: the same id with the same body returns the existing order.",
+    )
+
+
+class CircuitBreakerAction(_Body):
+    action: Literal["trip", "reset"]
+    reason: str | None = Field(default=None, max_length=500, description="Required to trip.")
+
+
+class OrderListQuery(_Body):
+    status: Literal["new", "open", "partially_filled", "filled", "cancelled", "rejected", "expired"] | None = None
+    symbol: str | None = Field(default=None, pattern=SYMBOL)
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = Field(default=None, max_length=200)
