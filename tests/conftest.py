@@ -28,11 +28,16 @@ TEST_OVERRIDES: dict[str, Any] = {
 
 @pytest.fixture
 def make_container(tmp_path: Path) -> Callable[..., Container]:
-    """Build a container from the shipped config.yml plus nested ``overrides``; its database is a
-    fresh SQLite file in the test's temporary directory."""
+    """Build a container from the shipped config.yml plus nested ``overrides``; each container's
+    database is a fresh SQLite file in the test's temporary directory (pass
+    ``{"persistence": {"db_path": ...}}`` to share one, e.g. to test a restart)."""
+    built = 0
 
     def build(overrides: dict[str, Any] | None = None) -> Container:
-        base = merge(TEST_OVERRIDES, {"persistence": {"db_path": str(tmp_path / "trading.db")}})
+        nonlocal built
+        built += 1
+        db_path = str(tmp_path / f"trading-{built}.db")
+        base = merge(TEST_OVERRIDES, {"persistence": {"db_path": db_path}})
         return create_container(overrides=merge(base, overrides or {}))
 
     return build

@@ -88,12 +88,21 @@ class RecordingMetrics:
         self.hooks.append(hook)
 
     def get_http_handler(self):
+        """Renders what was recorded in the Prometheus text format (counters summed, gauges last
+        value, histograms bucketed like the adapters), with ``constant_labels`` on every series."""
         from aiohttp import web
+        from prometheus_client import generate_latest
 
         async def exposition(request):
-            return web.Response(text="\n".join(f"{c[0]} {c[1]} {c[2]} {c[3]}" for c in self.calls))
+            for hook in self.hooks:
+                hook()
+            return web.Response(body=generate_latest(_RecordedCollector(self)),
+                                content_type="text/plain", charset="utf-8")
 
         return exposition
+
+    constant_labels: dict[str, str] = {}
+    buckets: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
     def named(self, name: str) -> list[tuple[str, str, dict[str, str], float]]:
         return [c for c in self.calls if c[1] == name]
@@ -176,3 +185,35 @@ class ScriptedMarketData:
     @property
     def subscriber_count(self) -> int:
         return len(self._listeners)
+
+
+class _RecordedCollector:
+    """The recording fake's calls, aggregated into Prometheus metric families."""
+
+    def __init__(self, port: RecordingMetrics) -> None:
+        self._port = port
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        constant = self._port.constant_labels
+        series: dict[tuple[str, str, tuple], list[float]] = {}
+        for kind, name, labels, value in self._port.calls:
+            key = (kind, name, tuple(sorted({**constant, **labels}.items())))
+            series.setdefault(key, []).append(value)
+        families: dict[str, object] = {}
+        for (kind, name, pairs), values in sorted(series.items()):
+            names, label_values = [k for k, _ in pairs], [v for _, v in pairs]
+            if kind == "counter":
+                family = families.setdefault(name, CounterMetricFamily(name, name, labels=names))
+                family.add_metric(label_values, sum(values))
+            elif kind == "gauge":
+                family = families.setdefault(name, GaugeMetricFamily(name, name, labels=names))
+                family.add_metric(label_values, values[-1])
+            else:
+                family = families.setdefault(name, HistogramMetricFamily(name, name, labels=names))
+                bounds = [*self._port.buckets, float("inf")]
+                cumulative = [(str(b) if b != float("inf") else "+Inf", sum(1 for v in values if v <= b))
+                              for b in bounds]
+                family.add_metric(label_values, cumulative, sum(values))
+        yield from families.values()

@@ -9,6 +9,7 @@ Tests replace any provider with a fake before building the app::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
+from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.services.account import Account
@@ -50,6 +52,15 @@ def _instrument_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Instr
 
 def _liquidity_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {symbol: entry["liquidity"] for symbol, entry in table.items() if entry["liquidity"] is not None}
+
+
+async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
+    """Resource: nothing to start; call the component's ``close()``, if it has one, at shutdown,
+    in a worker thread (a last push to a slow collector must not block the event loop)."""
+    yield
+    close = getattr(component, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
 
 
 async def run_trading(
@@ -115,8 +126,19 @@ class Container(containers.DeclarativeContainer):
             buckets=config.metrics.histogram_buckets,
             max_series_per_metric=config.metrics.max_series_per_metric,
         ),
+        opentelemetry=providers.Singleton(
+            OtelMetricsAdapter,
+            constant_labels=metrics_constant_labels,
+            registry=metrics_registry,
+            buckets=config.metrics.histogram_buckets,
+            max_series_per_metric=config.metrics.max_series_per_metric,
+            otlp_endpoint=config.metrics.otlp_endpoint,
+            otlp_export_interval_ms=config.metrics.otlp_export_interval_ms,
+        ),
         none=providers.Singleton(NoopMetricsAdapter),
     )
+    # Flushes and stops a backend that pushes (OpenTelemetry's OTLP reader) at shutdown.
+    metrics_shutdown = providers.Resource(close_at_shutdown, metrics_port)
 
     # -- trading: instruments, market data, venue, store, use cases ------------------------------
     instruments = providers.Callable(_instrument_table, config.instruments)

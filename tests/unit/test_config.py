@@ -145,6 +145,8 @@ def test_metrics_settings_parse(monkeypatch: pytest.MonkeyPatch) -> None:
         "bearer_token": "",
         "max_series_per_metric": 1000,
         "histogram_buckets": (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        "otlp_endpoint": "",
+        "otlp_export_interval_ms": 10000,
     }
     monkeypatch.setenv("METRICS_ENABLED", "off")
     monkeypatch.setenv("METRICS_HISTOGRAM_BUCKETS", "0.001, 0.1,1")
@@ -158,7 +160,8 @@ def test_metrics_settings_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     ("env", "value", "allowed"),
     [
         ("METRICS_ENABLED", "maybe", "must be true or false"),
-        ("METRICS_BACKEND", "statsd", "must be one of prometheus, none"),
+        ("METRICS_BACKEND", "statsd", "must be one of prometheus, opentelemetry, none"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "an http\\(s\\) URL"),
         ("METRICS_MAX_SERIES_PER_METRIC", "0", "integer from 1 to 100000"),
         ("METRICS_HISTOGRAM_BUCKETS", "1,0.5", "strictly increasing"),
         ("METRICS_HISTOGRAM_BUCKETS", "0,1", "positive"),

@@ -230,6 +230,14 @@ def instruments(value: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
+def url(value: Any) -> str:
+    """Empty (off) or an http(s) URL without a path, e.g. http://collector:4318."""
+    result = "" if value is None else _as_text(value)
+    if result and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+/?", result):
+        raise Invalid("must be empty or an http(s) URL of a host and port, e.g. http://collector:4318")
+    return result
+
+
 def dns_label(value: Any) -> str:
     """A DNS-safe name; mixed case is accepted and lowercased (the caller reports the change)."""
     result = _as_text(value).lower()
@@ -256,7 +264,9 @@ SCHEMA: dict[str, Validator] = {
     "logging.format": choice(*LOG_FORMATS),
     "health.readiness_timeout_seconds": number(0, 60),
     "metrics.enabled": boolean,
-    "metrics.backend": choice("prometheus", "none"),
+    "metrics.backend": choice("prometheus", "opentelemetry", "none"),
+    "metrics.otlp_endpoint": url,
+    "metrics.otlp_export_interval_ms": integer(100, 3_600_000),
     "metrics.bearer_token": secret,
     "metrics.max_series_per_metric": integer(1, 100_000),
     "metrics.histogram_buckets": number_list,
