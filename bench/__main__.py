@@ -1,0 +1,85 @@
+"""``python -m bench [overhead|scrape] [options]``: the metrics benchmarks.
+
+Without a command, runs ``overhead`` then ``scrape`` with their defaults (about 90 seconds).
+Figures and ratios are printed; nothing asserts on time. Exit status 0 unless something broke
+(2 when a required tool such as wrk is missing or a service/request failed, 130 on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+import traceback
+
+from bench import overhead, scrape
+from bench.common import BenchError
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmarks of the metrics path of trading-system-engine. Without a command, "
+        "runs 'overhead' then 'scrape' with their defaults. Each prints figures, medians and "
+        "ratios next to their targets; none asserts on time.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m bench                      # everything, defaults (about 90 seconds)\n"
+        "  python -m bench overhead --log-level INFO\n"
+        "  python -m bench scrape --part stall --kind mix\n",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape}")
+    subparsers = {
+        "overhead": commands.add_parser(
+            "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds)",
+            description=overhead.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+        "scrape": commands.add_parser(
+            "scrape", help="scrape render cost in process, and health latency while a real service is scraped",
+            description=scrape.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+    }
+    overhead.add_arguments(subparsers["overhead"])
+    scrape.add_arguments(subparsers["scrape"])
+    return parser, subparsers
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the services
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, subparsers = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        plan = [(overhead, subparsers["overhead"].parse_args([])), (scrape, subparsers["scrape"].parse_args([]))]
+    else:
+        plan = [({"overhead": overhead, "scrape": scrape}[args.command], args)]
+    signal.signal(signal.SIGTERM, _terminate)
+
+    started = time.monotonic()
+    failures = []
+    try:
+        for module, module_args in plan:
+            try:
+                module.run(module_args)
+            except BenchError as exc:
+                sys.stdout.flush()
+                print(f"\nbench: {exc}", file=sys.stderr)
+                failures.append(exc)
+            except Exception as exc:  # a request or the service broke unexpectedly: say where
+                sys.stdout.flush()
+                traceback.print_exc()
+                print(f"\nbench: {module.__name__} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                failures.append(exc)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("\nbench: interrupted; services stopped", file=sys.stderr)
+        return 130
+    print(f"\nbench: done in {time.monotonic() - started:.0f} s" + (f", {len(failures)} failed" if failures else ""))
+    return 2 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""What the benchmarks share: the service as a subprocess, statistics, table printing."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class BenchError(RuntimeError):
+    """Something broke (not "something was slow"): the run exits non-zero."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Service:
+    """The service (or a variant) as a subprocess on a loopback port. Its stdout (the JSON log, one
+    line per request at INFO) goes to /dev/null; its stderr (configuration errors, a port already
+    taken, tracebacks) to a file whose tail is shown when the service fails. Never an unread pipe."""
+
+    def __init__(self, label: str, args: Sequence[str], env: dict[str, str]) -> None:
+        self.label = label
+        self.port = free_port()
+        self.args = list(args)
+        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "HTTP_PORT": str(self.port)}
+        self.log_path = Path(tempfile.gettempdir()) / f"bench-{label}-{os.getpid()}-{self.port}.stderr"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.failed = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Service:
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log,
+            )
+        return self
+
+    def log_tail(self, lines: int = 10) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.failed = True
+                raise BenchError(
+                    f"{self.label}: service exited with status {self.proc.returncode} before it was "
+                    f"healthy; stderr {self.log_path}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/api/v1/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.failed = True
+        raise BenchError(f"{self.label}: not healthy within {timeout:.0f}s; stderr {self.log_path}:\n{self.log_tail()}")
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{self.base_url}{path}", headers=headers or {})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, resp.read()
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the service process (all its threads) has used so far, from
+        /proc (Linux); None where that is not available."""
+        assert self.proc is not None
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def check_alive(self) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            self.failed = True
+            raise BenchError(
+                f"{self.label}: service died (status {self.proc.returncode}); stderr {self.log_path}:\n"
+                f"{self.log_tail()}"
+            )
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s. Safe to call twice and from a ``finally``."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if not self.failed:  # kept only when an error message points at it
+            try:
+                self.log_path.unlink()
+            except OSError:
+                pass
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+class StreamTable:
+    """A table printed row by row as results arrive (an interrupted run still shows its rows)."""
+
+    def __init__(self, columns: Sequence[tuple[str, int]]) -> None:
+        self._widths = [max(len(name), width) for name, width in columns]
+        self._print([name for name, _ in columns])
+        print("  ".join("-" * w for w in self._widths), flush=True)
+
+    def row(self, *cells: object) -> None:
+        self._print([str(c) for c in cells])
+
+    def _print(self, cells: Sequence[str]) -> None:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, self._widths))),
+              flush=True)
+
+
+class ForeignLoad:
+    """How much CPU other processes took while a benchmark ran: the machine's busy time (from
+    /proc/stat, hypervisor steal included) minus this process's and its reaped children's (the
+    services, once stopped, and wrk). Linux only; elsewhere it reports nothing."""
+
+    def __init__(self) -> None:
+        self._start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat") as stat:
+                values = [int(v) for v in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        # user nice system idle iowait irq softirq steal ...
+        busy = sum(values[i] for i in (0, 1, 2, 5, 6, 7) if i < len(values)) / os.sysconf("SC_CLK_TCK")
+        own = os.times()
+        return time.monotonic(), busy, own.user + own.system + own.children_user + own.children_system
+
+    def report(self) -> str:
+        end = self._snapshot()
+        if self._start is None or end is None or end[0] <= self._start[0]:
+            return ""
+        elapsed = end[0] - self._start[0]
+        foreign = max(0.0, (end[1] - self._start[1]) - (end[2] - self._start[2])) / elapsed
+        cpus = os.cpu_count() or 1
+        line = f"other processes used {foreign:.2f} of {cpus} CPUs on average during this benchmark"
+        if foreign > 0.25:
+            line += ("; WARNING: that much competing work makes the figures unreliable (the side-by-side "
+                     "ratios less so); rerun when the machine is quiet")
+        return line
+
+
+def print_environment() -> None:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load}; Python {platform.python_version()} "
+        f"({sys.executable})"
+    )
+
+
+def heading(text: str) -> None:
+    print()
+    print(text)
+    print("=" * len(text))
