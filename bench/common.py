@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -17,6 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+API_TOKEN = "bench-api-token-0123456789"
 
 
 class BenchError(RuntimeError):
@@ -38,8 +42,17 @@ class Service:
         self.label = label
         self.port = free_port()
         self.args = list(args)
-        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "HTTP_PORT": str(self.port)}
-        self.log_path = Path(tempfile.gettempdir()) / f"bench-{label}-{os.getpid()}-{self.port}.stderr"
+        # Each service has a directory of its own for its database and its stderr.
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
+        self.env = {
+            **os.environ,
+            "TRADING_ENGINE_DB_PATH": str(self.workdir / "trading.db"),
+            "TRADING_ENGINE_API_TOKEN": API_TOKEN,
+            **env,
+            "HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.port),
+        }
+        self.log_path = self.workdir / "stderr.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.failed = False
 
@@ -120,10 +133,7 @@ class Service:
                 proc.kill()
                 proc.wait(10)
         if not self.failed:  # kept only when an error message points at it
-            try:
-                self.log_path.unlink()
-            except OSError:
-                pass
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Service:
         return self.start()

@@ -9,8 +9,10 @@
   so the same scrape config keeps working.
 * With an OTLP endpoint, a periodic reader also pushes OTLP over HTTP to ``<endpoint>/v1/metrics``.
 
-Names: the port's counter names end in ``_total``; the instrument is created without it and the
-Prometheus reader appends it, so the exposed name is the port's. Instruments carry no unit, so no
+Counters and gauges are OpenTelemetry asynchronous instruments over values the adapter keeps (an
+update costs one locked addition; the SDK reads them at each collection), histograms are
+synchronous. Names: the port's counter names end in ``_total``; the instrument is created without
+it and the Prometheus reader appends it, so the exposed name is the port's. Instruments carry no unit, so no
 unit suffix is added. Histogram buckets are explicit-bucket aggregation views (catalogue
 histograms) or the instrument's advisory boundaries (any other), both the configured buckets.
 The label-set guard and misuse errors are the shared ones of :class:`BaseMetricsAdapter`.
@@ -18,12 +20,14 @@ The label-set guard and misuse errors are the shared ones of :class:`BaseMetrics
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
@@ -37,8 +41,8 @@ from trading_engine.infrastructure.observability.scrape import ScrapeRenderer
 METER_NAME = "trading_engine"
 
 
-class _Series:
-    """One label set of an OpenTelemetry instrument: the attributes are bound once."""
+class _Recorded:
+    """One label set of a histogram: each observation goes to the SDK's synchronous instrument."""
 
     __slots__ = ("_record", "_attributes")
 
@@ -46,16 +50,40 @@ class _Series:
         self._record = record
         self._attributes = dict(attributes)
 
-    def inc(self, amount: float = 1.0) -> None:
-        if amount < 0:
-            raise ValueError(f"counters can only be incremented by non-negative amounts, got {amount}")
-        self._record(amount, self._attributes)
-
     def observe(self, value: float) -> None:
         self._record(value, self._attributes)
 
+
+class _Observed:
+    """One label set of a counter or gauge, kept here and reported to the SDK by the instrument's
+    callback at each collection (OpenTelemetry's asynchronous instruments). An update is then one
+    addition under a lock, instead of the SDK's per-measurement attribute processing."""
+
+    __slots__ = ("value", "attributes", "_lock")
+
+    def __init__(self, attributes: Mapping[str, str]) -> None:
+        self.value = 0.0
+        self.attributes = dict(attributes)
+        self._lock = threading.Lock()
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError(f"counters can only be incremented by non-negative amounts, got {amount}")
+        with self._lock:
+            self.value += amount
+
     def set(self, value: float) -> None:
-        self._record(value, self._attributes)
+        self.value = float(value)
+
+
+class _ObservedFamily:
+    """The series of one asynchronous instrument, observed together by its callback."""
+
+    def __init__(self) -> None:
+        self.series: list[_Observed] = []
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(s.value, s.attributes) for s in list(self.series)]
 
 
 class OtelMetricsAdapter(BaseMetricsAdapter):
@@ -103,7 +131,12 @@ class OtelMetricsAdapter(BaseMetricsAdapter):
             if spec.kind is MetricKind.HISTOGRAM
         ]
         self._provider = MeterProvider(
-            metric_readers=readers, resource=Resource.create(dict(constant_labels)), views=views
+            metric_readers=readers,
+            resource=Resource.create(dict(constant_labels)),
+            views=views,
+            # The service records no traces, so there are no exemplars to keep; checking for one
+            # on every measurement would be pure cost.
+            exemplar_filter=AlwaysOffExemplarFilter(),
         )
         self._meter = self._provider.get_meter(METER_NAME)
         if with_runtime_collectors:
@@ -118,13 +151,23 @@ class OtelMetricsAdapter(BaseMetricsAdapter):
         self._provider.shutdown(timeout_millis=5_000)
 
     def _create_family(self, name: str, spec: MetricSpec, buckets: tuple[float, ...]) -> Any:
-        if spec.kind is MetricKind.COUNTER:
-            return self._meter.create_counter(name.removesuffix("_total"), description=spec.help).add
         if spec.kind is MetricKind.HISTOGRAM:
             return self._meter.create_histogram(
                 name, description=spec.help, explicit_bucket_boundaries_advisory=list(buckets)
             ).record
-        return self._meter.create_gauge(name, description=spec.help).set
+        observed = _ObservedFamily()
+        if spec.kind is MetricKind.COUNTER:
+            self._meter.create_observable_counter(
+                name.removesuffix("_total"), callbacks=[observed.observe], description=spec.help
+            )
+        else:
+            self._meter.create_observable_gauge(name, callbacks=[observed.observe], description=spec.help)
+        return observed
 
-    def _create_series(self, family: Family, values: tuple[str, ...]) -> _Series:
-        return _Series(family.backend, dict(zip(family.spec.labels, values, strict=True)))
+    def _create_series(self, family: Family, values: tuple[str, ...]) -> Any:
+        attributes = dict(zip(family.spec.labels, values, strict=True))
+        if family.spec.kind is MetricKind.HISTOGRAM:
+            return _Recorded(family.backend, attributes)
+        series = _Observed(attributes)
+        family.backend.series.append(series)
+        return series
