@@ -46,9 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from trading_engine.application import run
+    from trading_engine.domain.errors import StoreUnavailable
+    from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema
 
     try:
         run(container)
+    except (StoreUnavailable, IncompatibleSchema) as exc:  # the database cannot be opened or used
+        print(f"trading-engine: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # the port is taken, the host does not resolve, ...
         print(f"trading-engine: cannot serve on {container.config.http.host()}:"
               f"{container.config.http.port()}: {exc.strerror or exc}", file=sys.stderr)

@@ -169,12 +169,12 @@ class Position:
         """Decimals as strings; ``realized_pnl`` is derived, included for readers, ignored on load."""
         return {
             "symbol": self._symbol,
-            "quantity": str(self._quantity),
-            "average_entry_price": str(self._average_entry_price),
-            "cost_basis": str(self._cost_basis),
-            "cash_flow": str(self._cash_flow),
-            "realized_pnl": str(self.realized_pnl),
-            "fees_paid": str(self._fees_paid),
+            "quantity": plain(self._quantity),
+            "average_entry_price": plain(self._average_entry_price),
+            "cost_basis": plain(self._cost_basis),
+            "cash_flow": plain(self._cash_flow),
+            "realized_pnl": plain(self.realized_pnl),
+            "fees_paid": plain(self._fees_paid),
         }
 
     @classmethod
@@ -472,8 +472,8 @@ class Portfolio:
     def to_dict(self) -> dict[str, Any]:
         return {
             "reporting_currency": self._reporting_currency,
-            "cash": {currency: str(balance) for currency, balance in sorted(self._cash.items())},
-            "reserved": {currency: str(amount) for currency, amount in sorted(self._reserved.items())},
+            "cash": {currency: plain(balance) for currency, balance in sorted(self._cash.items())},
+            "reserved": {currency: plain(amount) for currency, amount in sorted(self._reserved.items())},
             "positions": [self._positions[symbol].to_dict() for symbol in sorted(self._positions)],
         }
 

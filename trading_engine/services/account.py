@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from trading_engine.domain.decimals import BPS, ONE, ZERO
+from trading_engine.domain.decimals import BPS, ONE, ZERO, plain
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order, OrderType, Side
@@ -56,6 +56,11 @@ class Account:
         self.portfolio = Portfolio(reporting_currency, initial_cash)
         self.breaker = CircuitBreaker()
         self.open_orders: dict[str, Order] = {}
+        # Venue events (later fills, expiries) applied in memory but not yet in any change set.
+        self._unsaved_orders: dict[str, Order] = {}
+        self._unsaved_fills: list[Fill] = []
+        # Orders in a change set whose commit has not finished yet, with how many such commits.
+        self._committing: dict[str, tuple[Order, int]] = {}
         self._recovery: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -71,7 +76,7 @@ class Account:
                     breaker=self.breaker.to_dict(),
                 )
             )
-            log.info("account_initialised", cash={c: str(v) for c, v in self._initial_cash.items()})
+            log.info("account_initialised", cash={c: plain(v) for c, v in self._initial_cash.items()})
         else:
             self._install(state.portfolio, state.open_orders, state.breaker)
             log.info(
@@ -86,6 +91,7 @@ class Account:
         self.portfolio = Portfolio(self._reporting_currency, self._initial_cash)
         self.breaker = CircuitBreaker()
         self.open_orders = {}
+        self._forget_unsaved()
 
     def _install(
         self,
@@ -98,6 +104,12 @@ class Account:
         for order in self.open_orders.values():
             self.reserve_for(order)
         self.breaker = CircuitBreaker.from_dict(breaker) if breaker else CircuitBreaker()
+        self._forget_unsaved()
+
+    def _forget_unsaved(self) -> None:
+        """The pending venue events now belong to a change set (or were undone with a reload)."""
+        self._unsaved_orders = {}
+        self._unsaved_fills = []
 
     # -- durable commits ----------------------------------------------------------------------
     @property
@@ -118,14 +130,40 @@ class Account:
         except StoreUnavailable:
             await self.recover()
             raise
+        finally:
+            self._committed(changes)
+
+    def _committed(self, changes: ChangeSet) -> None:
+        for record in changes.orders:
+            order_id = record["order_id"]
+            order, count = self._committing.get(order_id, (None, 0))
+            if count <= 1:
+                self._committing.pop(order_id, None)
+            elif order is not None:
+                self._committing[order_id] = (order, count - 1)
+
+    def latest_order(self, order_id: str) -> Order | None:
+        """The order as memory has it when it changed since the store last recorded it (resting,
+        filled or expired by the venue and not yet written, or being written); else None, and
+        the store's copy is the latest."""
+        for source in (self.open_orders, self._unsaved_orders):
+            order = source.get(order_id)
+            if order is not None:
+                return order
+        committing = self._committing.get(order_id)
+        return None if committing is None else committing[0]
+
+    # How long a request that hit a failed write waits for the reload before answering 503.
+    RECOVERY_WAIT_SECONDS = 5.0
 
     async def recover(self) -> None:
-        """Reload the last durable state (single flight: concurrent callers share one reload)."""
+        """Reload the last durable state (single flight: concurrent callers share one reload).
+        A caller waits at most RECOVERY_WAIT_SECONDS; the reload goes on without it."""
         if self._recovery is None:
             self._recovery = asyncio.create_task(self._reload())
         recovery = self._recovery
         try:
-            await asyncio.shield(recovery)
+            await asyncio.wait_for(asyncio.shield(recovery), self.RECOVERY_WAIT_SECONDS)
         except Exception:
             pass  # logged by _reload; the caller reports its own failure
 
@@ -154,8 +192,8 @@ class Account:
             (
                 currency,
                 {
-                    "balance": str(self.portfolio.cash_balance(currency)),
-                    "reserved": str(self.portfolio.reserved_cash(currency)),
+                    "balance": plain(self.portfolio.cash_balance(currency)),
+                    "reserved": plain(self.portfolio.reserved_cash(currency)),
                 },
             )
             for currency in sorted(set(currencies))
@@ -195,11 +233,28 @@ class Account:
         if self.open_orders.pop(order.order_id, None) is not None:
             self.release_for(order)
 
+    def mark_unsaved(self, order: Order, fill: Fill | None = None) -> None:
+        """Record a venue event applied in memory; the next change set built carries it."""
+        self._unsaved_orders[order.order_id] = order
+        if fill is not None:
+            self._unsaved_fills.append(fill)
+
+    @property
+    def has_unsaved(self) -> bool:
+        return bool(self._unsaved_orders or self._unsaved_fills)
+
     def changes_for(self, orders: Iterable[Order], fills: Iterable[Fill] = (), **extra: Any) -> ChangeSet:
         """A change set with the orders' snapshots, their fills, and the position and cash rows
-        they touched."""
-        orders = tuple(orders)
-        fills = tuple(fills)
+        they touched; plus every venue event applied in memory since the last change set.
+
+        Commit it at once (no await in between): the cash and position rows are snapshots of
+        memory, so the change set must hold every change they include, and reach the store
+        before any change set built later."""
+        orders = tuple({o.order_id: o for o in (*self._unsaved_orders.values(), *orders)}.values())
+        fills = (*self._unsaved_fills, *fills)
+        self._forget_unsaved()
+        for order in orders:
+            self._committing[order.order_id] = (order, self._committing.get(order.order_id, (order, 0))[1] + 1)
         symbols = {o.symbol for o in orders} | {f.symbol for f in fills}
         touched = {s for s in symbols if s in self.instruments}
         return ChangeSet(

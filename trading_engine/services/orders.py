@@ -28,7 +28,7 @@ from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import RiskLimits, check_pre_trade
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
-from trading_engine.services.trading_metrics import TradingMetrics
+from trading_engine.services.trading_metrics import TradingMetrics, entered_new_status
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +127,8 @@ class OrderService:
             outcome.set_result(order)
             return PlaceResult(order, created=True)
         except OrderRejected as rejected:
-            outcome.set_result(rejected.order)
+            if not outcome.done():
+                outcome.set_result(rejected.order)
             raise
         except Exception as exc:
             if not outcome.done():
@@ -141,12 +142,15 @@ class OrderService:
             del self._in_flight[cid]
 
     def _replay(self, request: OrderRequest, existing: Order) -> PlaceResult:
+        """A retry gets the answer the first request got: the order, or its rejection again."""
         probe = self._build(request, order_id=existing.order_id, at=existing.created_at)
         if not existing.same_request(probe):
             raise Conflict(
                 f"client_order_id {request.client_order_id!r} already names order "
                 f"{existing.order_id} with different fields; reuse an id only to retry the same request"
             )
+        if existing.status is OrderStatus.REJECTED:
+            raise OrderRejected(existing)
         return PlaceResult(existing, created=False)
 
     def _build(self, request: OrderRequest, *, order_id: str, at: datetime) -> Order:
@@ -203,7 +207,7 @@ class OrderService:
             account.reserve_for(order)
         elif not order.status.is_terminal:
             order.cancel(self._clock.now(), reason=report.cancel_reason or "not filled")
-            account.finish(order)
+            account.open_orders.pop(order.order_id, None)  # it never rested, so it reserved nothing
         await account.commit(account.changes_for([order], report.fills))
         for fill in report.fills:
             self._metrics.fill(fill)
@@ -220,11 +224,11 @@ class OrderService:
         account.ensure_writable()
         order = account.open_orders.get(order_id)
         if order is None:
-            stored = await self._store.get_order(order_id)
-            if stored is None:
+            known = account.latest_order(order_id) or await self._store.get_order(order_id)
+            if known is None:
                 raise NotFound(f"order {order_id!r} not found")
             raise Conflict(
-                f"order {order_id} is {stored.status.value}; only open or partially_filled orders "
+                f"order {order_id} is {known.status.value}; only open or partially_filled orders "
                 "can be cancelled"
             )
         await self._venue.cancel(order_id)
@@ -254,7 +258,7 @@ class OrderService:
 
     # -- reading --------------------------------------------------------------------------------
     async def get(self, order_id: str) -> Order:
-        live = self._account.open_orders.get(order_id)
+        live = self._account.latest_order(order_id)
         if live is not None:
             return live
         stored = await self._store.get_order(order_id)
@@ -276,14 +280,17 @@ class OrderService:
             log.warning("venue_fill_ignored", order_id=order_id, fill_id=fill.fill_id,
                         reason="unknown order" if order is None else "recovering")
             return
+        before = order.status
         try:
             self._account.apply_fill(order, fill, resting=True)
         except ValidationError as exc:
             log.error("venue_fill_rejected", order_id=order_id, fill_id=fill.fill_id, error=exc.message)
             return
+        self._account.mark_unsaved(order, fill)
         self._metrics.fill(fill)
-        self._metrics.order_status(order)
-        self._commit_later(self._account.changes_for([order], [fill]), "fill", order_id)
+        if entered_new_status(before, order):  # a second partial fill is no new status
+            self._metrics.order_status(order)
+        self._commit_later("fill", order_id)
 
     def on_expired(self, order_id: str, at: datetime) -> None:
         order = self._account.open_orders.get(order_id)
@@ -291,14 +298,22 @@ class OrderService:
             return
         order.expire(at)
         self._account.finish(order)
+        self._account.mark_unsaved(order)
         self._metrics.order_status(order)
         log.info("order_expired", order_id=order_id)
-        self._commit_later(self._account.changes_for([order]), "expiry", order_id)
+        self._commit_later("expiry", order_id)
 
-    def _commit_later(self, changes: object, what: str, order_id: str) -> None:
+    def _commit_later(self, what: str, order_id: str) -> None:
+        """Commit the venue events applied in memory (unless another commit takes them first).
+
+        The change set is built when the task runs, not now: a snapshot of cash and positions
+        taken now could reach the store after a later commit and roll its effects back."""
+
         async def commit() -> None:
+            if not self._account.has_unsaved:
+                return  # an order placed or cancelled meanwhile committed these events with its own
             try:
-                await self._account.commit(changes)  # type: ignore[arg-type]
+                await self._account.commit(self._account.changes_for(()))
             except DomainError as exc:
                 log.error("venue_event_not_recorded", event_kind=what, order_id=order_id, error=exc.message)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from trading_engine.domain.decimals import ZERO
+from trading_engine.domain.decimals import ZERO, plain
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import Order
 from trading_engine.domain.portfolio import convert
@@ -92,7 +92,7 @@ class RiskService:
         limits = self._limits
 
         def share(used: Decimal, limit: Decimal) -> str:
-            return str((used / limit) if limit > 0 else ZERO)
+            return plain((used / limit) if limit > 0 else ZERO)
 
         positions = {}
         for item in valuation.positions:
@@ -101,20 +101,20 @@ class RiskService:
             notional = abs(convert(item.market_value, item.currency, valuation.reporting_currency,
                                    marks, account.instruments))
             positions[item.symbol] = {
-                "quantity": str(item.quantity),
-                "notional": str(notional),
+                "quantity": plain(item.quantity),
+                "notional": plain(notional),
                 "utilisation": share(notional, limits.max_position_notional),
             }
         return {
             "reporting_currency": valuation.reporting_currency,
             "limits": {
-                "max_order_notional": str(limits.max_order_notional),
-                "max_position_notional": str(limits.max_position_notional),
-                "max_gross_exposure": str(limits.max_gross_exposure),
+                "max_order_notional": plain(limits.max_order_notional),
+                "max_position_notional": plain(limits.max_position_notional),
+                "max_gross_exposure": plain(limits.max_gross_exposure),
                 "allow_leverage": limits.allow_leverage,
             },
             "utilisation": {
-                "gross_exposure": str(valuation.gross_exposure),
+                "gross_exposure": plain(valuation.gross_exposure),
                 "gross_exposure_utilisation": share(valuation.gross_exposure, limits.max_gross_exposure),
                 "positions": positions,
                 "open_orders": len(account.open_orders),

@@ -4,7 +4,8 @@ Threads
     No SQLite call runs on the event loop. One writer thread (a single-worker executor) owns the
     only write connection; one reader thread owns a read-only connection (``query_only``) for
     every query. ``start()`` opens both connections in their threads, creating the file, its
-    parent directory and the schema on first use; ``stop()`` lets the commits already queued
+    parent directory and the schema on first use (when it cannot, ``StoreUnavailable`` names the
+    path and the cause); ``stop()`` lets the commits already queued
     finish, closes both connections in their threads and shuts the executors down. Under WAL,
     reads never wait for the writer and the writer never waits for reads.
 
@@ -240,6 +241,9 @@ class SqliteTradingStore:
         try:
             await loop.run_in_executor(self._writer, self._open_writer)
             await loop.run_in_executor(self._reader, self._open_reader)
+        except (OSError, sqlite3.Error) as exc:  # no directory, not a database, no permission, ...
+            await self._close()
+            raise StoreUnavailable(f"the database {self._path} cannot be opened ({describe(exc)})") from exc
         except BaseException:
             await self._close()
             raise

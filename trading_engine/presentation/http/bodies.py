@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from trading_engine.domain.decimals import plain
 from trading_engine.presentation.http.errors import ApiError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -28,7 +29,7 @@ def _refuse_constant(name: str) -> Any:
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return plain(value)  # positional, never 1E+3: exact, and what clients parse
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
+# Numbers stay far inside what 28-digit decimal arithmetic computes exactly.
+MAX_NUMBER = Decimal("1e15")
+MAX_DECIMALS = 12
 SYMBOL = r"^[A-Za-z0-9]{2,10}-[A-Za-z0-9]{2,10}$"
 
 
@@ -21,9 +24,13 @@ class CreateOrder(_Body):
     symbol: str = Field(pattern=SYMBOL, description="Instrument, e.g. BTC-USD.", examples=["BTC-USD"])
     side: Literal["buy", "sell"]
     type: Literal["market", "limit"] = "market"
-    quantity: Decimal = Field(gt=0, allow_inf_nan=False, description="Base currency units, on the lot grid.")
+    quantity: Decimal = Field(
+        gt=0, lt=MAX_NUMBER, decimal_places=MAX_DECIMALS, allow_inf_nan=False,
+        description="Base currency units, on the lot grid.",
+    )
     limit_price: Decimal | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Required for limit orders, refused for market orders."
+        default=None, gt=0, lt=MAX_NUMBER, decimal_places=MAX_DECIMALS, allow_inf_nan=False,
+        description="Required for limit orders, refused for market orders.",
     )
     time_in_force: Literal["gtc", "ioc"] = "gtc"
     client_order_id: str | None = Field(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError as PydanticValidationError
 
-from trading_engine.domain.ports.repository import OrderQuery
+from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import OrderStatus
+from trading_engine.domain.ports.repository import OrderQuery
 from trading_engine.presentation.http.bodies import describe_validation_error, json_response, read_json
 from trading_engine.presentation.http.errors import ApiError
 from trading_engine.presentation.http.schemas import CreateOrder, OrderListQuery
@@ -44,14 +45,17 @@ class OrderHandlers:
         except PydanticValidationError as exc:
             field, message = describe_validation_error(exc)
             raise ApiError(400, message, field=field) from None
-        page = await self._orders.list(
-            OrderQuery(
-                status=OrderStatus(query.status) if query.status else None,
-                symbol=query.symbol.upper() if query.symbol else None,
-                limit=query.limit,
-                cursor=query.cursor,
+        try:
+            page = await self._orders.list(
+                OrderQuery(
+                    status=OrderStatus(query.status) if query.status else None,
+                    symbol=query.symbol.upper() if query.symbol else None,
+                    limit=query.limit,
+                    cursor=query.cursor,
+                )
             )
-        )
+        except ValidationError as exc:  # a malformed cursor is a bad query parameter like the others
+            raise ApiError(400, exc.message, field=exc.field) from None
         return json_response(
             {"orders": [order.to_dict() for order in page.orders], "next_cursor": page.next_cursor}
         )
