@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -36,12 +38,15 @@ class ServiceProcess:
     ) -> None:
         self.port = port or free_port()
         self.args = list(args or [sys.executable, "-m", "trading_engine"])
+        # A database of its own unless the test names one (e.g. to restart on the same file).
+        self._scratch = tempfile.mkdtemp(prefix="service-")
         self.env = {
             **os.environ,
             "HOST": "127.0.0.1",
             "HTTP_PORT": str(self.port),
             "ENVIRONMENT": "testing",
             "PYTHONUNBUFFERED": "1",
+            "TRADING_ENGINE_DB_PATH": os.path.join(self._scratch, "trading.db"),
             **(env or {}),
         }
         self.cwd = cwd or REPO_ROOT
@@ -126,6 +131,7 @@ class ServiceProcess:
 
     def stop(self) -> None:
         if self.proc is None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
             return
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -135,6 +141,7 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait(10)
         self._join_pumps()
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> ServiceProcess:
         return self.start()
