@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-from bench import overhead, scrape
+from bench import orders, overhead, scrape
 from bench.common import BenchError
 
 
@@ -29,11 +29,15 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench overhead --log-level INFO\n"
         "  python -m bench scrape --part stall --kind mix\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds)",
             description=overhead.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
+        "orders": commands.add_parser(
+            "orders", help="acknowledged orders/s and latency of sustained POST /api/v1/orders (durable), beside health req/s",
+            description=orders.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
         "scrape": commands.add_parser(
             "scrape", help="scrape render cost in process, and health latency while a real service is scraped",
@@ -41,6 +45,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         ),
     }
     overhead.add_arguments(subparsers["overhead"])
+    orders.add_arguments(subparsers["orders"])
     scrape.add_arguments(subparsers["scrape"])
     return parser, subparsers
 
@@ -53,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser, subparsers = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        plan = [(overhead, subparsers["overhead"].parse_args([])), (scrape, subparsers["scrape"].parse_args([]))]
+        plan = [(module, subparsers[name].parse_args([]))
+                for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
-        plan = [({"overhead": overhead, "scrape": scrape}[args.command], args)]
+        plan = [({"overhead": overhead, "scrape": scrape, "orders": orders}[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 
     started = time.monotonic()

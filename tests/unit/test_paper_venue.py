@@ -477,7 +477,7 @@ async def test_default_fill_ids_are_unique_and_not_derived_from_the_order() -> N
     s = Setup(fill_ids=None)
     s.market.push("BTC-USD", "100")
     ids = [only_fill(await s.venue.submit(s.order("buy", "1"))).fill_id for _ in range(50)]
-    assert all(re.fullmatch(r"fil_[0-9a-f]{32}", fill_id) for fill_id in ids)
+    assert all(re.fullmatch(r"fil_[0-9a-f]{26}", fill_id) for fill_id in ids)
     assert len(set(ids)) == 50
 
 

@@ -171,9 +171,9 @@ async def test_a_symbol_that_never_had_a_quote_is_stale(make_engine) -> None:
 
 async def test_rejections_with_a_client_order_id_are_idempotent(engine: Engine) -> None:
     exc = await rejected(engine, "BTC-USD", "buy", "0.5", client_order_id="big-1")
-    again = await engine.place_result("BTC-USD", "buy", "0.5", client_order_id="big-1")
-    assert not again.created and again.order.order_id == exc.order.order_id
-    assert again.order.status is OrderStatus.REJECTED
+    again = await rejected(engine, "BTC-USD", "buy", "0.5", client_order_id="big-1")  # the same answer
+    assert again.order.order_id == exc.order.order_id
+    assert again.order.status is OrderStatus.REJECTED and again.reason is exc.reason
     assert len((await engine.store.list_orders(OrderQuery())).orders) == 1
 
 

@@ -12,7 +12,6 @@ requests with one id are serialised in memory, so the store never sees two order
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from decimal import Decimal
 
 import structlog
 
+from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.errors import Conflict, DomainError, NotFound, ValidationError
 from trading_engine.domain.orders import Fill, Order, OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from trading_engine.domain.ports.clock import Clock
@@ -33,8 +33,7 @@ from trading_engine.services.trading_metrics import TradingMetrics, entered_new_
 log = structlog.get_logger(__name__)
 
 
-def new_order_id() -> str:
-    return f"ord_{uuid.uuid4().hex}"
+new_order_id = IdGenerator("ord_")
 
 
 @dataclass(frozen=True)

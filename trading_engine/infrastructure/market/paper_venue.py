@@ -36,7 +36,7 @@ percent. ``price`` below is the latest quote of the order's symbol when the venu
   rounded), the same for takers and resting orders.
 - **Liquidity** (``{symbol: quantity}``) is a whole number of lots; a symbol without an entry has
   unlimited liquidity.
-- **Fills** have unique ids from ``fill_ids`` (default ``"fil_" + uuid4().hex``), never derived from
+- **Fills** have unique ids from ``fill_ids`` (default: ``fil_`` and an ``IdGenerator`` id), never derived from
   the order; they copy the order's ``strategy_id`` and are stamped with the clock's time.
 - **Cancel** removes a resting order (True), or answers False when the venue does not hold it.
   **Restore** replaces the book with the recovered open limit orders, each for its
@@ -52,7 +52,6 @@ The venue never touches positions, cash or an order's status, and keeps no refer
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +61,7 @@ from typing import Any
 import structlog
 
 from trading_engine.domain.decimals import BPS, non_negative, plain, positive
+from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.errors import Conflict, Unavailable, ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -82,9 +82,8 @@ IOC_NOT_MARKETABLE = "ioc_not_marketable"
 IOC_REMAINDER_CANCELLED = "ioc_remainder_cancelled"
 
 
-def default_fill_id() -> str:
-    """A fresh, unique fill id: ``fil_`` and 32 random hex digits."""
-    return "fil_" + uuid.uuid4().hex
+default_fill_id = IdGenerator("fil_")
+"""Fresh, unique fill ids: ``fil_``, this process's random part and a counter."""
 
 
 @dataclass(slots=True)

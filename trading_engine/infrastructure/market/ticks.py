@@ -9,6 +9,7 @@ than 0.
 from __future__ import annotations
 
 from decimal import Context, Decimal, Inexact, ROUND_HALF_EVEN
+from functools import lru_cache
 
 
 def _context(*numbers: Decimal) -> Context:
@@ -16,7 +17,14 @@ def _context(*numbers: Decimal) -> Context:
     ``numbers`` is exact; ``Inexact`` is trapped so a mistake fails loudly instead of rounding."""
     digits = sum(len(number.as_tuple().digits) for number in numbers)
     spread = max(number.adjusted() for number in numbers) - min(number.adjusted() for number in numbers)
-    return Context(prec=max(28, digits + spread + 2), rounding=ROUND_HALF_EVEN, traps=[Inexact])
+    return _context_of(max(28, digits + spread + 2))
+
+
+@lru_cache(maxsize=256)
+def _context_of(precision: int) -> Context:
+    """One shared context per precision: contexts are costly to build, and these are only used
+    through their methods, with Inexact trapped, so sharing them changes no result."""
+    return Context(prec=precision, rounding=ROUND_HALF_EVEN, traps=[Inexact])
 
 
 def _ticks(value: Decimal, tick: Decimal) -> tuple[Decimal, Decimal, Context]:

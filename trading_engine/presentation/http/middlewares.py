@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from trading_engine.domain.errors import DomainError, ValidationError
+from trading_engine.domain.ids import IdGenerator
 from trading_engine.presentation.http.errors import (
     ApiError,
     code_for_status,
@@ -33,10 +33,12 @@ def request_context_middleware() -> Middleware:
     128 characters, else a fresh one), bind it to the log context, and return it on the response.
     Also records the bounded route label that the access log and the metrics use."""
 
+    new_request_id = IdGenerator()
+
     @web.middleware
     async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER)
-        request_id = incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request[REQUEST_ID] = request_id
         request[ROUTE] = await route_template(request)
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
