@@ -34,9 +34,8 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry
 
 from trading_engine.domain.ports.metrics import CATALOGUE, MetricKind, MetricSpec
-from trading_engine.infrastructure.observability.base import DEFAULT_BUCKETS, BaseMetricsAdapter, Family
-from trading_engine.infrastructure.observability.prometheus import ConstantLabelsCollector, runtime_collectors
-from trading_engine.infrastructure.observability.scrape import ScrapeRenderer
+from trading_engine.infrastructure.observability.base import DEFAULT_BUCKETS, Family
+from trading_engine.infrastructure.observability.exposition import RegistryExposedAdapter
 
 METER_NAME = "trading_engine"
 
@@ -86,7 +85,7 @@ class _ObservedFamily:
         return [Observation(s.value, s.attributes) for s in list(self.series)]
 
 
-class OtelMetricsAdapter(BaseMetricsAdapter):
+class OtelMetricsAdapter(RegistryExposedAdapter):
     def __init__(
         self,
         constant_labels: Mapping[str, str],
@@ -100,12 +99,13 @@ class OtelMetricsAdapter(BaseMetricsAdapter):
         with_runtime_collectors: bool = True,
     ) -> None:
         super().__init__(
-            constant_label_names=tuple(constant_labels),
+            constant_labels,
+            registry,
+            buckets=buckets,
             max_series_per_metric=max_series_per_metric,
-            default_buckets=buckets,
             catalogue=catalogue,
+            with_runtime_collectors=with_runtime_collectors,
         )
-        self.registry = registry
         names = frozenset(constant_labels)
         readers: list[MetricReader] = [
             PrometheusMetricReader(
@@ -139,12 +139,6 @@ class OtelMetricsAdapter(BaseMetricsAdapter):
             exemplar_filter=AlwaysOffExemplarFilter(),
         )
         self._meter = self._provider.get_meter(METER_NAME)
-        if with_runtime_collectors:
-            registry.register(ConstantLabelsCollector(runtime_collectors(), constant_labels))
-        self._scrape = ScrapeRenderer(registry, before_render=self.run_collect_hooks)
-
-    def get_http_handler(self) -> ScrapeRenderer:
-        return self._scrape
 
     def close(self) -> None:
         """Flush and stop the readers (a last OTLP push included), giving up after 5 s."""
