@@ -31,10 +31,12 @@ class ChangeSet:
     cash: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (currency, {"balance": .., "reserved": ..})
     breaker: Mapping[str, Any] | None = None  # CircuitBreaker.to_dict()
     account: Mapping[str, Any] | None = None  # {"reporting_currency": "USD"}
+    strategies: tuple[Mapping[str, Any], ...] = ()  # StrategyRecord (upserted by strategy_id)
 
     def __bool__(self) -> bool:
         return bool(
             self.orders or self.fills or self.positions or self.cash or self.breaker or self.account
+            or self.strategies
         )
 
 
@@ -74,7 +76,27 @@ class OrderRepository(Protocol):
     async def fills_for_order(self, order_id: str) -> Sequence[Fill]: ...
 
 
-class TradingStore(OrderRepository, Protocol):
+class StrategyRepository(Protocol):
+    """Strategy instances (one record each) and the fills of their orders.
+
+    A record is a mapping: ``strategy_id``, ``strategy`` (its name), ``symbol``, ``params``
+    (a JSON-ready mapping: decimals as strings), ``status`` (``running``, ``stopped`` or
+    ``error``), ``reason`` (why it stopped, or None), ``created_at`` and ``updated_at`` (UTC ISO
+    8601 strings). Records are written through ``ChangeSet.strategies``.
+    """
+
+    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None: ...
+
+    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+        """Every record (optionally only those with ``status``), oldest first."""
+        ...
+
+    async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
+        """The fills of the instance's orders (``Fill.strategy_id``), oldest first."""
+        ...
+
+
+class TradingStore(OrderRepository, StrategyRepository, Protocol):
     async def start(self) -> None:
         """Open the store, creating its schema on first use."""
         ...
