@@ -1,0 +1,107 @@
+"""``momentum``: a simple-moving-average crossover with a fixed position size.
+
+Rules:
+
+* it keeps the last ``slow`` tick prices; until ``slow`` prices are in, it has no signal;
+* then, on each tick, with ``fast_ma`` the mean of the last ``fast`` prices and ``slow_ma`` the
+  mean of the last ``slow`` (compared exactly, without dividing): ``fast_ma > slow_ma`` sets the
+  target position to ``+position_size``; ``fast_ma < slow_ma`` to ``-position_size`` when
+  ``allow_short`` is 1, else to 0 (flat); equal averages keep the current target;
+* the target is followed with market orders (see ``targeting``): one order for
+  ``target - position`` (floored to the lot) when they differ, nothing while they agree — so it
+  trades on a crossover, not on every tick; a refused order is retried with a back-off.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from trading_engine.domain.decimals import ZERO
+from trading_engine.domain.errors import ValidationError
+from trading_engine.domain.orders import Fill
+from trading_engine.domain.strategies.targeting import TargetFollower
+from trading_engine.domain.strategy import Intent, Parameter, RiskEvent, StrategyContext, StrategySpec
+
+
+class Momentum:
+    def __init__(self, *, fast: int, slow: int, position_size: Decimal, allow_short: bool) -> None:
+        self.fast = fast
+        self.slow = slow
+        self.position_size = position_size
+        self.allow_short = allow_short
+        self.prices: deque[Decimal] = deque(maxlen=slow)
+        self.follower = TargetFollower()
+
+    def signal(self) -> Decimal | None:
+        """The target the averages call for, or ``None`` (no signal yet, or averages equal)."""
+        if len(self.prices) < self.slow:
+            return None
+        fast_sum = sum(list(self.prices)[-self.fast :], ZERO)
+        slow_sum = sum(self.prices, ZERO)
+        # fast_sum / fast vs slow_sum / slow, exactly
+        difference = fast_sum * self.slow - slow_sum * self.fast
+        if difference > 0:
+            return self.position_size
+        if difference < 0:
+            return -self.position_size if self.allow_short else ZERO
+        return None
+
+    def on_tick(self, price: Decimal, context: StrategyContext) -> Sequence[Intent]:
+        self.prices.append(price)
+        self.follower.set_target(self.signal())
+        return self.follower.orders(context)
+
+    def on_fill(self, fill: Fill, context: StrategyContext) -> Sequence[Intent]:
+        return []
+
+    def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]:
+        self.follower.refused()
+        return []
+
+
+def _checks(params: Mapping[str, Any]) -> None:
+    if params["fast"] >= params["slow"]:
+        raise ValidationError(
+            f"params.slow {params['slow']} must be greater than params.fast {params['fast']}",
+            field="params.slow",
+        )
+
+
+def _create(params: Mapping[str, Any], seed: int) -> Momentum:
+    return Momentum(
+        fast=params["fast"],
+        slow=params["slow"],
+        position_size=params["position_size"],
+        allow_short=bool(params["allow_short"]),
+    )
+
+
+SPEC = StrategySpec(
+    name="momentum",
+    description=(
+        "Moving-average crossover: long position_size while the fast average of tick prices is "
+        "above the slow one; below it, flat (or short position_size with allow_short=1)."
+    ),
+    parameters=(
+        Parameter("fast", "integer", 5, "Window of the fast moving average, in ticks.", minimum=1),
+        Parameter(
+            "slow", "integer", 20,
+            "Window of the slow moving average, in ticks; greater than fast.", minimum=2,
+        ),
+        Parameter(
+            "position_size", "decimal", Decimal("0.01"),
+            "Size of the position held on a signal, in the base currency (floored to the lot).",
+            minimum=ZERO, exclusive_minimum=True,
+        ),
+        Parameter(
+            "allow_short", "integer", 0,
+            "1 to go short when the fast average is below the slow one; 0 to go flat.",
+            minimum=0, maximum=1,
+        ),
+    ),
+    factory=_create,
+    checks=_checks,
+)

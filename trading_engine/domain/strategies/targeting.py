@@ -1,0 +1,59 @@
+"""Following a target position with market orders: the execution half of the signal strategies.
+
+``momentum`` and ``mean_reversion`` decide a *target* position (``+size``, ``-size`` or 0, or
+no target yet); a :class:`TargetFollower` turns it into orders:
+
+* on each tick, when a target is set and the instance's position differs from it, one market
+  order for the difference (``target - position``), snapped down to the lot; nothing when the
+  snapped difference is below the instrument's minimum order size;
+* nothing while the position equals the target, so a steady signal never churns;
+* a refused order (a risk event) is retried on later ticks, with a back-off: after the n-th
+  refusal in a row the follower sits out ``min(2**(n-1), 64)`` ticks before trying again. A new
+  target, or reaching the target, ends the back-off.
+
+It relies on the runtime applying each intent (and delivering its fills) before the next event,
+which is how ``on_tick`` sees an up-to-date ``context.position``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from trading_engine.domain.orders import OrderType, Side
+from trading_engine.domain.strategies.grid import order_quantity
+from trading_engine.domain.strategy import PlaceOrder, StrategyContext
+
+MAX_BACKOFF_TICKS = 64
+
+
+class TargetFollower:
+    def __init__(self) -> None:
+        self.target: Decimal | None = None
+        self._backoff = 0  # ticks to sit out after the latest refusal
+        self._wait = 0  # ticks still to sit out
+
+    def set_target(self, target: Decimal | None) -> None:
+        """Aim at ``target``; ``None`` keeps the current target."""
+        if target is not None and target != self.target:
+            self.target = target
+            self._backoff = self._wait = 0
+
+    def orders(self, context: StrategyContext) -> list[PlaceOrder]:
+        """The market order that moves ``context.position`` to the target, if one is due."""
+        if self.target is None:
+            return []
+        difference = self.target - context.position
+        quantity = order_quantity(difference, context.instrument)
+        if quantity is None:
+            self._backoff = self._wait = 0
+            return []
+        if self._wait > 0:
+            self._wait -= 1
+            return []
+        side = Side.BUY if difference > 0 else Side.SELL
+        return [PlaceOrder(side=side, quantity=quantity, type=OrderType.MARKET)]
+
+    def refused(self) -> None:
+        """An order was refused: sit out the next ticks, twice as many as last time (capped)."""
+        self._backoff = min(max(1, self._backoff * 2), MAX_BACKOFF_TICKS)
+        self._wait = self._backoff
