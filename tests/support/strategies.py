@@ -32,9 +32,13 @@ D = Decimal
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 # The shipped instruments (config.yml).
-BTC = Instrument.create("BTC-USD", tick_size="0.01", lot_size="0.0001", min_quantity="0.0001", initial_price="50000")
-ETH = Instrument.create("ETH-USD", tick_size="0.01", lot_size="0.001", min_quantity="0.001", initial_price="3000")
-ETH_BTC = Instrument.create("ETH-BTC", tick_size="0.00001", lot_size="0.001", min_quantity="0.001", initial_price="0.06")
+def _instrument(symbol: str, tick: str, lot: str, price: str) -> Instrument:
+    return Instrument.create(symbol, tick_size=tick, lot_size=lot, min_quantity=lot, initial_price=price)
+
+
+BTC = _instrument("BTC-USD", "0.01", "0.0001", "50000")
+ETH = _instrument("ETH-USD", "0.01", "0.001", "3000")
+ETH_BTC = _instrument("ETH-BTC", "0.00001", "0.001", "0.06")
 
 
 def context(
