@@ -78,13 +78,14 @@ async def test_first_start_creates_the_directory_the_file_and_a_versioned_schema
     store: SqliteTradingStore, db_path: Path, connections: Connections
 ) -> None:
     assert db_path.is_file()
-    [(version, applied_at)] = query(db_path, "SELECT version, applied_at FROM schema_version")
-    assert version == 1 == sqlite_module.SCHEMA_VERSION
-    assert datetime.fromisoformat(applied_at).tzinfo is not None
+    versions = query(db_path, "SELECT version, applied_at FROM schema_version ORDER BY version")
+    assert [version for version, _ in versions] == [1, 2] and sqlite_module.SCHEMA_VERSION == 2
+    assert all(datetime.fromisoformat(applied_at).tzinfo is not None for _, applied_at in versions)
     assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
     names = {name for (name,) in query(db_path, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
-    assert {"orders", "fills", "positions", "cash", "breaker", "account", "schema_version"} <= names
+    assert {"orders", "fills", "positions", "cash", "breaker", "account", "strategies", "schema_version"} <= names
     assert {"orders_status_seq", "orders_symbol_seq", "orders_strategy_seq", "fills_order_seq"} <= names
+    assert {"strategies_status_created", "fills_strategy_seq"} <= names
     assert connections.writer is not None
     assert connections.writer.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     assert connections.writer.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -138,7 +139,8 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
         # Stored exactly as text: no float, no rounding, no reformatting.
         [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
         assert (balance, reserved) == (portfolio.to_dict()["cash"]["USD"], "1234.5678")
-        assert query(db_path, "SELECT version FROM schema_version") == [(1,)]  # not applied twice
+        # Not applied twice.
+        assert query(db_path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
     finally:
         await second.stop()
 
@@ -154,7 +156,7 @@ async def test_a_file_from_a_newer_version_is_refused_by_name(db_path: Path) -> 
     with pytest.raises(IncompatibleSchema) as caught:
         await newer.start()
     message = str(caught.value)
-    assert "schema version 7" in message and "version 1" in message and str(db_path) in message
+    assert "schema version 7" in message and "version 2" in message and str(db_path) in message
     assert not await newer.is_ready()
     await newer.stop()
 
@@ -168,13 +170,15 @@ async def test_an_older_file_is_migrated_and_keeps_its_data(
     await store.commit(order_change(order, fills))
     await store.stop()
 
-    version_2 = (2, ("CREATE TABLE venue_sessions (session_id TEXT PRIMARY KEY)",))
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, version_2))
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    known = sqlite_module.SCHEMA_VERSION
+    following = (known + 1, ("CREATE TABLE venue_sessions (session_id TEXT PRIMARY KEY)",))
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, following))
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", known + 1)
     migrated = SqliteTradingStore(db_path)
     await migrated.start()
     try:
-        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        versions = [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, known + 2))
         assert query(db_path, "SELECT count(*) FROM venue_sessions") == [(0,)]
         assert await migrated.get_order("o-1") == order
         assert await migrated.fills_for_order("o-1") == fills
