@@ -23,7 +23,9 @@ from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.portfolio import Portfolio
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import CircuitBreaker
+from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence import sqlite as sqlite_module
+from trading_engine.infrastructure.persistence.records import to_json
 from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema, SqliteTradingStore
 from tests.support.process import REPO_ROOT
 from tests.support.trading_data import (
@@ -32,6 +34,7 @@ from tests.support.trading_data import (
     at,
     make_order,
     order_change,
+    strategy_record,
     trading_portfolio,
 )
 
@@ -78,13 +81,14 @@ async def test_first_start_creates_the_directory_the_file_and_a_versioned_schema
     store: SqliteTradingStore, db_path: Path, connections: Connections
 ) -> None:
     assert db_path.is_file()
-    [(version, applied_at)] = query(db_path, "SELECT version, applied_at FROM schema_version")
-    assert version == 1 == sqlite_module.SCHEMA_VERSION
-    assert datetime.fromisoformat(applied_at).tzinfo is not None
+    versions = query(db_path, "SELECT version, applied_at FROM schema_version ORDER BY version")
+    assert [version for version, _ in versions] == [1, 2] and sqlite_module.SCHEMA_VERSION == 2
+    assert all(datetime.fromisoformat(applied_at).tzinfo is not None for _, applied_at in versions)
     assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
     names = {name for (name,) in query(db_path, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
-    assert {"orders", "fills", "positions", "cash", "breaker", "account", "schema_version"} <= names
+    assert {"orders", "fills", "positions", "cash", "breaker", "account", "strategies", "schema_version"} <= names
     assert {"orders_status_seq", "orders_symbol_seq", "orders_strategy_seq", "fills_order_seq"} <= names
+    assert {"strategies_status_created", "fills_strategy_seq"} <= names
     assert connections.writer is not None
     assert connections.writer.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     assert connections.writer.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -102,8 +106,14 @@ async def test_list_queries_use_their_indexes(store: SqliteTradingStore, db_path
             "ORDER BY seq DESC LIMIT ?", "x", 10, 5,
         )
         assert any(index in detail for *_ids, detail in plan), plan
-    plan = query(db_path, "EXPLAIN QUERY PLAN SELECT data FROM fills WHERE order_id = ? ORDER BY seq", "o")
-    assert any("fills_order_seq" in detail for *_ids, detail in plan), plan
+    for sql, index in (
+        ("SELECT data FROM fills WHERE order_id = ? ORDER BY seq", "fills_order_seq"),
+        ("SELECT data FROM fills WHERE strategy_id = ? ORDER BY seq", "fills_strategy_seq"),
+        ("SELECT data FROM strategies WHERE status = ? ORDER BY created_at, seq", "strategies_status_created"),
+    ):
+        plan = query(db_path, f"EXPLAIN QUERY PLAN {sql}", "x")
+        assert any(index in detail for *_ids, detail in plan), plan
+        assert not any("TEMP B-TREE" in detail for *_ids, detail in plan), plan  # no sort: the index has the order
 
 
 async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> None:
@@ -138,7 +148,8 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
         # Stored exactly as text: no float, no rounding, no reformatting.
         [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
         assert (balance, reserved) == (portfolio.to_dict()["cash"]["USD"], "1234.5678")
-        assert query(db_path, "SELECT version FROM schema_version") == [(1,)]  # not applied twice
+        # Not applied twice.
+        assert query(db_path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
     finally:
         await second.stop()
 
@@ -154,7 +165,7 @@ async def test_a_file_from_a_newer_version_is_refused_by_name(db_path: Path) -> 
     with pytest.raises(IncompatibleSchema) as caught:
         await newer.start()
     message = str(caught.value)
-    assert "schema version 7" in message and "version 1" in message and str(db_path) in message
+    assert "schema version 7" in message and "version 2" in message and str(db_path) in message
     assert not await newer.is_ready()
     await newer.stop()
 
@@ -168,18 +179,168 @@ async def test_an_older_file_is_migrated_and_keeps_its_data(
     await store.commit(order_change(order, fills))
     await store.stop()
 
-    version_2 = (2, ("CREATE TABLE venue_sessions (session_id TEXT PRIMARY KEY)",))
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, version_2))
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    known = sqlite_module.SCHEMA_VERSION
+    following = (known + 1, ("CREATE TABLE venue_sessions (session_id TEXT PRIMARY KEY)",))
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, following))
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", known + 1)
     migrated = SqliteTradingStore(db_path)
     await migrated.start()
     try:
-        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        versions = [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")]
+        assert versions == list(range(1, known + 2))
         assert query(db_path, "SELECT count(*) FROM venue_sessions") == [(0,)]
         assert await migrated.get_order("o-1") == order
         assert await migrated.fills_for_order("o-1") == fills
     finally:
         await migrated.stop()
+
+
+# The version 1 schema as it shipped, so the upgrade is tested from what is on disk out there even
+# if someone edits MIGRATIONS[0] (which they must not: files already at version 1 would not follow).
+V1_SCHEMA = (
+    """CREATE TABLE orders (
+                order_id TEXT PRIMARY KEY,
+                seq INTEGER NOT NULL UNIQUE,
+                client_order_id TEXT UNIQUE,
+                symbol TEXT NOT NULL,
+                side TEXT NOT NULL,
+                type TEXT NOT NULL,
+                status TEXT NOT NULL,
+                strategy_id TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+    "CREATE INDEX orders_status_seq ON orders (status, seq)",
+    "CREATE INDEX orders_symbol_seq ON orders (symbol, seq)",
+    "CREATE INDEX orders_strategy_seq ON orders (strategy_id, seq)",
+    """CREATE TABLE fills (
+                fill_id TEXT PRIMARY KEY,
+                order_id TEXT NOT NULL REFERENCES orders (order_id),
+                seq INTEGER NOT NULL UNIQUE,
+                data TEXT NOT NULL
+            )""",
+    "CREATE INDEX fills_order_seq ON fills (order_id, seq)",
+    "CREATE TABLE positions (symbol TEXT PRIMARY KEY, data TEXT NOT NULL)",
+    "CREATE TABLE cash (currency TEXT PRIMARY KEY, balance TEXT NOT NULL, reserved TEXT NOT NULL)",
+    "CREATE TABLE breaker (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+    "CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+)
+
+
+def test_the_version_1_migration_is_unchanged() -> None:
+    assert sqlite_module.MIGRATIONS[0] == (1, V1_SCHEMA)
+
+
+def write_version_1_file(path: Path, orders: list) -> None:
+    """A database as version 1 of the service left it, holding ``orders`` and their fills."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for statement in V1_SCHEMA:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version VALUES (1, ?)", (isoformat_exact(at(0)),))
+        fill_seq = 0
+        for seq, (order, fills) in enumerate(orders, start=1):
+            record = order.to_dict()
+            conn.execute(
+                "INSERT INTO orders (order_id, seq, client_order_id, symbol, side, type, status, strategy_id, "
+                "created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.order_id, seq, order.client_order_id, order.symbol, record["side"], record["type"],
+                    record["status"], order.strategy_id, record["created_at"], record["updated_at"],
+                    to_json(record, what="order"),
+                ),
+            )
+        # Fills of different orders interleaved, as they arrive.
+        for fill in sorted((fill for _order, fills in orders for fill in fills), key=lambda f: f.timestamp):
+            fill_seq += 1
+            conn.execute(
+                "INSERT INTO fills (fill_id, order_id, seq, data) VALUES (?, ?, ?, ?)",
+                (fill.fill_id, fill.order_id, fill_seq, to_json(fill.to_dict(), what="fill")),
+            )
+
+
+async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_strategy(db_path: Path) -> None:
+    orders = [
+        make_order("o-a1", OrderStatus.FILLED, strategy_id="s-a", seconds=0),
+        make_order("o-b1", OrderStatus.PARTIALLY_FILLED, strategy_id="s-b", seconds=0.25),
+        make_order("o-manual", OrderStatus.FILLED, seconds=0.5),
+        make_order("o-a2", OrderStatus.PARTIALLY_FILLED, strategy_id="s-a", seconds=0.6),
+    ]
+    write_version_1_file(db_path, orders)
+    by_id = {order.order_id: (order, fills) for order, fills in orders}
+    a_fills = sorted(by_id["o-a1"][1] + by_id["o-a2"][1], key=lambda fill: fill.timestamp)
+    assert [fill.order_id for fill in a_fills] == ["o-a1", "o-a2", "o-a1", "o-a2"]  # interleaved
+
+    with capture_logs() as logs:
+        store = SqliteTradingStore(db_path)
+        await store.start()
+    try:
+        assert [entry["schema_version"] for entry in logs if entry["event"] == "store_schema_migrated"] == [2]
+        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert await store.fills_for_strategy("s-a") == a_fills
+        assert await store.fills_for_strategy("s-b") == by_id["o-b1"][1]
+        assert query(db_path, "SELECT count(*) FROM fills WHERE strategy_id IS NULL") == [(2,)]  # o-manual's
+        assert await store.list_strategies() == []
+        # What version 1 stored reads back as before.
+        for order, fills in orders:
+            assert await store.get_order(order.order_id) == order
+            assert await store.fills_for_order(order.order_id) == fills
+        state = await store.load_state()
+        assert state is not None and [o.order_id for o in state.open_orders] == ["o-b1", "o-a2"]
+
+        # And the new tables take writes.
+        more, more_fills = make_order("o-a3", OrderStatus.FILLED, strategy_id="s-a", seconds=5)
+        record = strategy_record("s-a")
+        await store.commit(ChangeSet(orders=(more.to_dict(),), fills=tuple(more_fills), strategies=(record,)))
+        assert await store.fills_for_strategy("s-a") == a_fills + more_fills
+        assert await store.get_strategy("s-a") == record
+    finally:
+        await store.stop()
+
+    again = SqliteTradingStore(db_path)  # a second start does not migrate again
+    with capture_logs() as logs:
+        await again.start()
+    try:
+        assert not [entry for entry in logs if entry["event"] == "store_schema_migrated"]
+        assert await again.fills_for_strategy("s-a") == a_fills + more_fills
+    finally:
+        await again.stop()
+
+
+async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None:
+    records = [
+        strategy_record("s-1", seconds=3, params={"fast": 3, "band": "0.50", "weights": [0.5, 1.5]}),
+        strategy_record("s-2", strategy="mean_reversion", symbol="ETH-USD", status="error", reason="boom", seconds=1),
+        strategy_record("s-3", status="stopped", reason="operator stop", seconds=2),
+    ]
+    order, fills = make_order("o-1", OrderStatus.FILLED, strategy_id="s-1")
+    first = SqliteTradingStore(db_path)
+    await first.start()
+    try:
+        await first.commit(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=tuple(records)))
+        await first.commit(ChangeSet(strategies=(records[0] | {"status": "stopped", "reason": None},)))
+    finally:
+        await first.stop()
+
+    second = SqliteTradingStore(db_path)
+    await second.start()
+    try:
+        stopped = records[0] | {"status": "stopped", "reason": None}
+        assert await second.list_strategies() == [records[1], records[2], stopped]
+        assert await second.list_strategies("stopped") == [records[2], stopped]
+        assert await second.get_strategy("s-2") == records[1]
+        assert await second.fills_for_strategy("s-1") == fills
+        # A record written after the restart still keeps the first created_at and goes after the rest.
+        await second.commit(ChangeSet(strategies=(records[0] | {"created_at": isoformat_exact(at(99))},)))
+        assert await second.get_strategy("s-1") == records[0]
+        await second.commit(ChangeSet(strategies=(strategy_record("s-4", seconds=3),)))
+        listed = [record["strategy_id"] for record in await second.list_strategies()]
+        assert listed == ["s-2", "s-3", "s-1", "s-4"]  # s-1 and s-4 share created_at: insertion order
+    finally:
+        await second.stop()
 
 
 async def test_concurrent_commits_share_transactions_in_call_order(store: SqliteTradingStore, db_path: Path) -> None:
@@ -283,6 +444,10 @@ async def test_no_sqlite_call_runs_on_the_event_loop_thread(db_path: Path, conne
         await store.get_order("o-1")
         await store.get_order_by_client_id("c-1")
         await store.fills_for_order("o-1")
+        await store.commit(ChangeSet(strategies=(strategy_record("s-1"),)))
+        await store.get_strategy("s-1")
+        await store.list_strategies("running")
+        await store.fills_for_strategy("s-1")
         await store.list_orders(OrderQuery(status=OrderStatus.OPEN, limit=5))
         await store.load_state()
         assert await store.is_ready()
@@ -322,30 +487,35 @@ CHILD = textwrap.dedent(
     import asyncio, os, signal, sys
     from trading_engine.domain.ports.repository import ChangeSet
     from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
-    from tests.support.trading_data import make_order, order_change
+    from tests.support.trading_data import make_order, strategy_record
 
     async def main(path, count):
         store = SqliteTradingStore(path)
         await store.start()
         changes = []
         for n in range(count):
-            order, fills = make_order(f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}")
-            changes.append(order_change(order, fills))
+            strategy_id = f"s-{n % STRATEGIES}"
+            order, fills = make_order(
+                f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}", strategy_id=strategy_id
+            )
+            record = strategy_record(strategy_id, seconds=n % STRATEGIES, updated=n, params={"n": n})
+            changes.append(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(record,)))
         await asyncio.gather(*(store.commit(change) for change in changes))
         await store.commit(ChangeSet(account={"reporting_currency": "USD"}))
         print("committed", store.transactions, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no stop(), no close, no checkpoint
 
+    STRATEGIES = int(sys.argv[3])
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
     """
 )
 
 
 async def test_an_acknowledged_commit_survives_the_process_being_killed(db_path: Path) -> None:
-    count = 500
+    count, strategies = 500, 7
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(db_path), str(count),
+        sys.executable, "-c", CHILD, str(db_path), str(count), str(strategies),
         cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(child.communicate(), timeout=50)
@@ -365,6 +535,14 @@ async def test_an_acknowledged_commit_survives_the_process_being_killed(db_path:
         state = await store.load_state()
         assert state is not None and len(state.open_orders) == count
         assert state.portfolio["reporting_currency"] == "USD"
+        # Every strategy record, at its last acknowledged update; every fill of every instance.
+        last = {n % strategies: n for n in range(count)}
+        assert await store.list_strategies() == [
+            strategy_record(f"s-{s}", seconds=s, updated=last[s], params={"n": last[s]}) for s in range(strategies)
+        ]
+        for s in range(strategies):
+            fills_of_s = await store.fills_for_strategy(f"s-{s}")
+            assert [fill.order_id for fill in fills_of_s[::2]] == [f"o-{n:04}" for n in range(s, count, strategies)]
     finally:
         await store.stop()
     assert query(db_path, "SELECT count(*) FROM fills") == [(2 * count,)]

@@ -1,4 +1,5 @@
-"""Orders, fills and accounts for store tests, plus a SQLite connection factory tests can steer."""
+"""Orders, fills, accounts and strategy records for store tests, plus a SQLite connection factory
+tests can steer."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order, OrderStatus, RejectReason
 from trading_engine.domain.portfolio import Portfolio
 from trading_engine.domain.ports.repository import ChangeSet
+from trading_engine.domain.timefmt import isoformat_exact
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 _fill_ids = itertools.count(1)
@@ -87,6 +90,30 @@ def make_order(
 
 def order_change(order: Order, fills: list[Fill] | tuple[Fill, ...] = ()) -> ChangeSet:
     return ChangeSet(orders=(order.to_dict(),), fills=tuple(fills))
+
+
+def strategy_record(
+    strategy_id: str,
+    *,
+    strategy: str = "momentum",
+    symbol: str = "BTC-USD",
+    params: dict[str, Any] | None = None,
+    status: str = "running",
+    reason: str | None = None,
+    seconds: float = 0,
+    updated: float | None = None,
+) -> dict[str, Any]:
+    """A strategy record as ``StrategyRepository`` documents it, created ``seconds`` after T0."""
+    return {
+        "strategy_id": strategy_id,
+        "strategy": strategy,
+        "symbol": symbol,
+        "params": {"fast": 5, "slow": 20, "quantity": "0.010"} if params is None else params,
+        "status": status,
+        "reason": reason,
+        "created_at": isoformat_exact(at(seconds)),
+        "updated_at": isoformat_exact(at(seconds if updated is None else updated)),
+    }
 
 
 INSTRUMENTS = {

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.support.trading_data import (
     at,
     make_order,
     order_change,
+    strategy_record,
     trading_portfolio,
 )
 
@@ -98,6 +100,9 @@ async def test_an_empty_store_has_no_state(store: TradingStore) -> None:
     assert await store.fills_for_order("o-1") == []
     page = await store.list_orders(OrderQuery())
     assert page.orders == () and page.next_cursor is None
+    assert await store.get_strategy("s-1") is None
+    assert await store.list_strategies() == []
+    assert await store.fills_for_strategy("s-1") == []
 
 
 @pytest.mark.parametrize("status", list(OrderStatus))
@@ -496,3 +501,266 @@ async def test_timestamps_keep_their_microseconds(store: TradingStore) -> None:
     stored = await store.get_order("o-1")
     assert stored is not None
     assert (stored.created_at.microsecond, stored.updated_at.microsecond) == (678902, 678903)
+
+
+# -- strategy records ------------------------------------------------------------------------------
+
+
+async def test_a_strategy_record_round_trips_as_written(store: TradingStore) -> None:
+    params = {
+        "fast": 5,
+        "ratio": 0.25,
+        "threshold": "0.001500",  # decimals as strings, trailing zeros kept
+        "enabled": True,
+        "cap": None,
+        "weights": [1, 2.5, "3"],
+        "nested": {"a": {"b": []}},
+    }
+    record = strategy_record("mom.btc:1", params=params, status="error", reason="venue rejected")
+    await store.commit(ChangeSet(strategies=(record,)))
+
+    stored = await store.get_strategy("mom.btc:1")
+    assert stored == record
+    assert list(stored) == list(record)  # not reordered either
+    assert await store.list_strategies() == [record]
+    assert await store.get_strategy("mom.btc:2") is None
+
+
+async def test_a_strategy_record_read_back_is_a_copy(store: TradingStore) -> None:
+    record = strategy_record("s-1")
+    await store.commit(ChangeSet(strategies=(record,)))
+    record["params"]["fast"] = 99
+    record["status"] = "stopped"
+    stored = await store.get_strategy("s-1")
+    assert stored == strategy_record("s-1")
+    stored["params"]["slow"] = 1  # type: ignore[index]
+    (listed,) = await store.list_strategies()
+    listed["status"] = "error"  # type: ignore[index]
+    assert await store.get_strategy("s-1") == strategy_record("s-1")
+    assert await store.list_strategies() == [strategy_record("s-1")]
+
+
+async def test_timestamps_may_be_written_with_an_explicit_utc_offset(store: TradingStore) -> None:
+    record = strategy_record("s-1") | {
+        "created_at": "2026-01-02T03:04:05+00:00",
+        "updated_at": "2026-01-02T03:04:06Z",
+    }
+    await store.commit(ChangeSet(strategies=(record,)))
+    assert await store.get_strategy("s-1") == record
+
+
+async def test_a_later_record_replaces_the_earlier_but_keeps_its_created_at_and_place(store: TradingStore) -> None:
+    await store.commit(ChangeSet(strategies=(strategy_record("s-1", seconds=1), strategy_record("s-2", seconds=2))))
+    stopped = strategy_record(
+        "s-1", status="stopped", reason="operator stop", params={"fast": 7}, seconds=50, updated=60
+    )
+    await store.commit(ChangeSet(strategies=(stopped,)))
+
+    expected = stopped | {"created_at": strategy_record("s-1", seconds=1)["created_at"]}
+    assert await store.get_strategy("s-1") == expected
+    assert await store.list_strategies() == [expected, strategy_record("s-2", seconds=2)]
+    assert await store.list_strategies("stopped") == [expected]
+    assert await store.list_strategies("running") == [strategy_record("s-2", seconds=2)]
+
+
+async def test_upserts_of_one_record_in_one_change_set_and_across_concurrent_commits(store: TradingStore) -> None:
+    first = strategy_record("s-1", seconds=1)
+    second = strategy_record("s-1", status="stopped", reason="halted", seconds=9, updated=2)
+    await store.commit(ChangeSet(strategies=(first, second)))
+    assert await store.get_strategy("s-1") == second | {"created_at": first["created_at"]}
+
+    updates = [
+        ChangeSet(strategies=(strategy_record("s-1", status="running", seconds=100 + n, updated=3 + n),))
+        for n in range(100)
+    ]
+    await asyncio.gather(*(store.commit(changes) for changes in updates))
+    last = strategy_record("s-1", status="running", seconds=199, updated=102)
+    assert await store.get_strategy("s-1") == last | {"created_at": first["created_at"]}
+    assert len(await store.list_strategies()) == 1
+
+
+async def test_strategies_are_listed_oldest_first_then_in_insertion_order(store: TradingStore) -> None:
+    # Written out of creation order, several created at the same instant.
+    layout = [("s-late", 30), ("s-b", 10), ("s-a", 10), ("s-early", 1), ("s-c", 10)]
+    statuses = ["running", "stopped", "error", "running", "stopped"]
+    records = {
+        strategy_id: strategy_record(strategy_id, seconds=seconds, status=status)
+        for (strategy_id, seconds), status in zip(layout, statuses, strict=True)
+    }
+    for record in records.values():
+        await store.commit(ChangeSet(strategies=(record,)))
+
+    def ids(listed: Any) -> list[str]:
+        return [record["strategy_id"] for record in listed]
+
+    assert ids(await store.list_strategies()) == ["s-early", "s-b", "s-a", "s-c", "s-late"]
+    assert ids(await store.list_strategies(status=None)) == ["s-early", "s-b", "s-a", "s-c", "s-late"]
+    assert ids(await store.list_strategies("running")) == ["s-early", "s-late"]
+    assert ids(await store.list_strategies("stopped")) == ["s-b", "s-c"]
+    assert await store.list_strategies("error") == [records["s-a"]]
+
+    # An update moves nothing: the place is the first write's.
+    errored = records["s-b"] | {"status": "error", "updated_at": "2026-02-01T00:00:00Z"}
+    await store.commit(ChangeSet(strategies=(errored,)))
+    assert ids(await store.list_strategies()) == ["s-early", "s-b", "s-a", "s-c", "s-late"]
+    assert ids(await store.list_strategies("error")) == ["s-b", "s-a"]
+
+
+async def test_strategies_sort_by_instant_not_by_how_the_time_is_written(store: TradingStore) -> None:
+    # As text "...05.500000Z" sorts before "...05Z"; as instants it is half a second later.
+    later = strategy_record("s-later") | {"created_at": "2026-01-02T03:04:05.500000Z"}
+    earlier = strategy_record("s-earlier") | {"created_at": "2026-01-02T03:04:05Z"}
+    earliest = strategy_record("s-earliest") | {"created_at": "2026-01-02T03:04:04.999999+00:00"}
+    await store.commit(ChangeSet(strategies=(later, earlier, earliest)))
+    assert await store.list_strategies() == [earliest, earlier, later]
+
+
+@pytest.mark.parametrize("status", ["paused", "RUNNING", "", 1, OrderStatus.OPEN])
+async def test_an_unknown_strategy_status_filter_is_a_validation_error(store: TradingStore, status: Any) -> None:
+    with pytest.raises(ValidationError, match="allowed: running, stopped, error") as caught:
+        await store.list_strategies(status)
+    assert caught.value.field == "status"
+
+
+def _without(key: str) -> dict[str, Any]:
+    return {k: v for k, v in strategy_record("s-bad").items() if k != key}
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return strategy_record("s-bad") | changes
+
+
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        *[(_without(key), key) for key in strategy_record("s-bad")],
+        (_with(strategy_id=""), "strategy_id"),
+        (_with(strategy_id="has space"), "strategy_id"),
+        (_with(strategy_id="x" * 65), "strategy_id"),
+        (_with(strategy_id=7), "strategy_id"),
+        (_with(strategy_id=None), "strategy_id"),
+        (_with(strategy=""), "strategy"),
+        (_with(strategy=None), "strategy"),
+        (_with(symbol="btc-usd"), "symbol"),
+        (_with(symbol="BTCUSD"), "symbol"),
+        (_with(symbol=None), "symbol"),
+        (_with(params=None), "params"),
+        (_with(params=[("fast", 5)]), "params"),
+        (_with(params={"threshold": Decimal("0.0015")}), "params"),
+        (_with(params={"ratio": float("nan")}), "params"),
+        (_with(params={"ratio": float("inf")}), "params"),
+        (_with(params={"window": (1, 2)}), "params"),
+        (_with(params={1: "one"}), "params"),
+        (_with(params={"deep": {"er": [object()]}}), "params"),
+        (_with(status="paused"), "status"),
+        (_with(status=None), "status"),
+        (_with(status="RUNNING"), "status"),
+        (_with(reason=5), "reason"),
+        (_with(created_at="yesterday"), "created_at"),
+        (_with(created_at="2026-01-02T03:04:05"), "created_at"),  # no offset
+        (_with(created_at="2026-01-02T05:04:05+02:00"), "created_at"),  # not UTC
+        (_with(created_at=T0), "created_at"),  # a datetime, not its ISO text
+        (_with(updated_at=None), "updated_at"),
+        (_with(updated_at="2026-13-01T00:00:00Z"), "updated_at"),
+        (_with(note=Decimal("1")), "note"),
+        (strategy_record("s-bad") | {2: "two"}, "strategies"),
+        (["s-bad"], "strategies"),
+    ],
+)
+async def test_a_malformed_strategy_record_fails_its_caller_only(
+    harness: Harness, record: Any, field: str
+) -> None:
+    store = harness.store
+    order, fills = make_order("o-1", OrderStatus.FILLED, strategy_id="s-bad")
+    good = strategy_record("s-good")
+    with pytest.raises(ValidationError) as caught:
+        await store.commit(
+            ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(good, record))
+        )
+    assert caught.value.field == field, caught.value.message
+    # Nothing of the change set was stored, and the store carries on.
+    assert await store.list_strategies() == []
+    assert await store.get_order("o-1") is None
+    assert await store.fills_for_strategy("s-bad") == []
+    assert await store.is_ready()
+    await store.commit(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(good,)))
+    assert await store.list_strategies() == [good]
+    assert await store.fills_for_strategy("s-bad") == fills
+
+
+@pytest.mark.parametrize("problem", ["duplicate fill", "disk full"])
+async def test_strategy_records_are_committed_with_the_rest_of_their_change_set_or_not_at_all(
+    harness: Harness, problem: str
+) -> None:
+    store = harness.store
+    kept = strategy_record("s-1", seconds=1)
+    order, fills = make_order("o-1", OrderStatus.PARTIALLY_FILLED, strategy_id="s-1")
+    await store.commit(ChangeSet(orders=(order.to_dict(),), fills=(fills[0],), strategies=(kept,)))
+
+    second, second_fills = make_order("o-2", OrderStatus.FILLED, strategy_id="s-2")
+    changes = ChangeSet(
+        orders=(second.to_dict(),),
+        fills=(*second_fills, fills[1]),
+        strategies=(
+            strategy_record("s-1", status="stopped", reason="halted", seconds=1, updated=5),
+            strategy_record("s-2", seconds=2),
+        ),
+    )
+    if problem == "duplicate fill":
+        changes = ChangeSet(
+            orders=changes.orders, fills=(*changes.fills, fills[0]), strategies=changes.strategies
+        )
+    else:
+        harness.writable(False)
+    with pytest.raises(StoreUnavailable, match="nothing was stored"):
+        await store.commit(changes)
+
+    assert await store.get_strategy("s-1") == kept
+    assert await store.get_strategy("s-2") is None
+    assert await store.list_strategies() == [kept]
+    assert await store.get_order("o-2") is None
+    assert await store.fills_for_strategy("s-1") == fills[:1]
+    assert await store.fills_for_strategy("s-2") == []
+
+    harness.writable(True)
+    store.reset()
+    await store.commit(ChangeSet(orders=changes.orders, fills=changes.fills[:3], strategies=changes.strategies))
+    assert [record["strategy_id"] for record in await store.list_strategies()] == ["s-1", "s-2"]
+    assert (await store.get_strategy("s-1"))["status"] == "stopped"  # type: ignore[index]
+    assert await store.fills_for_strategy("s-1") == fills
+    assert await store.fills_for_strategy("s-2") == second_fills
+
+
+async def test_fills_for_strategy_are_its_fills_only_oldest_first(store: TradingStore) -> None:
+    a1, a1_fills = make_order("o-a1", OrderStatus.FILLED, strategy_id="s-a")
+    b1, b1_fills = make_order("o-b1", OrderStatus.PARTIALLY_FILLED, strategy_id="s-b")
+    a2, a2_fills = make_order("o-a2", OrderStatus.PARTIALLY_FILLED, strategy_id="s-a")
+    manual, manual_fills = make_order("o-manual", OrderStatus.FILLED)
+    await store.commit(
+        ChangeSet(orders=(a1.to_dict(), b1.to_dict(), a2.to_dict(), manual.to_dict()), fills=(a2_fills[0],))
+    )
+    await store.commit(ChangeSet(fills=(b1_fills[0], a1_fills[0], manual_fills[0])))
+    await store.commit(ChangeSet(fills=(a1_fills[1], manual_fills[1], b1_fills[1], a2_fills[1])))
+
+    assert await store.fills_for_strategy("s-a") == [a2_fills[0], a1_fills[0], a1_fills[1], a2_fills[1]]
+    assert await store.fills_for_strategy("s-b") == b1_fills
+    assert await store.fills_for_strategy("s-unknown") == []
+    assert await store.fills_for_order("o-manual") == manual_fills  # fills without a strategy stay out
+    (fill,) = [f for f in await store.fills_for_strategy("s-b") if f == b1_fills[0]]
+    assert fill.to_dict() == b1_fills[0].to_dict()
+
+
+async def test_strategy_records_are_not_part_of_the_loaded_state(store: TradingStore) -> None:
+    await store.commit(ChangeSet(strategies=(strategy_record("s-1"),)))
+    assert await store.load_state() is None
+    await store.commit(account_change(trading_portfolio()))
+    state = await store.load_state()
+    assert state is not None and state.portfolio == trading_portfolio().to_dict()
+
+
+async def test_a_stopped_store_refuses_strategy_reads(harness: Harness) -> None:
+    store = harness.store
+    await store.stop()
+    for read in (store.get_strategy("s-1"), store.list_strategies(), store.fills_for_strategy("s-1")):
+        with pytest.raises(StoreUnavailable, match="not running"):
+            await read

@@ -4,13 +4,15 @@ It keeps what ``commit`` hands it as JSON text (the same rows SQLite writes), so
 holds can change it and every read returns fresh objects. Its semantics match
 ``SqliteTradingStore`` and are checked by the same contract tests:
 
-- a change set is applied all or nothing; orders, positions, cash, the breaker and the account are
-  upserts (an order keeps the sequence number of its first insert), fills are inserted;
+- a change set is applied all or nothing; orders, positions, cash, the breaker, the account and
+  strategy records are upserts (an order keeps the sequence number of its first insert, a strategy
+  record its place and the ``created_at`` of its first write), fills are inserted;
 - the constraints SQLite enforces are enforced here too: a fill id stored twice, a fill for an
   unknown order, or a ``client_order_id`` held by another order fails the commit;
 - a failed commit raises ``StoreUnavailable``, leaves nothing behind and puts the store in the
   failed state, where every commit raises ``StoreUnavailable`` at once until ``reset()``;
-- ``list_orders`` pages newest first with the same cursors.
+- ``list_orders`` pages newest first with the same cursors; ``list_strategies`` lists oldest first
+  (``created_at``, then first insert).
 
 ``fail_commits(exc)`` stands for a disk that stops taking writes: from then on every commit fails
 with ``exc`` as its cause, entering the failed state, until ``fail_commits(None)`` repairs the
@@ -21,7 +23,8 @@ Each successful commit is its own transaction, so ``transactions`` equals ``comm
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
 
@@ -35,9 +38,12 @@ from trading_engine.infrastructure.persistence.records import (
     FillRow,
     OrderRow,
     Rows,
+    StrategyRow,
     check_query,
+    check_strategy_status,
     describe,
     encode_cursor,
+    keep_first_created,
     portfolio_record,
     refusing,
     rows_of,
@@ -58,6 +64,9 @@ class InMemoryTradingStore:
         self._client_ids: dict[str, str] = {}
         self._fills: dict[str, FillRow] = {}  # insertion order is sequence order
         self._fills_by_order: dict[str, list[str]] = {}
+        self._fills_by_strategy: dict[str, list[str]] = {}
+        self._strategies: dict[str, tuple[int, StrategyRow]] = {}
+        self._strategy_seq = 0
         self._positions: dict[str, str] = {}
         self._cash: dict[str, CashRow] = {}
         self._breaker: str | None = None
@@ -135,6 +144,19 @@ class InMemoryTradingStore:
             self._breaker = rows.breaker
         if rows.account is not None:
             self._account = rows.account
+        stored = {
+            row.strategy_id: self._strategies[row.strategy_id][1]
+            for row in rows.strategies
+            if row.strategy_id in self._strategies
+        }
+        for strategy in keep_first_created(rows.strategies, stored):
+            existing = self._strategies.get(strategy.strategy_id)
+            if existing is None:
+                self._strategy_seq += 1
+                seq = self._strategy_seq
+            else:
+                seq = existing[0]
+            self._strategies[strategy.strategy_id] = (seq, strategy)
 
     def _upsert_order(self, row: OrderRow, undo: list[Callable[[], None]]) -> None:
         order_id, client_id = row.order_id, row.client_order_id
@@ -163,14 +185,19 @@ class InMemoryTradingStore:
         if row.order_id not in self._orders:
             raise ConstraintViolation("FOREIGN KEY constraint failed")
         self._fills[row.fill_id] = row
-        siblings = self._fills_by_order.setdefault(row.order_id, [])
-        siblings.append(row.fill_id)
+        indexes = [(self._fills_by_order, row.order_id)]
+        if row.strategy_id is not None:
+            indexes.append((self._fills_by_strategy, row.strategy_id))
+        for index, key in indexes:
+            index.setdefault(key, []).append(row.fill_id)
 
         def remove() -> None:
             del self._fills[row.fill_id]
-            siblings.pop()
-            if not siblings:
-                del self._fills_by_order[row.order_id]
+            for index, key in indexes:
+                siblings = index[key]
+                siblings.pop()
+                if not siblings:
+                    del index[key]
 
         undo.append(remove)
 
@@ -193,6 +220,31 @@ class InMemoryTradingStore:
         return [
             Fill.from_dict(json.loads(self._fills[fill_id].data))
             for fill_id in self._fills_by_order.get(order_id, ())
+        ]
+
+    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+        self._require_running()
+        found = self._strategies.get(strategy_id)
+        return None if found is None else json.loads(found[1].data)
+
+    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+        self._require_running()
+        wanted = check_strategy_status(status)
+        matches = sorted(
+            (
+                (row.created_at, seq, row)
+                for seq, row in self._strategies.values()
+                if wanted is None or row.status == wanted
+            ),
+            key=lambda item: item[:2],
+        )
+        return [json.loads(row.data) for _created_at, _seq, row in matches]
+
+    async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
+        self._require_running()
+        return [
+            Fill.from_dict(json.loads(self._fills[fill_id].data))
+            for fill_id in self._fills_by_strategy.get(strategy_id, ())
         ]
 
     async def list_orders(self, query: OrderQuery) -> OrderPage:

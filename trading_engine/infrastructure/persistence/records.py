@@ -3,6 +3,8 @@
 - ``rows_of`` checks a ``ChangeSet`` and flattens it into rows (JSON text plus the columns the
   queries filter on). It runs in ``commit`` before the change joins any batch, so a malformed
   change set fails only its own caller, with a ValidationError, and never the store.
+- The checks on a strategy record (``StrategyRepository``'s format), ``keep_first_created`` for
+  their upserts and ``check_strategy_status`` for ``list_strategies``.
 - The cursor format and the checks on an ``OrderQuery``.
 - ``portfolio_record`` rebuilds ``Portfolio.to_dict()`` from the account, position and cash rows.
 - The messages of ``StoreUnavailable``, one wording for both stores.
@@ -16,20 +18,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.instruments import parse_currency
-from trading_engine.domain.orders import Fill, OrderStatus, parse_enum, required_field
+from trading_engine.domain.instruments import SYMBOL_RULE, parse_currency, parse_symbol
+from trading_engine.domain.orders import Fill, OrderStatus, parse_enum, parse_identifier, required_field
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 
 MAX_PAGE_SIZE = 1000
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 """The statuses ``load_state`` returns as open orders: resting on the venue."""
+STRATEGY_STATUSES = ("running", "stopped", "error")
+"""The values of a strategy record's ``status``."""
 
 
 class OrderRow(NamedTuple):
@@ -50,6 +57,21 @@ class OrderRow(NamedTuple):
 class FillRow(NamedTuple):
     fill_id: str
     order_id: str
+    strategy_id: str | None
+    data: str
+
+
+class StrategyRow(NamedTuple):
+    """Column order of the SQLite upsert. ``created_at`` and ``updated_at`` are the record's
+    timestamps in one exact UTC form (``isoformat_exact``), so they sort as text; ``data`` is the
+    record as written, as JSON."""
+
+    strategy_id: str
+    strategy: str
+    symbol: str
+    status: str
+    created_at: str
+    updated_at: str
     data: str
 
 
@@ -74,6 +96,7 @@ class Rows:
     cash: tuple[CashRow, ...] = ()
     breaker: str | None = None
     account: str | None = None
+    strategies: tuple[StrategyRow, ...] = ()
 
 
 def to_json(record: Mapping[str, Any], *, what: str) -> str:
@@ -103,6 +126,7 @@ def rows_of(changes: ChangeSet) -> Rows:
         cash=tuple(_cash_row(entry) for entry in changes.cash),
         breaker=None if changes.breaker is None else _breaker_json(changes.breaker),
         account=None if changes.account is None else _account_json(changes.account),
+        strategies=tuple(strategy_row(record) for record in changes.strategies),
     )
 
 
@@ -145,7 +169,7 @@ def _order_row(record: object) -> OrderRow:
 def _fill_row(fill: object) -> FillRow:
     if not isinstance(fill, Fill):
         raise ValidationError(f"ChangeSet.fills holds Fill objects, not {type(fill).__name__}", field="fills")
-    return FillRow(fill.fill_id, fill.order_id, to_json(fill.to_dict(), what="fill"))
+    return FillRow(fill.fill_id, fill.order_id, fill.strategy_id, to_json(fill.to_dict(), what="fill"))
 
 
 def _position_row(record: object) -> PositionRow:
@@ -177,6 +201,130 @@ def _account_json(record: object) -> str:
     account = _mapping(record, what="account")
     parse_currency(required_field(account, "reporting_currency", record="account"), field="reporting_currency")
     return to_json(account, what="account")
+
+
+def strategy_row(record: object) -> StrategyRow:
+    """A strategy record checked against the format ``StrategyRepository`` documents.
+
+    Every value must already be JSON (``str``, ``int``, finite ``float``, ``bool``, None, lists and
+    mappings with string keys), so that what a read returns equals what was written: a Decimal in
+    ``params`` is refused rather than turned into a string behind the caller's back.
+    """
+    if not isinstance(record, Mapping):
+        raise ValidationError(
+            f"ChangeSet.strategies holds strategy records (mappings), not {type(record).__name__}",
+            field="strategies",
+        )
+    what = "strategy"
+    strategy_id = parse_identifier(required_field(record, "strategy_id", record=what), field="strategy_id")
+    name = _text(record, "strategy", what=what)
+    symbol = required_field(record, "symbol", record=what)
+    if parse_symbol(symbol)[0] != symbol:
+        raise ValidationError(f"symbol {symbol!r} is not valid; expected {SYMBOL_RULE}", field="symbol")
+    params = required_field(record, "params", record=what)
+    if not isinstance(params, Mapping):
+        raise ValidationError(
+            f"strategy record field 'params' must be a mapping, not {type(params).__name__}", field="params"
+        )
+    status = _strategy_status(required_field(record, "status", record=what))
+    reason = required_field(record, "reason", record=what)
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError(
+            f"strategy record field 'reason' must be a string or None, not {type(reason).__name__}",
+            field="reason",
+        )
+    created_at = _utc_timestamp(record, "created_at")
+    updated_at = _utc_timestamp(record, "updated_at")
+    plain = {}
+    for key, value in record.items():
+        if not isinstance(key, str):
+            raise ValidationError(f"strategy record has the key {key!r}; keys are strings", field="strategies")
+        plain[key] = _json_copy(value, path=key, field=key)
+    return StrategyRow(
+        strategy_id=strategy_id,
+        strategy=name,
+        symbol=symbol,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at,
+        data=to_json(plain, what="strategy"),
+    )
+
+
+def _utc_timestamp(record: Mapping[str, Any], key: str) -> str:
+    """The record's ``key`` as ``isoformat_exact`` text; it must be an ISO 8601 string in UTC."""
+    text = required_field(record, key, record="strategy")
+    moment = parse_timestamp(text, field=key)
+    if datetime.fromisoformat(text).utcoffset() != timedelta(0):
+        raise ValidationError(
+            f"{key} {text!r} is not in UTC; expected e.g. 2026-01-02T03:04:05.678901Z", field=key
+        )
+    return isoformat_exact(moment)
+
+
+def _json_copy(value: object, *, path: str, field: str) -> Any:
+    """``value`` as plain JSON data (dicts and lists), checked to read back equal to itself: a
+    ValidationError on ``field`` when it holds anything else."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"strategy record field {path} is {value!r}, which JSON cannot hold", field=field)
+        return value
+    if isinstance(value, list):
+        return [_json_copy(item, path=f"{path}[{index}]", field=field) for index, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        copy = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(
+                    f"strategy record field {path} has the key {key!r}; JSON keys are strings", field=field
+                )
+            copy[key] = _json_copy(item, path=f"{path}.{key}", field=field)
+        return copy
+    hint = ""
+    if isinstance(value, Decimal):
+        hint = " (write decimals as strings)"
+    elif isinstance(value, tuple):
+        hint = " (write a list, not a tuple)"
+    raise ValidationError(
+        f"strategy record field {path} is a {type(value).__name__}, not a JSON value{hint}", field=field
+    )
+
+
+def keep_first_created(rows: Iterable[StrategyRow], first: dict[str, StrategyRow]) -> list[StrategyRow]:
+    """``rows`` as they are upserted, in order: a record already stored, or written earlier in
+    ``rows``, keeps the ``created_at`` of its first write (in the column and in the record).
+
+    ``first`` holds the stored rows of (at least) these strategy ids; rows seen for the first time
+    are added to it.
+    """
+    upserts = []
+    for row in rows:
+        earlier = first.get(row.strategy_id)
+        if earlier is None:
+            first[row.strategy_id] = row
+        else:
+            record = json.loads(row.data)
+            created_at = json.loads(earlier.data)["created_at"]
+            if record["created_at"] != created_at:
+                record["created_at"] = created_at
+                row = row._replace(created_at=earlier.created_at, data=to_json(record, what="strategy"))
+        upserts.append(row)
+    return upserts
+
+
+def check_strategy_status(status: object) -> str | None:
+    """``list_strategies``' filter: None, or one of ``STRATEGY_STATUSES``."""
+    return None if status is None else _strategy_status(status)
+
+
+def _strategy_status(status: object) -> str:
+    if not isinstance(status, str) or status not in STRATEGY_STATUSES:
+        raise ValidationError(
+            f"status {status!r} is not allowed; allowed: {', '.join(STRATEGY_STATUSES)}", field="status"
+        )
+    return status
 
 
 def portfolio_record(

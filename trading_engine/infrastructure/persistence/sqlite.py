@@ -14,8 +14,8 @@ Group commit
     malformed one fails only that caller, with a ValidationError), puts the rows and a future on
     a queue, and waits for the future. One writer task takes everything queued (at most
     ``max_batch`` change sets), writes it in ONE transaction in the writer thread
-    (``BEGIN IMMEDIATE``; orders, fills, positions, cash, breaker and account rows with one
-    ``executemany`` per table, change sets in queue order so later upserts win; ``COMMIT``), and
+    (``BEGIN IMMEDIATE``; orders, fills, positions, cash, breaker, account and strategy rows with
+    one ``executemany`` per table, change sets in queue order so later upserts win; ``COMMIT``), and
     only then resolves the futures. While a transaction is being written the next batch queues up,
     so under load one fsync covers hundreds of change sets; alone, a commit is one transaction.
     Commits take effect in the order ``commit`` was called. ``transactions`` counts transactions,
@@ -44,7 +44,9 @@ Schema
     version than this code knows is refused with ``IncompatibleSchema`` naming both versions.
     Orders are kept as the full ``Order.to_dict()`` JSON plus the columns the queries filter on;
     ``seq`` numbers orders (and fills) in insertion order, kept across upserts, and drives the
-    newest-first pagination. Decimals are stored as text, exactly.
+    newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
+    (``strategies``: the record as written in ``data``, its timestamps as exact UTC text to sort on,
+    ``seq`` for insertion order) and ``fills.strategy_id``, filled in from the fills already stored.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,9 +72,12 @@ from trading_engine.infrastructure.persistence.records import (
     CashRow,
     ListFilter,
     Rows,
+    StrategyRow,
     check_query,
+    check_strategy_status,
     describe,
     encode_cursor,
+    keep_first_created,
     portfolio_record,
     refusing,
     rows_of,
@@ -116,6 +121,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE TABLE account (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
         ),
     ),
+    (
+        2,
+        (
+            """CREATE TABLE strategies (
+                strategy_id TEXT PRIMARY KEY,
+                seq INTEGER NOT NULL UNIQUE,
+                strategy TEXT NOT NULL,
+                symbol TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX strategies_status_created ON strategies (status, created_at, seq)",
+            "ALTER TABLE fills ADD COLUMN strategy_id TEXT",
+            "UPDATE fills SET strategy_id = json_extract(data, '$.strategy_id')",
+            "CREATE INDEX fills_strategy_seq ON fills (strategy_id, seq)",
+        ),
+    ),
 )
 """``(version, statements)`` in version order: the SQL that takes the schema to each version."""
 
@@ -133,9 +157,20 @@ ON CONFLICT (order_id) DO UPDATE SET
     created_at = excluded.created_at, updated_at = excluded.updated_at, data = excluded.data
 """
 _INSERT_FILL = """
-INSERT INTO fills (fill_id, order_id, data, seq)
-VALUES (?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM fills))
+INSERT INTO fills (fill_id, order_id, strategy_id, data, seq)
+VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM fills))
 """
+# created_at is not updated: a record keeps the created_at of its first write (keep_first_created
+# has put it back into data already).
+_UPSERT_STRATEGY = """
+INSERT INTO strategies (strategy_id, strategy, symbol, status, created_at, updated_at, data, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM strategies))
+ON CONFLICT (strategy_id) DO UPDATE SET
+    strategy = excluded.strategy, symbol = excluded.symbol, status = excluded.status,
+    updated_at = excluded.updated_at, data = excluded.data
+"""
+_STRATEGY_COLUMNS = "strategy_id, strategy, symbol, status, created_at, updated_at, data"
+_MAX_PARAMETERS = 500  # per statement; SQLite before 3.32 allows 999
 _UPSERT_POSITION = (
     "INSERT INTO positions (symbol, data) VALUES (?, ?) "
     "ON CONFLICT (symbol) DO UPDATE SET data = excluded.data"
@@ -376,6 +411,15 @@ class SqliteTradingStore:
     async def list_orders(self, query: OrderQuery) -> OrderPage:
         return await self._read(_list_orders, check_query(query))
 
+    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+        return await self._read(_one_strategy, strategy_id)
+
+    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+        return await self._read(_list_strategies, check_strategy_status(status))
+
+    async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
+        return await self._read(_fills_for_strategy, strategy_id)
+
     async def load_state(self) -> StoredState | None:
         return await self._read(_load_state)
 
@@ -440,6 +484,10 @@ class SqliteTradingStore:
             accounts = [rows.account for rows in batch if rows.account is not None]
             if accounts:
                 conn.execute(_UPSERT_ACCOUNT, (accounts[-1],))
+            strategies = [row for rows in batch for row in rows.strategies]
+            if strategies:
+                stored = _stored_strategies(conn, strategies)
+                conn.executemany(_UPSERT_STRATEGY, keep_first_created(strategies, stored))
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -506,6 +554,21 @@ def _fail(batch: list[_Pending], error: Callable[[], StoreUnavailable]) -> None:
             future.set_exception(error())  # one instance each: tracebacks must not pile up on one
 
 
+def _stored_strategies(conn: sqlite3.Connection, rows: list[StrategyRow]) -> dict[str, StrategyRow]:
+    """The stored rows of the strategy ids in ``rows``, by id."""
+    ids = list(dict.fromkeys(row.strategy_id for row in rows))
+    stored: dict[str, StrategyRow] = {}
+    for start in range(0, len(ids), _MAX_PARAMETERS):
+        chunk = ids[start : start + _MAX_PARAMETERS]
+        placeholders = ", ".join("?" for _ in chunk)
+        for found in conn.execute(
+            f"SELECT {_STRATEGY_COLUMNS} FROM strategies WHERE strategy_id IN ({placeholders})", chunk
+        ):
+            row = StrategyRow(*found)
+            stored[row.strategy_id] = row
+    return stored
+
+
 def _select_one(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1").fetchone() == (1,)
 
@@ -518,6 +581,24 @@ def _one_order(conn: sqlite3.Connection, sql: str, key: str) -> Order | None:
 def _fills_for_order(conn: sqlite3.Connection, order_id: str) -> list[Fill]:
     rows = conn.execute("SELECT data FROM fills WHERE order_id = ? ORDER BY seq", (order_id,))
     return [Fill.from_dict(json.loads(data)) for (data,) in rows]
+
+
+def _fills_for_strategy(conn: sqlite3.Connection, strategy_id: str) -> list[Fill]:
+    rows = conn.execute("SELECT data FROM fills WHERE strategy_id = ? ORDER BY seq", (strategy_id,))
+    return [Fill.from_dict(json.loads(data)) for (data,) in rows]
+
+
+def _one_strategy(conn: sqlite3.Connection, strategy_id: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT data FROM strategies WHERE strategy_id = ?", (strategy_id,)).fetchone()
+    return None if row is None else json.loads(row[0])
+
+
+def _list_strategies(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:
+    if status is None:
+        rows = conn.execute("SELECT data FROM strategies ORDER BY created_at, seq")
+    else:
+        rows = conn.execute("SELECT data FROM strategies WHERE status = ? ORDER BY created_at, seq", (status,))
+    return [json.loads(data) for (data,) in rows]
 
 
 def _list_orders(conn: sqlite3.Connection, wanted: ListFilter) -> OrderPage:
