@@ -20,6 +20,7 @@ from trading_engine.presentation.http.handlers.openapi import OpenApiHandlers
 from trading_engine.presentation.http.handlers.orders import OrderHandlers
 from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
 from trading_engine.presentation.http.handlers.risk import RiskHandlers
+from trading_engine.presentation.http.handlers.strategies import StrategyHandlers
 from trading_engine.presentation.http.keys import MAX_BODY_BYTES
 from trading_engine.presentation.http.metrics_middleware import red_metrics_middleware
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
@@ -74,9 +75,10 @@ def create_app(container: Container) -> web.Application:
             metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
             openapi=OpenApiHandlers(build_openapi(container.config.service.version())),
             orders=OrderHandlers(container.order_service()),
-            portfolio=PortfolioHandlers(container.portfolio_service()),
+            portfolio=PortfolioHandlers(container.portfolio_service(), container.strategy_manager()),
             risk=RiskHandlers(container.risk_service()),
             market=MarketHandlers(container.market_view()),
+            strategies=StrategyHandlers(container.strategy_manager()),
         ),
     )
     return app

@@ -30,6 +30,7 @@ from trading_engine.infrastructure.config import (
 from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
+from trading_engine.domain.strategies import BUILTIN as BUILTIN_STRATEGIES
 from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
@@ -43,6 +44,7 @@ from trading_engine.services.market import MarketView
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
+from trading_engine.services.strategies import StrategyManager, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
 
 
@@ -65,18 +67,24 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 async def run_trading(
     store: Any, account: Account, feed: Any, orders: OrderService, portfolio: PortfolioService,
-    metrics: TradingMetrics,
+    metrics: TradingMetrics, strategies: StrategyManager,
 ) -> AsyncIterator[None]:
     """Resource: open the store, load the account (resting orders go back to the venue), start
-    the price feed; on shutdown stop the feed, finish writing venue events, close the store."""
+    the price feed, then the strategy runtime; on shutdown stop them in reverse, finish writing
+    venue events, close the store."""
     await store.start()
     try:
         await account.load()
         metrics.port.add_collect_hook(portfolio.refresh_gauges)
+        metrics.port.add_collect_hook(strategies.refresh_gauges)
         metrics.breaker(account.breaker.is_open)
         await feed.start()
         try:
-            yield
+            await strategies.start_runtime()
+            try:
+                yield
+            finally:
+                await strategies.shutdown()
         finally:
             await feed.stop()
             await orders.drain()
@@ -200,6 +208,35 @@ class Container(containers.DeclarativeContainer):
         RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits
     )
     portfolio_service = providers.Singleton(PortfolioService, account, market_view, trading_metrics)
+
+    # -- strategies ---------------------------------------------------------------------------------
+    strategy_catalogue = providers.Object(BUILTIN_STRATEGIES)
+    strategy_settings = providers.Singleton(
+        StrategySettings,
+        enable_chaos=config.strategies.enable_chaos,
+        resume_on_start=config.strategies.resume_on_start,
+        max_instances=config.strategies.max_instances,
+        max_position_notional=config.strategies.max_position_notional,
+        max_orders_per_second=config.strategies.max_orders_per_second,
+        max_open_orders=config.strategies.max_open_orders,
+        breaker_after_limit_hits=config.strategies.breaker_after_limit_hits,
+        performance_interval_seconds=config.strategies.performance_interval_seconds,
+    )
+    strategy_manager = providers.Singleton(
+        StrategyManager,
+        order_service,
+        risk_service,
+        account,
+        market_data,
+        market_view,
+        trading_store,
+        clock,
+        trading_metrics.provided.port,
+        strategy_settings,
+        strategy_catalogue,
+        environment=config.service.environment,
+    )
+
     trading = providers.Resource(
         run_trading,
         store=trading_store,
@@ -208,6 +245,7 @@ class Container(containers.DeclarativeContainer):
         orders=order_service,
         portfolio=portfolio_service,
         metrics=trading_metrics,
+        strategies=strategy_manager,
     )
 
     lifecycle = providers.Singleton(Lifecycle)

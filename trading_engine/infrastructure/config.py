@@ -288,6 +288,14 @@ SCHEMA: dict[str, Validator] = {
     "risk.allow_leverage": boolean,
     "persistence.db_path": text(4096),
     "persistence.synchronous": choice("FULL", "NORMAL", "EXTRA", upper=True),
+    "strategies.enable_chaos": boolean,
+    "strategies.resume_on_start": boolean,
+    "strategies.max_instances": integer(1, 10_000),
+    "strategies.max_position_notional": decimal(Decimal(0)),
+    "strategies.max_orders_per_second": number(0, 1000),
+    "strategies.max_open_orders": integer(1, 1000),
+    "strategies.breaker_after_limit_hits": integer(1, 1_000_000),
+    "strategies.performance_interval_seconds": number(0, 3600),
 }
 
 # Keys whose values are never printed, not even in a configuration error.
@@ -408,6 +416,12 @@ def validate(raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Va
         if values[key] >= 10_000:
             raise ConfigError(key, str(values[key]), "must be below 10000 (100%)", env.get(key))
     _check_currencies(values, env)
+    if values["strategies.enable_chaos"] and values["service.environment"] == "production":
+        raise ConfigError(
+            "strategies.enable_chaos", True,
+            "chaos strategies are refused in production; set it to false or use another environment",
+            env.get("strategies.enable_chaos"),
+        )
     if not values["auth.api_token"]:
         if values["service.environment"] == "production":
             raise ConfigError(

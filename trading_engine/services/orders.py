@@ -98,7 +98,20 @@ class OrderService:
         self._order_ids = order_ids
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._fill_listeners: list[Callable[[Order, Fill], None]] = []
         venue.set_listener(self)
+
+    def add_fill_listener(self, listener: Callable[[Order, Fill], None]) -> None:
+        """Call ``listener(order, fill)`` for every fill: at once for a resting order's fill, after
+        the commit for the fills of an order as it is placed. A listener that raises is logged."""
+        self._fill_listeners.append(listener)
+
+    def _tell_fill_listeners(self, order: Order, fill: Fill) -> None:
+        for listener in self._fill_listeners:
+            try:
+                listener(order, fill)
+            except Exception:
+                log.exception("fill_listener_failed", order_id=order.order_id, fill_id=fill.fill_id)
 
     # -- placing --------------------------------------------------------------------------------
     async def place(self, request: OrderRequest) -> PlaceResult:
@@ -210,6 +223,7 @@ class OrderService:
         await account.commit(account.changes_for([order], report.fills))
         for fill in report.fills:
             self._metrics.fill(fill)
+            self._tell_fill_listeners(order, fill)
         self._metrics.order_status(order)
         self._metrics.processing(self._clock.monotonic() - started)
         log.info("order_placed", order_id=order.order_id, symbol=order.symbol, side=order.side.value,
@@ -287,6 +301,7 @@ class OrderService:
             return
         self._account.mark_unsaved(order, fill)
         self._metrics.fill(fill)
+        self._tell_fill_listeners(order, fill)
         if entered_new_status(before, order):  # a second partial fill is no new status
             self._metrics.order_status(order)
         self._commit_later("fill", order_id)

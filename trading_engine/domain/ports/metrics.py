@@ -160,6 +160,33 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     "market_data_age_seconds": MetricSpec(
         MetricKind.GAUGE, "Seconds since the last price of the instrument.", ("symbol",)
     ),
+    "trading_strategy_active": MetricSpec(
+        MetricKind.GAUGE, "Strategy instances running, by strategy name.", ("strategy",)
+    ),
+    "trading_strategy_trades_total": MetricSpec(
+        MetricKind.COUNTER, "Fills of strategy orders, by strategy name and side.", ("strategy", "side")
+    ),
+    "trading_strategy_pnl": MetricSpec(
+        MetricKind.GAUGE,
+        "Net P&L (realized + unrealized - fees) of every instance of the strategy, in the reporting currency.",
+        ("strategy",),
+    ),
+    "trading_strategy_errors_total": MetricSpec(
+        MetricKind.COUNTER, "Strategy instances stopped by an error in the strategy, by strategy name.",
+        ("strategy",),
+    ),
+    "trading_risk_limit_breaches_total": MetricSpec(
+        MetricKind.COUNTER,
+        "Strategy intents refused, by limit_type (order_rate, max_position, max_open_orders, pre_trade) "
+        "and strategy name.",
+        ("limit_type", "strategy"),
+    ),
+    "trading_strategy_decision_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time from a price tick reaching a strategy instance to its first intent being submitted, in seconds.",
+        ("strategy",),
+        buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
         "Updates folded into a metric's overflow series because it reached its label-set limit.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from trading_engine.domain.orders import RejectReason
-from trading_engine.presentation.http.schemas import CircuitBreakerAction, CreateOrder
+from trading_engine.presentation.http.schemas import CircuitBreakerAction, CreateOrder, StartStrategy, StopStrategy
 
 DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "Exact decimal, as a string."}
 NULLABLE_DECIMAL = {"oneOf": [DECIMAL, {"type": "null"}]}
@@ -139,6 +139,13 @@ SCHEMAS: dict[str, Any] = {
 }
 
 ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
+STRATEGY_ID = {"name": "strategy_id", "in": "path", "required": True, "schema": {"type": "string"}}
+STRATEGY_FILTER = {
+    "name": "strategy_id", "in": "query", "schema": {"type": "string"},
+    "description": "Only what this strategy instance traded (its own position and P&L).",
+}
+INSTANCE = {"type": "object", "description": "A strategy instance: strategy_id, strategy, symbol, params, "
+            "status (running, stopped, error), reason, position, trades, limit_hits, created_at, updated_at."}
 
 
 def _body(model: Any) -> dict[str, Any]:
@@ -257,6 +264,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/positions/current": {
             "get": {
                 "summary": "Open positions at the current marks",
+                "parameters": [STRATEGY_FILTER],
                 "responses": {
                     "200": _json({"type": "object", "properties": {"positions": {"type": "array", "items": _ref("Position")}}}, "Positions."),
                     **COMMON_ERRORS,
@@ -266,6 +274,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/portfolio/pnl": {
             "get": {
                 "summary": "Cash, equity, exposure and P&L in the reporting currency",
+                "parameters": [STRATEGY_FILTER],
                 "responses": {"200": _json({"type": "object"}, "The account's valuation."), **COMMON_ERRORS},
             }
         },
@@ -297,6 +306,63 @@ def _operations() -> dict[str, dict[str, Any]]:
             "get": {
                 "summary": "Latest price of every instrument",
                 "responses": {"200": _json({"type": "object", "properties": {"prices": {"type": "array", "items": _ref("Price")}}}, "Prices."), **COMMON_ERRORS},
+            }
+        },
+        "/api/v1/strategies/available": {
+            "get": {
+                "summary": "Strategies that can be started, with their parameter schemas and defaults",
+                "responses": {"200": _json({"type": "object"}, "Strategies."), **COMMON_ERRORS},
+            }
+        },
+        "/api/v1/strategies/start": {
+            "post": {
+                "summary": "Start a strategy instance on one symbol",
+                "description": "Every order the instance places goes through pre-trade risk and its own "
+                               "limits (max_position_notional, max_orders_per_second, max_open_orders).",
+                "security": [{"bearer": []}],
+                "requestBody": _body(StartStrategy),
+                "responses": {
+                    "201": _json(INSTANCE, "Started; strategy_id names the instance."),
+                    "409": _error("strategies.max_instances instances are running already."),
+                    **WRITE_ERRORS,
+                    "422": _error("Unknown strategy or symbol, or a bad parameter (`field` is params.<name>)."),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/strategies/stop": {
+            "post": {
+                "summary": "Stop a strategy instance; its resting orders are cancelled",
+                "security": [{"bearer": []}],
+                "requestBody": _body(StopStrategy),
+                "responses": {
+                    "200": _json(INSTANCE, "Stopped."),
+                    "404": _error("No such instance."),
+                    "409": _error("The instance is not running."),
+                    **WRITE_ERRORS,
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/api/v1/strategies/active": {
+            "get": {
+                "summary": "Running strategy instances",
+                "responses": {"200": _json({"type": "object"}, "Instances."), **COMMON_ERRORS},
+            }
+        },
+        "/api/v1/strategies/{strategy_id}/status": {
+            "get": {
+                "summary": "One strategy instance",
+                "parameters": [STRATEGY_ID],
+                "responses": {"200": _json(INSTANCE, "The instance."), "404": _error("No such instance."), **COMMON_ERRORS},
+            }
+        },
+        "/api/v1/strategies/{strategy_id}/performance": {
+            "get": {
+                "summary": "Trades, P&L, win rate, maximum drawdown and Sharpe ratio of an instance",
+                "parameters": [STRATEGY_ID],
+                "responses": {"200": _json({"type": "object"}, "Performance (README: formulas)."),
+                              "404": _error("No such instance."), **COMMON_ERRORS},
             }
         },
         "/api/v1/market/prices/{symbol}": {

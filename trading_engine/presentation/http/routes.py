@@ -13,6 +13,7 @@ from trading_engine.presentation.http.handlers.openapi import OpenApiHandlers
 from trading_engine.presentation.http.handlers.orders import OrderHandlers
 from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
 from trading_engine.presentation.http.handlers.risk import RiskHandlers
+from trading_engine.presentation.http.handlers.strategies import StrategyHandlers
 
 API = "/api/v1"
 
@@ -26,6 +27,7 @@ class Handlers:
     portfolio: PortfolioHandlers
     risk: RiskHandlers
     market: MarketHandlers
+    strategies: StrategyHandlers
 
 
 def setup_routes(app: web.Application, h: Handlers) -> None:
@@ -51,3 +53,11 @@ def setup_routes(app: web.Application, h: Handlers) -> None:
 
     add.add_get(f"{API}/market/prices", h.market.prices, name="prices")
     add.add_get(f"{API}/market/prices/{{symbol}}", h.market.price, name="price")
+
+    add.add_get(f"{API}/strategies/available", h.strategies.available, name="strategies_available")
+    add.add_post(f"{API}/strategies/start", h.strategies.start, name="strategy_start")
+    add.add_post(f"{API}/strategies/stop", h.strategies.stop, name="strategy_stop")
+    add.add_get(f"{API}/strategies/active", h.strategies.active, name="strategies_active")
+    add.add_get(f"{API}/strategies/{{strategy_id}}/status", h.strategies.status, name="strategy_status")
+    add.add_get(f"{API}/strategies/{{strategy_id}}/performance", h.strategies.performance,
+                name="strategy_performance")

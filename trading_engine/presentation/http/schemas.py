@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,3 +49,13 @@ class OrderListQuery(_Body):
     symbol: str | None = Field(default=None, pattern=SYMBOL)
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=200)
+
+
+class StartStrategy(_Body):
+    strategy: str = Field(min_length=1, max_length=64, description="A name from GET /api/v1/strategies/available.")
+    symbol: str = Field(pattern=SYMBOL, description="Instrument the instance trades, e.g. BTC-USD.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Strategy parameters; omitted ones take their defaults.")
+
+
+class StopStrategy(_Body):
+    strategy_id: str = Field(pattern=IDENTIFIER)

@@ -8,7 +8,9 @@ from aiohttp import web
 
 from trading_engine.domain.portfolio import PositionValuation
 from trading_engine.presentation.http.bodies import json_response
+from trading_engine.presentation.http.errors import ApiError
 from trading_engine.services.portfolio import PortfolioService
+from trading_engine.services.strategies import StrategyManager
 
 
 def position_json(item: PositionValuation) -> dict[str, Any]:
@@ -25,14 +27,36 @@ def position_json(item: PositionValuation) -> dict[str, Any]:
     }
 
 
+def _strategy_filter(request: web.Request) -> str | None:
+    unknown = sorted(set(request.query) - {"strategy_id"})
+    if unknown:
+        raise ApiError(400, f"unknown query parameter {unknown[0]!r}; allowed: strategy_id", field=unknown[0])
+    return request.query.get("strategy_id")
+
+
 class PortfolioHandlers:
-    def __init__(self, portfolio: PortfolioService) -> None:
+    def __init__(self, portfolio: PortfolioService, strategies: StrategyManager) -> None:
         self._portfolio = portfolio
+        self._strategies = strategies
 
     async def positions(self, request: web.Request) -> web.Response:
+        strategy_id = _strategy_filter(request)
+        if strategy_id is not None:  # the one symbol that instance trades, attributed to it
+            perf = self._strategies.performance(strategy_id)
+            positions = [] if perf["position"] == 0 else [{
+                "symbol": perf["symbol"], "currency": perf["currency"], "quantity": perf["position"],
+                "average_entry_price": perf["average_entry_price"], "unrealized_pnl": perf["unrealized_pnl"],
+                "realized_pnl": perf["realized_pnl"], "fees_paid": perf["fees"], "strategy_id": strategy_id,
+            }]
+            return json_response({"positions": positions})
         return json_response({"positions": [position_json(p) for p in self._portfolio.positions()]})
 
     async def pnl(self, request: web.Request) -> web.Response:
+        strategy_id = _strategy_filter(request)
+        if strategy_id is not None:
+            perf = self._strategies.performance(strategy_id)
+            return json_response({k: perf[k] for k in (
+                "strategy_id", "symbol", "currency", "realized_pnl", "unrealized_pnl", "fees", "net_pnl", "trades")})
         v = self._portfolio.valuation()
         return json_response(
             {
