@@ -111,3 +111,23 @@ async def test_a_raising_metrics_port_never_fails_the_request(container, make_cl
     # once per metric name per minute, however many requests failed to record
     assert sorted(e["metric"] for e in failures) == [DUR, ERR, REQ]
     assert all(e["error"] == "RuntimeError: metrics backend is down" for e in failures)
+
+
+async def test_domain_and_api_errors_are_counted_with_the_status_the_client_gets(recorded) -> None:
+    from tests.conftest import AUTH
+
+    client, fake = recorded
+    unauthorised = await client.post("/api/v1/orders", json={})
+    invalid = await client.post("/api/v1/orders", json={"symbol": "BTC-USD"}, headers=AUTH)
+    rejected = await client.post(
+        "/api/v1/orders", json={"symbol": "BTC-USD", "side": "buy", "quantity": "1"}, headers=AUTH
+    )
+    missing = await client.get("/api/v1/orders/ord_nope")
+    assert [r.status for r in (unauthorised, invalid, rejected, missing)] == [401, 422, 422, 404]
+    codes = [(labels["route"], labels["code"]) for kind, name, labels in red(fake) if name == ERR]
+    assert codes == [
+        ("/api/v1/orders", "401"),
+        ("/api/v1/orders", "422"),
+        ("/api/v1/orders", "422"),
+        ("/api/v1/orders/{order_id}", "404"),
+    ]

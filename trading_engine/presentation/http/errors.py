@@ -78,6 +78,17 @@ def status_for_domain_error(exc: DomainError) -> int:
     return 422  # unreachable: DomainError is the last row
 
 
+def status_of(exc: BaseException) -> int:
+    """The status the error middleware answers ``exc`` with: the metrics count the same one."""
+    if isinstance(exc, web.HTTPException):
+        return exc.status
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, DomainError):
+        return status_for_domain_error(exc)
+    return 500
+
+
 def error_response(
     status: int,
     code: str,

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from trading_engine.domain.ports.metrics import MetricsPort
+from trading_engine.presentation.http.errors import status_of
 from trading_engine.presentation.http.keys import ROUTE
 from trading_engine.presentation.http.routing import route_template
 from trading_engine.services.observability import GuardedMetrics
@@ -57,13 +58,12 @@ def red_metrics_middleware(metrics: MetricsPort) -> Middleware:
         route = request.get(ROUTE) or await route_template(request)
         try:
             response = await handler(request)
-        except web.HTTPException as exc:
-            record(method, route, exc.status, clock() - started)
-            raise
         except asyncio.CancelledError:  # the client went away; there is no response to count
             raise
-        except Exception:
-            record(method, route, 500, clock() - started)
+        except Exception as exc:
+            # Counted with the status the error middleware will answer: an HTTPException's own, a
+            # domain or API error's mapped one (401, 404, 409, 422, 503...), 500 for anything else.
+            record(method, route, status_of(exc), clock() - started)
             raise
         record(method, route, response.status, clock() - started)
         return response
