@@ -7,11 +7,11 @@
         assert prometheus.query('up{job="trading-system-engine"}')[0]["value"][1] == "1"
 
 The scrape configuration is generated from ``deploy/prometheus/prometheus.yml``: the targets are
-replaced by the given loopback addresses and the scrape interval is shortened (1 s by default);
-everything else (job name, metrics_path, honor_labels, ...) is kept, so the tests exercise the
-file that ships. Each server gets a free loopback port and a temporary directory (TSDB, generated
-config, its own log); the directory is removed and the process ended (terminate, then kill) on exit,
-whether or not the test failed.
+replaced by the given loopback addresses and the scrape and rule evaluation intervals are shortened
+(1 s by default); everything else (job name, metrics_path, honor_labels, the rule files, ...) is
+kept, so the tests exercise the file that ships. Each server gets a free loopback port and a
+temporary directory (TSDB, generated config, its own log); the directory is removed and the process
+ended (terminate, then kill) on exit, whether or not the test failed.
 """
 
 from __future__ import annotations
@@ -58,16 +58,20 @@ def render_scrape_config(
     source: Path = SHIPPED_SCRAPE_CONFIG,
     scrape_interval: str = "1s",
     credentials_file: Path | None = None,
+    evaluation_interval: str | None = None,
 ) -> dict[str, Any]:
     """The shipped scrape configuration with every static target replaced by ``targets`` and every
-    scrape interval (and timeout, which may not exceed it) set to ``scrape_interval``. Relative
-    ``rule_files`` are made absolute so they still resolve from a config written elsewhere. With
-    ``credentials_file``, scrapes send its content as a bearer token."""
+    scrape interval (and timeout, which may not exceed it) set to ``scrape_interval``; rules are
+    evaluated every ``evaluation_interval`` (by default the scrape interval, so recorded series
+    follow the data as fast as it arrives). Relative ``rule_files`` are made absolute so they still
+    resolve from a config written elsewhere. With ``credentials_file``, scrapes send its content as
+    a bearer token."""
     config = yaml.safe_load(source.read_text())
     config["global"] = {
         **(config.get("global") or {}),
         "scrape_interval": scrape_interval,
         "scrape_timeout": scrape_interval,
+        "evaluation_interval": evaluation_interval or scrape_interval,
     }
     if config.get("rule_files"):
         config["rule_files"] = [str(source.parent / pattern) for pattern in config["rule_files"]]
@@ -99,9 +103,11 @@ class PrometheusServer:
         bearer_token: str | None = None,
         source: Path = SHIPPED_SCRAPE_CONFIG,
         start_timeout: float = 60.0,
+        evaluation_interval: str | None = None,
     ) -> None:
         self.targets = [targets] if isinstance(targets, str) else list(targets)
         self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
         self.bearer_token = bearer_token
         self.source = source
         self.start_timeout = start_timeout
@@ -139,6 +145,7 @@ class PrometheusServer:
                 source=self.source,
                 scrape_interval=self.scrape_interval,
                 credentials_file=credentials,
+                evaluation_interval=self.evaluation_interval,
             )
             self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
             # A free port can be taken between our probe and Prometheus binding it: retry a few.
@@ -241,6 +248,11 @@ class PrometheusServer:
             {k: t.get(k) for k in ("scrapeUrl", "health", "lastError", "labels")}
             for t in data.get("activeTargets", [])
         ]
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        """The loaded rule groups with each rule's health, last error and, for alerting rules, its
+        active alerts (``/api/v1/rules``)."""
+        return list(self._get("/api/v1/rules", {}).get("groups", []))
 
     # -- the HTTP API ---------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, str]) -> Any:
