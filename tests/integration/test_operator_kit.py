@@ -7,8 +7,11 @@
   variable and filters on the ``service`` and ``instance`` variables;
 * every PromQL expression of the dashboard and of the rules is valid and returns data, against the
   real service (as a subprocess, with traffic: fills, rejections, errors, a resting order, a circuit
-  breaker trip and reset, a metric pushed past its series limit) scraped by a real Prometheus that
-  loads the shipped rule files. A dashboard whose queries return nothing is a broken dashboard.
+  breaker trip and reset, a runaway strategy contained by its order-rate limit and the breaker, a
+  market maker quoting and filling, a metric pushed past its series limit) scraped by a real
+  Prometheus that loads the shipped rule files. A dashboard whose queries return nothing is a
+  broken dashboard. One documented exception: series that only a crashing strategy creates
+  (NOT_PRODUCED_BY_THE_TRAFFIC).
 
 promtool and prometheus come with Debian's ``prometheus`` package, which ``make test`` installs; a
 missing tool fails these tests, never skips them.
@@ -47,6 +50,18 @@ TOKEN = "operator-kit-test-token-0123456789"
 # Low enough that the test's throwaway label sets (below) push the HTTP metrics past it, high enough
 # that every label set the real traffic creates first (about 20 per HTTP metric) keeps its labels.
 MAX_SERIES_PER_METRIC = 28
+# A runaway instance is stopped, and trips the breaker, after this many refused intents: with
+# orders_per_tick=10 and max_orders_per_second=1 that takes about three ticks (under a second).
+BREAKER_AFTER_LIMIT_HITS = 20
+
+# Series the service creates with an event the live traffic cannot cause. trading_strategy_errors_total
+# appears with the first strategy instance stopped by an exception (or an invalid intent); no
+# built-in strategy raises, and the product ships no strategy that crashes on purpose, so the test
+# does not add one. An expression that selects nothing but these series is held to the rule of the
+# right side of `unless`: it must be valid PromQL, and an empty result is the healthy case. The
+# promtool tests (alerts_test.yml) cover StrategyErrors with the series present; the dashboard's
+# "Strategy errors" panel falls back to 0 per strategy, so it still must return data.
+NOT_PRODUCED_BY_THE_TRAFFIC = frozenset({"trading_strategy_errors_total"})
 
 # What Grafana substitutes in a dashboard query, as the live test substitutes it. $__rate_interval
 # is at least four scrape intervals; with 1 s scrapes, a 1m window holds plenty of samples.
@@ -275,6 +290,13 @@ def test_the_dashboard_covers_red_runtime_and_business_metrics() -> None:
         "portfolio_pnl",
         "risk_circuit_breaker_open",
         "market_data_age_seconds",
+        "trading_strategy_active",
+        "service_instance_strategy_side:trading_strategy_trades:rate5m",
+        "trading_strategy_pnl",
+        "service_instance_strategy_limit_type:trading_risk_limit_breaches:rate5m",
+        "trading_strategy_errors_total",
+        "service_instance_strategy:trading_strategy_decision_seconds:p50_rate5m",
+        "service_instance_strategy:trading_strategy_decision_seconds:p99_rate5m",
     ):
         assert needed in exprs, needed
 
@@ -419,7 +441,8 @@ def test_condition_free_forms_follow_the_documented_rule() -> None:
 
 def live_expressions() -> list[Expression]:
     """Every expression the live test runs: dashboard queries and variables, recording rules (their
-    expressions and the series they record), and alerts in their condition-free forms."""
+    expressions and the series they record), and alerts in their condition-free forms; those that
+    select only NOT_PRODUCED_BY_THE_TRAFFIC may return nothing."""
     model = dashboard()
     found = []
     for variable in model["templating"]["list"]:
@@ -446,7 +469,26 @@ def live_expressions() -> list[Expression]:
         found.append(Expression(f"record {rule['record']} (recorded series)", rule["record"]))
     for rule in rules("alert"):
         found.extend(condition_free_forms(rule["expr"], f"alert {rule['alert']}"))
-    return found
+    return [may_be_empty_without_a_crash(expression) for expression in found]
+
+
+def may_be_empty_without_a_crash(expression: Expression) -> Expression:
+    """``expression``, allowed to return nothing when it selects only NOT_PRODUCED_BY_THE_TRAFFIC."""
+    metrics = {metric for metric, _ in selectors(expression.promql)}
+    if expression.must_return_data and metrics and metrics <= NOT_PRODUCED_BY_THE_TRAFFIC:
+        return Expression(f"{expression.source} (may be empty: no strategy crashed)", expression.promql,
+                          must_return_data=False, label=expression.label)
+    return expression
+
+
+def test_only_the_series_no_traffic_produces_may_be_empty() -> None:
+    expressions = live_expressions()
+    exempt = [e.source for e in expressions if "may be empty" in e.source]
+    # Both condition-free forms of StrategyErrors; the dashboard's errors panel falls back to 0 per
+    # strategy, so it must return data.
+    assert exempt == ["alert StrategyErrors (may be empty: no strategy crashed)"] * 2
+    panel = [e for e in expressions if e.source == "panel 'Strategy errors' query A"]
+    assert [e.must_return_data for e in panel] == [True]
 
 
 # -- the live service and its traffic ---------------------------------------------------------------
@@ -504,7 +546,8 @@ def expect(result: tuple[int, Any], status: int, what: str) -> Any:
 def opening_traffic(client: Client) -> None:
     """One of everything the dashboard shows, in the order that keeps each real label set below the
     series limit: reads, fills both ways, a cancelled and a resting limit order, rejections for
-    several reasons, client errors, and a circuit breaker trip and reset."""
+    several reasons, client errors, a circuit breaker trip and reset, and strategies (a runaway
+    contained, a market maker left running)."""
     for path in READ_ROUTES:
         expect(client.call("GET", path), 200, f"GET {path}")
     filled = expect(client.order("buy", "0.01"), 201, "market buy")
@@ -530,9 +573,43 @@ def opening_traffic(client: Client) -> None:
     rejected = client.order("buy", "0.001")
     assert rejected[0] == 422 and rejected[1]["error"]["code"] == "circuit_breaker_open", rejected
     expect(client.call("POST", breaker, {"action": "reset"}), 200, "reset")
+    start_strategies(client)
     # A limit order far below the market rests on the book for the rest of the test.
     resting = expect(client.order("buy", "0.001", **limit), 201, "resting limit buy")
     assert resting["status"] == "open", resting
+
+
+def start_strategies(client: Client) -> None:
+    """A runaway instance floods market orders: its order-rate limit refuses them
+    (trading_risk_limit_breaches_total), and after BREAKER_AFTER_LIMIT_HITS refusals the runtime
+    stops it and trips the circuit breaker, which the test resets (the traffic below needs it
+    closed; tripping cancels resting orders, so this comes before the resting order). Then a market
+    maker with a tight spread quotes on every tick and fills within seconds, for the rest of the
+    test: active instances, trades, P&L and decision latency keep moving."""
+    start = "/api/v1/strategies/start"
+    runaway = expect(
+        client.call("POST", start, {"strategy": "runaway", "symbol": "BTC-USD",
+                                    "params": {"orders_per_tick": 10, "max_orders_per_second": 1}}),
+        201, "start runaway",
+    )
+    deadline = time.monotonic() + 15
+    while (status := expect(client.call("GET", f"/api/v1/strategies/{runaway['strategy_id']}/status"),
+                            200, "runaway status"))["status"] == "running":
+        assert time.monotonic() < deadline, f"the runaway instance was never contained: {status}"
+        time.sleep(0.05)
+    assert status["status"] == "error" and "circuit breaker tripped" in status["reason"], status
+    risk = expect(client.call("GET", "/api/v1/risk/status"), 200, "risk status")
+    assert risk["circuit_breaker"]["is_open"] and "runaway" in risk["circuit_breaker"]["reason"], risk
+    expect(client.call("POST", "/api/v1/risk/circuit-breaker", {"action": "reset"}), 200, "reset")
+    # Quotes 1 bp either side of the mid (the feed moves about 5 bp a tick), requoted on every move
+    # past 1 bp; a rate limit well above its 2 quotes a tick, so nothing of it is ever refused.
+    maker = {"spread_bps": 2, "quote_size": "0.001", "max_inventory": "0.005", "requote_bps": 1,
+             "max_orders_per_second": 50}
+    started = expect(
+        client.call("POST", start, {"strategy": "market_making", "symbol": "BTC-USD", "params": maker}),
+        201, "start market maker",
+    )
+    assert started["status"] == "running", started
 
 
 def fold_label_sets(client: Client) -> None:
@@ -571,7 +648,8 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
     throwaway label sets to overflow the HTTP metrics; a Prometheus built from the shipped config
     (1 s scrapes and rule evaluations, the shipped rule files) then scrapes it while Traffic keeps
     every series moving, until every expression returns data (30 s at most; about 3 s in practice).
-    Then: every rule loaded and evaluates without error, the breakdowns show the traffic, and the
+    Then: every rule loaded and evaluates without error, the breakdowns show the traffic (the
+    strategy views: the market maker trading and deciding, the runaway's refusals), and the
     MetricsSeriesOverflow alert is active in Prometheus itself."""
     expressions = live_expressions()
     assert len(expressions) > 60
@@ -582,6 +660,8 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
         "TRADING_ENGINE_DB_PATH": str(tmp_path / "trading.db"),
         "TRADING_ENGINE_API_TOKEN": TOKEN,
         "METRICS_MAX_SERIES_PER_METRIC": str(MAX_SERIES_PER_METRIC),
+        "ENABLE_CHAOS_STRATEGIES": "true",  # ServiceProcess runs it with ENVIRONMENT=testing
+        "STRATEGY_BREAKER_AFTER_LIMIT_HITS": str(BREAKER_AFTER_LIMIT_HITS),
         "LOG_LEVEL": "WARNING",
     }
     with ServiceProcess(env=env) as service:
@@ -593,7 +673,9 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
         assert 'metrics_series_overflow_total{' in exposition, (
             "the throwaway label sets did not push any metric past METRICS_MAX_SERIES_PER_METRIC"
         )
-        assert 'route="/api/v1/orders"' in exposition  # the real label sets kept their labels
+        # the real label sets kept their labels
+        assert 'route="/api/v1/orders"' in exposition
+        assert 'route="/api/v1/strategies/start"' in exposition
         traffic = Traffic(client)
 
         with PrometheusServer(f"127.0.0.1:{service.port}", evaluation_interval="1s") as prometheus:
@@ -603,6 +685,7 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
             )
             assert_rules_load_and_evaluate(prometheus)
             assert_breakdowns_show_the_traffic(prometheus)
+            assert_strategy_views_show_the_strategies(prometheus, traffic)
             # The alert chain end to end: the folded updates above make MetricsSeriesOverflow active.
             overflow = f'ALERTS{{alertname="MetricsSeriesOverflow", instance="{INSTANCE}"}}'
             active = prometheus.wait_for(overflow, timeout=10, tick=traffic)
@@ -662,6 +745,38 @@ def assert_breakdowns_show_the_traffic(prometheus: PrometheusServer) -> None:
     assert values("service_instance_route_code:http_requests:rate5m", "code") >= {"200", "201", "404", "405"}
     assert values("portfolio_pnl", "kind") == {"realized", "unrealized"}
     assert values("market_data_age_seconds", "symbol") == {"BTC-USD", "ETH-USD", "ETH-BTC"}
+
+
+def assert_strategy_views_show_the_strategies(prometheus: PrometheusServer, traffic: Traffic) -> None:
+    """The strategy panels hold what the strategies did: the market maker running, trading both
+    ways and deciding (measured latency, not NaN); the runaway stopped, its refusals counted by its
+    order-rate limit; no instance stopped by an error."""
+    identity = f'service="{SERVICE}", instance="{INSTANCE}"'
+
+    def by_strategy(promql: str) -> dict[str, float]:
+        return {r["metric"]["strategy"]: float(r["value"][1]) for r in prometheus.query(promql)}
+
+    active = by_strategy(f"trading_strategy_active{{{identity}}}")
+    assert active.get("market_making") == 1 and active.get("runaway") == 0, active
+    breaches = {
+        (r["metric"]["strategy"], r["metric"]["limit_type"]): float(r["value"][1])
+        for r in prometheus.query(f"trading_risk_limit_breaches_total{{{identity}}}")
+    }
+    assert ("runaway", "order_rate") in breaches, breaches
+    # It was stopped at its BREAKER_AFTER_LIMIT_HITS-th counted refusal.
+    refused = sum(n for (strategy, _), n in breaches.items() if strategy == "runaway")
+    assert refused >= BREAKER_AFTER_LIMIT_HITS, breaches
+    assert prometheus.query(f"trading_strategy_errors_total{{{identity}}}") == []
+    # The maker fills within seconds; the recorded rate needs two scrapes of its counters.
+    maker = f'{identity}, strategy="market_making"'
+    prometheus.wait_for(
+        f"service_instance_strategy_side:trading_strategy_trades:rate5m{{{maker}}} > 0",
+        lambda result: {r["metric"]["side"] for r in result} == {"buy", "sell"},
+        timeout=20,
+        tick=traffic,
+    )
+    p99 = by_strategy(f"service_instance_strategy:trading_strategy_decision_seconds:p99_rate5m{{{identity}}}")
+    assert 0 < p99["market_making"] < 1, p99
 
 
 def assert_rules_load_and_evaluate(prometheus: PrometheusServer) -> None:
