@@ -69,8 +69,8 @@ async def run_trading(
     store: Any, account: Account, feed: Any, orders: OrderService, portfolio: PortfolioService,
     metrics: TradingMetrics, strategies: StrategyManager,
 ) -> AsyncIterator[None]:
-    """Resource: open the store, load the account (resting orders go back to the venue), start
-    the price feed, then the strategy runtime; on shutdown stop them in reverse, finish writing
+    """Resource: open the store, load the account (resting orders go back to the venue), resume
+    the strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
     venue events, close the store."""
     await store.start()
     try:
@@ -78,15 +78,16 @@ async def run_trading(
         metrics.port.add_collect_hook(portfolio.refresh_gauges)
         metrics.port.add_collect_hook(strategies.refresh_gauges)
         metrics.breaker(account.breaker.is_open)
-        await feed.start()
+        # Strategies resume before the first price: no fill of theirs can come before they do.
+        await strategies.start_runtime()
         try:
-            await strategies.start_runtime()
+            await feed.start()
             try:
                 yield
             finally:
-                await strategies.shutdown()
+                await feed.stop()
         finally:
-            await feed.stop()
+            await strategies.shutdown()
             await orders.drain()
     finally:
         await store.stop()
@@ -220,6 +221,7 @@ class Container(containers.DeclarativeContainer):
         max_orders_per_second=config.strategies.max_orders_per_second,
         max_open_orders=config.strategies.max_open_orders,
         breaker_after_limit_hits=config.strategies.breaker_after_limit_hits,
+        limit_hits_window_seconds=config.strategies.limit_hits_window_seconds,
         performance_interval_seconds=config.strategies.performance_interval_seconds,
     )
     strategy_manager = providers.Singleton(

@@ -17,14 +17,20 @@ Per-instance limits (parameters of every strategy, defaults from config):
 
 A refused intent (by these limits, or by pre-trade risk) comes back to the strategy as a
 :class:`RiskEvent` and counts in ``trading_risk_limit_breaches_total``. An instance whose intents
-are refused ``strategies.breaker_after_limit_hits`` times (refusals because the breaker is
-already open or prices are stale do not count) trips the circuit breaker and is stopped with
-status ``error``: a runaway algorithm halts trading instead of flooding it.
+are refused ``strategies.breaker_after_limit_hits`` times within
+``strategies.limit_hits_window_seconds`` (refusals because the breaker is already open or prices
+are stale do not count) trips the circuit breaker and is stopped with status ``error``: a runaway
+algorithm halts trading instead of flooding it, while a strategy that brushes a limit now and then
+never adds up to a halt.
 
 An exception raised by a strategy stops that instance only (status ``error``, the exception as
 reason, logged and counted); the engine and every other instance go on. Stopping an instance
 cancels its resting orders. Instances are stored; with ``strategies.resume_on_start`` they are
-started again on restart, their position rebuilt from their stored fills.
+started again on restart, their position rebuilt from their stored fills, before the price feed
+starts (so no fill of theirs can arrive first). Those not resumed are stopped with the reason
+why, their resting orders cancelled. Instances that are not running (stopped or failed, in this
+run or an earlier one) keep their status and performance: they are read back from the store on
+request.
 
 Performance per instance (all amounts in the symbol's quote currency):
 
@@ -78,7 +84,7 @@ from trading_engine.domain.strategy import (
     StrategyContext,
     StrategySpec,
 )
-from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
@@ -103,6 +109,7 @@ class StrategySettings:
     max_orders_per_second: float
     max_open_orders: int
     breaker_after_limit_hits: int
+    limit_hits_window_seconds: float
     performance_interval_seconds: float
 
 
@@ -157,6 +164,7 @@ class Instance:
     closing_fills: int = 0
     winning_fills: int = 0
     limit_hits: int = 0
+    recent_refusals: deque[float] = field(default_factory=deque)  # monotonic times, within the window
     ticks: int = 0
     samples: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_PERFORMANCE_SAMPLES))
     last_sample_at: float | None = None
@@ -237,12 +245,12 @@ class StrategyManager:
             if not self._settings.resume_on_start or spec is None:
                 why = ("not resumed: strategies.resume_on_start is false" if spec is not None
                        else f"not resumed: strategy {record['strategy']} is not available")
-                await self._retire(record, why)
+                await self._retire(record, why, spec)
                 continue
             try:
                 await self._resume(spec, record)
             except DomainError as exc:
-                await self._retire(record, f"not resumed: {exc.message}")
+                await self._retire(record, f"not resumed: {exc.message}", spec)
 
     async def shutdown(self) -> None:
         """Stop every task (instances stay ``running`` in the store, to resume on restart)."""
@@ -293,7 +301,7 @@ class StrategyManager:
         return instance
 
     async def stop(self, strategy_id: str, reason: str = "stopped by client") -> Instance:
-        instance = self.get(strategy_id)
+        instance = await self.find(strategy_id)
         if instance.status != RUNNING:
             raise Conflict(f"strategy {strategy_id} is {instance.status}; only running instances can be stopped")
         await self._halt(instance, STOPPED, reason)
@@ -311,8 +319,27 @@ class StrategyManager:
     def instances(self, strategy_id: str | None = None) -> list[Instance]:
         return [i for i in self._instances.values() if strategy_id in (None, i.strategy_id)]
 
+    async def find(self, strategy_id: str) -> Instance:
+        """An instance of this run, or one stored by an earlier run (read back, not running)."""
+        instance = self._instances.get(strategy_id)
+        if instance is not None:
+            return instance
+        record = await self._store.get_strategy(strategy_id)
+        spec = None if record is None else self._specs.get(record["strategy"])
+        if record is None or spec is None:
+            raise NotFound(f"strategy instance {strategy_id!r} not found")
+        instance = await self._rebuild(spec, record)
+        instance.status, instance.reason = record["status"], record["reason"]
+        instance.updated_at = parse_timestamp(record["updated_at"], field="updated_at")
+        if instance.status == RUNNING:  # running in the store but not here: it was not resumed
+            instance.status = STOPPED
+        self._instances[strategy_id] = instance
+        return instance
+
     def performance(self, strategy_id: str) -> dict[str, Any]:
-        instance = self.get(strategy_id)
+        return self.performance_of(self.get(strategy_id))
+
+    def performance_of(self, instance: Instance) -> dict[str, Any]:
         mark = self._mark(instance.symbol)
         position = instance.position
         unrealized = position.unrealized_pnl(mark) if mark is not None and position.quantity else ZERO
@@ -386,26 +413,38 @@ class StrategyManager:
             position=Position(symbol),
         )
 
-    async def _resume(self, spec: StrategySpec, record: Mapping[str, Any]) -> None:
-        from trading_engine.domain.timefmt import parse_timestamp
-
+    async def _rebuild(self, spec: StrategySpec, record: Mapping[str, Any]) -> Instance:
+        """The stored instance, its position rebuilt from its fills (not launched)."""
         params = spec.validate_params(record["params"])
         instance = self._new_instance(record["strategy_id"], spec, record["symbol"], params,
                                       parse_timestamp(record["created_at"], field="created_at"))
         for fill in await self._store.fills_for_strategy(instance.strategy_id):
             self._apply_fill(instance, fill)
+        return instance
+
+    async def _resume(self, spec: StrategySpec, record: Mapping[str, Any]) -> None:
+        instance = await self._rebuild(spec, record)
         self._launch(instance)
         log.info("strategy_resumed", strategy_id=instance.strategy_id, strategy=spec.name,
                  symbol=instance.symbol, trades=instance.trades)
 
-    async def _retire(self, record: Mapping[str, Any], why: str) -> None:
+    async def _retire(self, record: Mapping[str, Any], why: str, spec: StrategySpec | None = None) -> None:
         for order in self._resting(record["strategy_id"]):
             try:
                 await self._orders.cancel(order.order_id, reason=why)
             except DomainError:
                 pass
-        retired = {**record, "status": STOPPED, "reason": why, "updated_at": isoformat_exact(self._clock.now())}
+        now = self._clock.now()
+        retired = {**record, "status": STOPPED, "reason": why, "updated_at": isoformat_exact(now)}
         await self._account.commit(ChangeSet(strategies=(retired,)))
+        if spec is not None:  # visible (status, performance) like an instance stopped by a client
+            try:
+                instance = await self._rebuild(spec, record)
+            except DomainError:
+                pass
+            else:
+                instance.status, instance.reason, instance.updated_at = STOPPED, why, now
+                self._instances[instance.strategy_id] = instance
         log.info("strategy_retired", strategy_id=record["strategy_id"], reason=why)
 
     def _launch(self, instance: Instance) -> None:
@@ -585,18 +624,24 @@ class StrategyManager:
     async def _refused(self, instance: Instance, event: RiskEvent) -> None:
         self._metrics.inc_counter("trading_risk_limit_breaches_total",
                                   {"limit_type": event.limit_type, "strategy": instance.spec.name})
+        recent = instance.recent_refusals
         if event.reason not in NOT_THE_STRATEGYS_DOING:
             instance.limit_hits += 1
-        if instance.limit_hits >= self._settings.breaker_after_limit_hits:
-            why = (f"strategy {instance.strategy_id} ({instance.spec.name}) had {instance.limit_hits} orders "
-                   "refused by risk limits")
+            now = self._clock.monotonic()
+            recent.append(now)
+            while recent and recent[0] <= now - self._settings.limit_hits_window_seconds:
+                recent.popleft()
+        if len(recent) >= self._settings.breaker_after_limit_hits:
+            window = self._settings.limit_hits_window_seconds
+            why = (f"strategy {instance.strategy_id} ({instance.spec.name}) had {len(recent)} orders "
+                   f"refused by risk limits within {window:g} s")
             log.warning("strategy_contained", strategy_id=instance.strategy_id, limit_hits=instance.limit_hits)
             try:
                 await self._risk.trip(why)
             except DomainError as exc:
                 log.error("strategy_breaker_not_tripped", strategy_id=instance.strategy_id, error=exc.message)
-            await self._halt(instance, ERROR, f"stopped after {instance.limit_hits} refused orders; "
-                             "circuit breaker tripped")
+            await self._halt(instance, ERROR, f"stopped after {len(recent)} refused orders within "
+                             f"{window:g} s; circuit breaker tripped")
             return
         instance.events.append(("risk", event))
 
