@@ -144,7 +144,7 @@ def test_requotes_when_its_quotes_are_gone_but_not_after_a_refusal() -> None:
     for intent in places(intents):
         strategy.on_risk_event(RiskEvent(PRE_TRADE, "refused", intent=intent), context())
     assert strategy.on_tick(D(50000), context()) == []  # not retried on the same mid
-    assert len(places(strategy.on_tick(D(50030), context()))) == 2  # retried past requote_bps
+    assert len(places(strategy.on_tick(D(50060), context()))) == 2  # retried past requote_bps (10 bps = 50)
 
 
 def test_quote_sizes_floor_to_the_lot() -> None:

@@ -42,7 +42,7 @@ def test_specs_leave_the_per_instance_limits_to_the_runtime() -> None:
 EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
     "market_making": {
         "spread_bps": D(20), "quote_size": D("0.01"), "max_inventory": D("0.1"),
-        "skew_bps": D(10), "requote_bps": D(5),
+        "skew_bps": D(10), "requote_bps": D(10),
     },
     "momentum": {"fast": 5, "slow": 20, "position_size": D("0.01"), "allow_short": 0},
     "mean_reversion": {"window": 20, "entry_z": 2.0, "exit_z": 0.5, "position_size": D("0.01")},

@@ -295,6 +295,7 @@ SCHEMA: dict[str, Validator] = {
     "strategies.max_orders_per_second": number(0, 1000),
     "strategies.max_open_orders": integer(1, 1000),
     "strategies.breaker_after_limit_hits": integer(1, 1_000_000),
+    "strategies.limit_hits_window_seconds": number(0, 86_400),
     "strategies.performance_interval_seconds": number(0, 3600),
 }
 

@@ -172,7 +172,7 @@ SPEC = StrategySpec(
             minimum=ZERO,
         ),
         Parameter(
-            "requote_bps", "decimal", Decimal(5),
+            "requote_bps", "decimal", Decimal(10),
             "Requote when the mid moves more than this many basis points from the last quotes' mid.",
             minimum=ZERO, exclusive_minimum=True,
         ),
