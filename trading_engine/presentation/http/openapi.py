@@ -216,6 +216,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                 "parameters": [
                     {"name": "status", "in": "query", "schema": ORDER_SCHEMA["properties"]["status"]},
                     {"name": "symbol", "in": "query", "schema": {"type": "string"}},
+                    {"name": "strategy_id", "in": "query", "schema": {"type": "string"},
+                     "description": "Only the orders of this strategy instance."},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                     {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."},
                 ],

@@ -47,6 +47,7 @@ class CircuitBreakerAction(_Body):
 class OrderListQuery(_Body):
     status: Literal["new", "open", "partially_filled", "filled", "cancelled", "rejected", "expired"] | None = None
     symbol: str | None = Field(default=None, pattern=SYMBOL)
+    strategy_id: str | None = Field(default=None, pattern=IDENTIFIER)
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=200)
 

@@ -50,6 +50,7 @@ class OrderHandlers:
                 OrderQuery(
                     status=OrderStatus(query.status) if query.status else None,
                     symbol=query.symbol.upper() if query.symbol else None,
+                    strategy_id=query.strategy_id,
                     limit=query.limit,
                     cursor=query.cursor,
                 )

@@ -42,7 +42,7 @@ class PortfolioHandlers:
     async def positions(self, request: web.Request) -> web.Response:
         strategy_id = _strategy_filter(request)
         if strategy_id is not None:  # the one symbol that instance trades, attributed to it
-            perf = self._strategies.performance(strategy_id)
+            perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             positions = [] if perf["position"] == 0 else [{
                 "symbol": perf["symbol"], "currency": perf["currency"], "quantity": perf["position"],
                 "average_entry_price": perf["average_entry_price"], "unrealized_pnl": perf["unrealized_pnl"],
@@ -54,7 +54,7 @@ class PortfolioHandlers:
     async def pnl(self, request: web.Request) -> web.Response:
         strategy_id = _strategy_filter(request)
         if strategy_id is not None:
-            perf = self._strategies.performance(strategy_id)
+            perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             return json_response({k: perf[k] for k in (
                 "strategy_id", "symbol", "currency", "realized_pnl", "unrealized_pnl", "fees", "net_pnl", "trades")})
         v = self._portfolio.valuation()

@@ -45,7 +45,8 @@ class StrategyHandlers:
         return json_response({"strategies": [instance_json(i) for i in self._strategies.active()]})
 
     async def status(self, request: web.Request) -> web.Response:
-        return json_response(instance_json(self._strategies.get(request.match_info["strategy_id"])))
+        return json_response(instance_json(await self._strategies.find(request.match_info["strategy_id"])))
 
     async def performance(self, request: web.Request) -> web.Response:
-        return json_response(self._strategies.performance(request.match_info["strategy_id"]))
+        instance = await self._strategies.find(request.match_info["strategy_id"])
+        return json_response(self._strategies.performance_of(instance))
