@@ -18,7 +18,7 @@ Cash reserved for resting buy orders is derived state: ``remaining quantity * li
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,55 @@ from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import CircuitBreaker
 
 log = structlog.get_logger(__name__)
+
+
+class OpenOrders(MutableMapping[str, Order]):
+    """The account's unfinished orders by id, also indexed by symbol and side and by strategy
+    instance, so pre-trade checks and the strategy runtime never scan every open order."""
+
+    def __init__(self, orders: Iterable[Order] = ()) -> None:
+        self._by_id: dict[str, Order] = {}
+        self._by_book: dict[tuple[str, Side], dict[str, Order]] = {}
+        self._by_strategy: dict[str, dict[str, Order]] = {}
+        for order in orders:
+            self[order.order_id] = order
+
+    def __getitem__(self, order_id: str) -> Order:
+        return self._by_id[order_id]
+
+    def __setitem__(self, order_id: str, order: Order) -> None:
+        if order_id in self._by_id:
+            del self[order_id]
+        self._by_id[order_id] = order
+        self._by_book.setdefault((order.symbol, order.side), {})[order_id] = order
+        if order.strategy_id is not None:
+            self._by_strategy.setdefault(order.strategy_id, {})[order_id] = order
+
+    def __delitem__(self, order_id: str) -> None:
+        order = self._by_id.pop(order_id)
+        self._unindex(self._by_book, (order.symbol, order.side), order_id)
+        if order.strategy_id is not None:
+            self._unindex(self._by_strategy, order.strategy_id, order_id)
+
+    @staticmethod
+    def _unindex(index: dict[Any, dict[str, Order]], key: Any, order_id: str) -> None:
+        bucket = index.get(key)
+        if bucket is not None:
+            bucket.pop(order_id, None)
+            if not bucket:
+                del index[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def for_symbol_side(self, symbol: str, side: Side) -> tuple[Order, ...]:
+        return tuple(self._by_book.get((symbol, side), {}).values())
+
+    def for_strategy(self, strategy_id: str) -> tuple[Order, ...]:
+        return tuple(self._by_strategy.get(strategy_id, {}).values())
 
 
 class Account:
@@ -55,7 +104,7 @@ class Account:
         self._fee_rate = Decimal(fee_bps) / BPS
         self.portfolio = Portfolio(reporting_currency, initial_cash)
         self.breaker = CircuitBreaker()
-        self.open_orders: dict[str, Order] = {}
+        self.open_orders = OpenOrders()
         # Venue events (later fills, expiries) applied in memory but not yet in any change set.
         self._unsaved_orders: dict[str, Order] = {}
         self._unsaved_fills: list[Fill] = []
@@ -90,7 +139,7 @@ class Account:
     def _install_initial(self) -> None:
         self.portfolio = Portfolio(self._reporting_currency, self._initial_cash)
         self.breaker = CircuitBreaker()
-        self.open_orders = {}
+        self.open_orders = OpenOrders()
         self._forget_unsaved()
 
     def _install(
@@ -100,7 +149,7 @@ class Account:
         breaker: Mapping[str, Any] | None,
     ) -> None:
         self.portfolio = Portfolio.from_dict({**portfolio, "reserved": {}})
-        self.open_orders = {order.order_id: order for order in open_orders}
+        self.open_orders = OpenOrders(open_orders)
         for order in self.open_orders.values():
             self.reserve_for(order)
         self.breaker = CircuitBreaker.from_dict(breaker) if breaker else CircuitBreaker()

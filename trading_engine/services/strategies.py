@@ -227,6 +227,7 @@ class StrategyManager:
         }
         self._ids = strategy_ids or IdGenerator("stg_")
         self._instances: dict[str, Instance] = {}
+        self._decision_handles: dict[str, Any] = {}
         self._unsubscribe: Callable[[], None] | None = None
         orders.add_fill_listener(self._on_fill)
 
@@ -524,17 +525,26 @@ class StrategyManager:
             log.exception("strategy_failed", strategy_id=instance.strategy_id, strategy=instance.spec.name)
             await self._fail(instance, f"{type(exc).__name__}: {exc}")
             return
-        first = True
+        if not intents:
+            return
+        if received is not None:
+            self._decision_seconds(instance.spec.name).observe(self._clock.monotonic() - received)
+            # Decide first, submit second: a tick wakes every instance of its symbol, and each one
+            # decides before any of them starts placing orders, so the last to decide does so on a
+            # price as fresh as the first's instead of after everyone else's order handling.
+            await asyncio.sleep(0)
         for intent in intents:
             if instance.status != RUNNING:
                 return
-            if first and received is not None:
-                self._metrics.observe_histogram(
-                    "trading_strategy_decision_seconds", self._clock.monotonic() - received,
-                    {"strategy": instance.spec.name},
-                )
-            first = False
             await self._submit(instance, intent)
+
+    def _decision_seconds(self, strategy: str) -> Any:
+        handle = self._decision_handles.get(strategy)
+        if handle is None:
+            handle = self._decision_handles[strategy] = self._metrics.histogram(
+                "trading_strategy_decision_seconds", {"strategy": strategy}
+            )
+        return handle
 
     def _context(self, instance: Instance) -> StrategyContext:
         return StrategyContext(
@@ -550,7 +560,7 @@ class StrategyManager:
         )
 
     def _resting(self, strategy_id: str) -> list[Order]:
-        return [o for o in self._account.open_orders.values() if o.strategy_id == strategy_id and o.status.is_open]
+        return [o for o in self._account.open_orders.for_strategy(strategy_id) if o.status.is_open]
 
     # -- intents out ----------------------------------------------------------------------------
     async def _submit(self, instance: Instance, intent: Intent) -> None:

@@ -183,7 +183,9 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     ),
     "trading_strategy_decision_seconds": MetricSpec(
         MetricKind.HISTOGRAM,
-        "Time from a price tick reaching a strategy instance to its first intent being submitted, in seconds.",
+        "Time from a price tick reaching a strategy instance to the strategy handing the runtime its "
+        "intents (then submitted through the order use case), in seconds; ticks without intents are "
+        "not observed.",
         ("strategy",),
         buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     ),
