@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape] [options]``: the metrics benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies] [options]``: the benchmarks.
 
 Without a command, runs ``overhead`` then ``scrape`` with their defaults (about 90 seconds).
 Figures and ratios are printed; nothing asserts on time. Exit status 0 unless something broke
@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-from bench import orders, overhead, scrape
+from bench import orders, overhead, scrape, strategies
 from bench.common import BenchError
 
 
@@ -27,9 +27,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         epilog="examples:\n"
         "  python -m bench                      # everything, defaults (about 90 seconds)\n"
         "  python -m bench overhead --log-level INFO\n"
-        "  python -m bench scrape --part stall --kind mix\n",
+        "  python -m bench scrape --part stall --kind mix\n"
+        "  python -m bench strategies --counts 50 --rounds 3\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds)",
@@ -43,10 +44,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "scrape", help="scrape render cost in process, and health latency while a real service is scraped",
             description=scrape.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "strategies": commands.add_parser(
+            "strategies", help="1, 10 and 50 market makers on the simulated feed: ticks/s, decision latency, "
+            "orders/s and health latency",
+            description=strategies.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
     orders.add_arguments(subparsers["orders"])
     scrape.add_arguments(subparsers["scrape"])
+    strategies.add_arguments(subparsers["strategies"])
     return parser, subparsers
 
 
@@ -61,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(module, subparsers[name].parse_args([]))
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
-        plan = [({"overhead": overhead, "scrape": scrape, "orders": orders}[args.command], args)]
+        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies}
+        plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 
     started = time.monotonic()
