@@ -1,35 +1,26 @@
 """Exact decimal helpers for the market adapters: snapping prices onto a tick grid and products
 that must not round.
 
-Every function works in its own ``decimal`` context with enough precision for the operands, so
-the results are exact and never depend on the caller's context. Values and steps must be greater
+Every function works in one ``decimal`` context of its own, wide enough for the operands, so the
+results are exact and never depend on the caller's context. Values and steps must be greater
 than 0.
 """
 
 from __future__ import annotations
 
 from decimal import Context, Decimal, Inexact, ROUND_HALF_EVEN
-from functools import lru_cache
 
 
-def _context(*numbers: Decimal) -> Context:
-    """A context wide enough that every product, quotient to an integer and remainder of
-    ``numbers`` is exact; ``Inexact`` is trapped so a mistake fails loudly instead of rounding."""
-    digits = sum(len(number.as_tuple().digits) for number in numbers)
-    spread = max(number.adjusted() for number in numbers) - min(number.adjusted() for number in numbers)
-    return _context_of(max(28, digits + spread + 2))
-
-
-@lru_cache(maxsize=256)
-def _context_of(precision: int) -> Context:
-    """One shared context per precision: contexts are costly to build, and these are only used
-    through their methods, with Inexact trapped, so sharing them changes no result."""
-    return Context(prec=precision, rounding=ROUND_HALF_EVEN, traps=[Inexact])
+# Wide enough that every product, integer quotient and remainder these helpers compute on prices,
+# quantities and rates is exact (two 28-digit operands need 56 digits; the spread between a
+# 1e15 price and a 1e-12 step adds 27); Inexact is trapped, so anything wider fails loudly
+# instead of rounding. Operations cost what their operands' digits cost, not the precision.
+_EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[Inexact])
 
 
 def _ticks(value: Decimal, tick: Decimal) -> tuple[Decimal, Decimal, Context]:
     """``(whole ticks in value, remainder, context)``, both exact."""
-    context = _context(value, tick)
+    context = _EXACT
     whole = context.divide_int(value, tick)
     remainder = context.subtract(value, context.multiply(whole, tick))
     return whole, remainder, context
@@ -60,7 +51,7 @@ def nearest_tick(value: Decimal, tick: Decimal) -> Decimal:
 
 def exact_product(*factors: Decimal) -> Decimal:
     """The product of ``factors`` without rounding."""
-    context = _context(*factors)
+    context = _EXACT
     result = Decimal(1)
     for factor in factors:
         result = context.multiply(result, factor)
@@ -69,10 +60,10 @@ def exact_product(*factors: Decimal) -> Decimal:
 
 def exact_difference(minuend: Decimal, subtrahend: Decimal) -> Decimal:
     """``minuend - subtrahend`` without rounding."""
-    return _context(minuend, subtrahend).subtract(minuend, subtrahend)
+    return _EXACT.subtract(minuend, subtrahend)
 
 
 def scaled_by_bps(value: Decimal, bps: Decimal) -> Decimal:
     """``value * bps / 10000`` without rounding (a division by a power of ten is exact)."""
     product = exact_product(value, bps)
-    return product.scaleb(-4, _context(product))
+    return product.scaleb(-4, _EXACT)
