@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.api import ServiceApi, wait_for
 from tests.support.process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -31,44 +32,12 @@ TOKEN = "durability-test-token-0123456789"
 D = Decimal
 
 
-class Api:
-    def __init__(self, base_url: str) -> None:
-        self.base = base_url + "/api/v1"
-
-    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {TOKEN}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read())
-
-    def get(self, path: str) -> Any:
-        status, body = self.call("GET", path)
-        assert status == 200, (path, status, body)
-        return body
-
-    def all_orders(self) -> list[dict]:
-        orders, cursor = [], None
-        while True:
-            page = self.get("/orders?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
-            orders += page["orders"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return orders
-
-
 @pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceProcess, Api]]]:
+def start_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceProcess, ServiceApi]]]:
     """``start_service(**env)``: the real service on ``tmp_path/trading.db``, healthy and ready."""
     started: list[ServiceProcess] = []
 
-    def start(**env: str) -> tuple[ServiceProcess, Api]:
+    def start(**env: str) -> tuple[ServiceProcess, ServiceApi]:
         service = ServiceProcess(env={
             "TRADING_ENGINE_DB_PATH": str(tmp_path / "trading.db"),
             "TRADING_ENGINE_API_TOKEN": TOKEN,
@@ -79,7 +48,7 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceProcess
         started.append(service)
         service.start()
         service.wait_healthy()
-        api = Api(service.base_url)
+        api = ServiceApi(service.base_url, TOKEN)
         status, body = api.call("GET", "/ready")
         assert status == 200, body
         return service, api
@@ -95,7 +64,7 @@ def kill_9(service: ServiceProcess) -> None:
     assert service.wait() == -9
 
 
-def state_of(api: Api, order_ids: list[str]) -> dict[str, Any]:
+def state_of(api: ServiceApi, order_ids: list[str]) -> dict[str, Any]:
     """Everything a client can read about the account and the given orders."""
     return {
         "orders": {i: api.get(f"/orders/{i}") for i in order_ids},
@@ -185,16 +154,6 @@ def test_acknowledged_orders_fills_positions_and_cash_survive_kill_9(start_servi
     kill_9(service)
     service, api = start_service(TRADING_ENGINE_CONFIG=str(config))
     assert state_of(api, order_ids) == final
-
-
-def wait_for(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            assert done(value), value
-            return value
-        time.sleep(0.05)
 
 
 def test_kill_9_during_a_burst_loses_no_acknowledged_order(start_service) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.api import ServiceApi, wait_for
 from tests.support.process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -34,27 +35,9 @@ MOVING = {"MARKET_VOLATILITY_BPS": "10", "MARKET_TICK_INTERVAL_SECONDS": "0.1"}
 STILL = {"MARKET_VOLATILITY_BPS": "0", "MARKET_TICK_INTERVAL_SECONDS": "0.1"}
 
 
-class Api:
+class Api(ServiceApi):
     def __init__(self, base_url: str) -> None:
-        self.base = base_url + "/api/v1"
-
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {TOKEN}")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as err:
-            with err:
-                return err.code, json.loads(err.read())
-
-    def get(self, path: str) -> Any:
-        status, body = self.call("GET", path)
-        assert status == 200, (path, status, body)
-        return body
+        super().__init__(base_url, TOKEN, timeout=10)
 
     def start(self, strategy: str, symbol: str, params: dict) -> dict:
         status, body = self.call("POST", "/strategies/start", {"strategy": strategy, "symbol": symbol,
@@ -68,28 +51,12 @@ class Api:
 
     def filled_orders(self, strategy_id: str) -> int:
         """Orders of the instance the store holds as (partly) filled: durable fills."""
-        orders, cursor = [], None
-        while True:
-            page = self.get("/orders?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
-            orders += page["orders"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        return sum(1 for o in orders if o["strategy_id"] == strategy_id and float(o["filled_quantity"]) > 0)
+        return sum(1 for o in self.all_orders()
+                   if o["strategy_id"] == strategy_id and float(o["filled_quantity"]) > 0)
 
     def position(self, symbol: str) -> Decimal:
         positions = self.get("/positions/current")["positions"]
         return sum((D(p["quantity"]) for p in positions if p["symbol"] == symbol), D(0))
-
-
-def wait_for(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        assert time.monotonic() < deadline, f"condition not met within {timeout}s: {value!r}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
