@@ -341,15 +341,3 @@ class OrderService:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
-    @property
-    def limits(self) -> RiskLimits:
-        return self._limits
-
-    @property
-    def fee_bps(self) -> Decimal:
-        return self._fee_bps
-
-    @property
-    def slippage_bps(self) -> Decimal:
-        return self._slippage_bps
-
