@@ -27,19 +27,18 @@ from typing import Any
 
 from trading_engine.domain.decimals import ZERO
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.orders import Fill
-from trading_engine.domain.strategies.targeting import TargetFollower
-from trading_engine.domain.strategy import Intent, Parameter, RiskEvent, StrategyContext, StrategySpec
+from trading_engine.domain.strategies.targeting import FollowsTarget
+from trading_engine.domain.strategy import Intent, Parameter, StrategyContext, StrategySpec
 
 
-class MeanReversion:
+class MeanReversion(FollowsTarget):
     def __init__(self, *, window: int, entry_z: float, exit_z: float, position_size: Decimal) -> None:
+        super().__init__()
         self.window = window
         self.entry_z = Decimal(repr(entry_z))
         self.exit_z = Decimal(repr(exit_z))
         self.position_size = position_size
         self.prices: deque[Decimal] = deque(maxlen=window)
-        self.follower = TargetFollower()
         self.last_z: Decimal | None = None
 
     def z_score(self) -> Decimal | None:
@@ -70,12 +69,6 @@ class MeanReversion:
         self.follower.set_target(self.signal(self.last_z))
         return self.follower.orders(context)
 
-    def on_fill(self, fill: Fill, context: StrategyContext) -> Sequence[Intent]:
-        return []
-
-    def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]:
-        self.follower.refused()
-        return []
 
 
 def _checks(params: Mapping[str, Any]) -> None:

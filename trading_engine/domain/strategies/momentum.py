@@ -21,19 +21,18 @@ from typing import Any
 
 from trading_engine.domain.decimals import ZERO
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.orders import Fill
-from trading_engine.domain.strategies.targeting import TargetFollower
-from trading_engine.domain.strategy import Intent, Parameter, RiskEvent, StrategyContext, StrategySpec
+from trading_engine.domain.strategies.targeting import FollowsTarget
+from trading_engine.domain.strategy import Intent, Parameter, StrategyContext, StrategySpec
 
 
-class Momentum:
+class Momentum(FollowsTarget):
     def __init__(self, *, fast: int, slow: int, position_size: Decimal, allow_short: bool) -> None:
+        super().__init__()
         self.fast = fast
         self.slow = slow
         self.position_size = position_size
         self.allow_short = allow_short
         self.prices: deque[Decimal] = deque(maxlen=slow)
-        self.follower = TargetFollower()
 
     def signal(self) -> Decimal | None:
         """The target the averages call for, or ``None`` (no signal yet, or averages equal)."""
@@ -54,12 +53,6 @@ class Momentum:
         self.follower.set_target(self.signal())
         return self.follower.orders(context)
 
-    def on_fill(self, fill: Fill, context: StrategyContext) -> Sequence[Intent]:
-        return []
-
-    def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]:
-        self.follower.refused()
-        return []
 
 
 def _checks(params: Mapping[str, Any]) -> None:

@@ -17,11 +17,12 @@ which is how ``on_tick`` sees an up-to-date ``context.position``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from trading_engine.domain.orders import OrderType, Side
+from trading_engine.domain.orders import Fill, OrderType, Side
 from trading_engine.domain.strategies.grid import order_quantity
-from trading_engine.domain.strategy import PlaceOrder, StrategyContext
+from trading_engine.domain.strategy import Intent, PlaceOrder, RiskEvent, StrategyContext
 
 MAX_BACKOFF_TICKS = 64
 
@@ -57,3 +58,19 @@ class TargetFollower:
         """An order was refused: sit out the next ticks, twice as many as last time (capped)."""
         self._backoff = min(max(1, self._backoff * 2), MAX_BACKOFF_TICKS)
         self._wait = self._backoff
+
+
+class FollowsTarget:
+    """Base of the strategies that set a target position on each tick and trade towards it: a
+    fill needs no answer (the next tick compares the new position with the target), and a
+    refusal makes the follower back off."""
+
+    def __init__(self) -> None:
+        self.follower = TargetFollower()
+
+    def on_fill(self, fill: Fill, context: StrategyContext) -> Sequence[Intent]:
+        return []
+
+    def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]:
+        self.follower.refused()
+        return []
