@@ -107,6 +107,8 @@ class Container(containers.DeclarativeContainer):
         instance=config.service.instance_name,
         version=config.service.version,
         environment=config.service.environment,
+        # Redacted from every log line (the API token as it ends up in the config, generated or not).
+        secrets=providers.List(config.auth.api_token, config.metrics.bearer_token),
     )
 
     clock = providers.Singleton(SystemClock)
