@@ -55,7 +55,7 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(container: Container) -> web.Application:
-    metrics = container.metrics_port()
+    metrics = container.guarded_metrics()
     max_body = container.config.http.max_body_bytes()
     app = web.Application(
         middlewares=[

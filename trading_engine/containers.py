@@ -41,6 +41,7 @@ from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.services.account import Account
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
+from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
@@ -150,6 +151,8 @@ class Container(containers.DeclarativeContainer):
     )
     # Flushes and stops a backend that pushes (OpenTelemetry's OTLP reader) at shutdown.
     metrics_shutdown = providers.Resource(close_at_shutdown, metrics_port)
+    # The port every use case and middleware records through: a failing backend never fails them.
+    guarded_metrics = providers.Singleton(GuardedMetrics, metrics_port)
 
     # -- trading: instruments, market data, venue, store, use cases ------------------------------
     instruments = providers.Callable(_instrument_table, config.instruments)
@@ -185,7 +188,7 @@ class Container(containers.DeclarativeContainer):
         max_gross_exposure=config.risk.limit_threshold,
         allow_leverage=config.risk.allow_leverage,
     )
-    trading_metrics = providers.Singleton(TradingMetrics, metrics_port, providers.Callable(list, instruments))
+    trading_metrics = providers.Singleton(TradingMetrics, guarded_metrics, providers.Callable(list, instruments))
     account = providers.Singleton(
         Account,
         trading_store,
@@ -235,7 +238,7 @@ class Container(containers.DeclarativeContainer):
         market_view,
         trading_store,
         clock,
-        trading_metrics.provided.port,
+        guarded_metrics,
         strategy_settings,
         strategy_catalogue,
         environment=config.service.environment,

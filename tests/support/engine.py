@@ -30,6 +30,7 @@ from trading_engine.infrastructure.market.paper_venue import PaperVenue
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
+from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderRequest, OrderService, PlaceResult
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
@@ -129,7 +130,7 @@ async def build_engine(
     )
     view = MarketView(market, instruments, clock, stale_after_seconds=stale_after_seconds)
     recorded = metrics_port if metrics_port is not None else RecordingMetrics()
-    metrics = TradingMetrics(recorded, list(instruments))
+    metrics = TradingMetrics(GuardedMetrics(recorded), list(instruments))
     account = Account(store, venue, instruments, reporting_currency="USD", initial_cash=cash, fee_bps=D(fee_bps))
     orders = OrderService(
         account, store, venue, view, clock, metrics,
