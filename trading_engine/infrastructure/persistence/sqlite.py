@@ -42,7 +42,8 @@ Schema
     ``schema_version`` records every migration applied, with the time. ``MIGRATIONS`` lists the
     SQL of each version in order; a file at an older version is migrated on start, one at a newer
     version than this code knows is refused with ``IncompatibleSchema`` naming both versions.
-    Orders are kept as the full ``Order.to_dict()`` JSON plus the columns the queries filter on;
+    Each value of a change set is kept as its ``to_dict()`` JSON (read back through ``from_dict``,
+    which validates), orders with the columns the queries filter on too, cash as two text columns;
     ``seq`` numbers orders (and fills) in insertion order, kept across upserts, and drives the
     newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
     (``strategies``: the record as written in ``data``, its timestamps as exact UTC text to sort on,
