@@ -338,14 +338,19 @@ class OrderRequest:
         are equal (decimals compare by value, so ``1.0`` equals ``1``); otherwise the second is a
         conflict.
         """
-        return tuple(getattr(self, item.name) for item in fields(self) if item.name != "client_order_id")
+        return tuple(getattr(self, name) for name in _FINGERPRINT_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
-        return {item.name: _json_value(getattr(self, item.name)) for item in fields(self)}
+        return {name: _json_value(getattr(self, name)) for name in REQUEST_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, record: str = "order") -> OrderRequest:
-        return cls(**{item.name: required_field(data, item.name, record=record) for item in fields(cls)})
+        return cls(**{name: required_field(data, name, record=record) for name in REQUEST_FIELDS})
+
+
+REQUEST_FIELDS: tuple[str, ...] = tuple(item.name for item in fields(OrderRequest))
+"""The names of ``OrderRequest``'s fields, in order: the request part of an order's dict."""
+_FINGERPRINT_FIELDS = tuple(name for name in REQUEST_FIELDS if name != "client_order_id")
 
 
 @dataclass(frozen=True, slots=True)
