@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from trading_engine.domain import orders
 from trading_engine.domain.orders import Order, OrderRequest, OrderType, Side, TimeInForce
 from trading_engine.presentation.http.schemas import CreateOrder
 from tests.support.trading_data import T0
@@ -44,10 +43,6 @@ def other(name: str) -> OrderRequest:
     if name == "type":  # a market order has no limit price
         return replace(REQUEST, type=OrderType.MARKET, limit_price=None)
     return replace(REQUEST, **{name: OTHER_VALUES[name]})
-
-
-def test_the_field_names_the_order_uses_are_the_dataclass_fields() -> None:
-    assert list(orders.REQUEST_FIELDS) == REQUEST_FIELDS
 
 
 def test_the_api_body_has_exactly_the_request_fields_a_client_chooses() -> None:

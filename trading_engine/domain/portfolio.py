@@ -274,6 +274,13 @@ class AccountSettings:
         currency = parse_currency(self.reporting_currency, field="reporting_currency")
         object.__setattr__(self, "reporting_currency", currency)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"reporting_currency": self.reporting_currency}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccountSettings:
+        return cls(required_field(data, "reporting_currency", record="account"))
+
 
 def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
     """The mark price of ``symbol``: Unavailable when there is none, ValidationError unless > 0."""

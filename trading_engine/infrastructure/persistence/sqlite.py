@@ -232,7 +232,7 @@ def rows_of(changes: ChangeSet) -> Rows:
         positions=tuple((p.symbol, to_json(p.to_dict(), what="position")) for p in changes.positions),
         cash=tuple((c.currency, plain(c.balance), plain(c.reserved)) for c in changes.cash),
         breaker=None if changes.breaker is None else to_json(changes.breaker.to_dict(), what="breaker"),
-        account=None if changes.account is None else to_json(_account_dict(changes.account), what="account"),
+        account=None if changes.account is None else to_json(changes.account.to_dict(), what="account"),
         strategies=tuple(strategy_row(record) for record in changes.strategies),
     )
 
@@ -252,10 +252,6 @@ def _order_row(snapshot: OrderSnapshot) -> OrderRow:
         updated_at=data["updated_at"],
         data=to_json(data, what="order"),
     )
-
-
-def _account_dict(settings: AccountSettings) -> dict[str, Any]:
-    return {"reporting_currency": settings.reporting_currency}
 
 
 class IncompatibleSchema(RuntimeError):
@@ -717,7 +713,7 @@ def _load_state(conn: sqlite3.Connection) -> StoredState | None:
     finally:
         _rollback(conn)  # a read-only transaction: ending it keeps nothing either way
     return StoredState(
-        account=None if account is None else AccountSettings(json.loads(account[0])["reporting_currency"]),
+        account=None if account is None else AccountSettings.from_dict(json.loads(account[0])),
         cash=tuple(
             CashBalance(currency, to_decimal(balance, field=f"cash {currency} balance"),
                         to_decimal(reserved, field=f"cash {currency} reserved"))
