@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from structlog.testing import capture_logs
 
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import OrderStatus
-from trading_engine.domain.portfolio import Portfolio
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import CircuitBreaker
 from trading_engine.domain.timefmt import isoformat_exact
@@ -126,7 +127,7 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
     try:
         for order, fills in orders:
             await first.commit(order_change(order, fills))
-        await first.commit(ChangeSet(breaker=breaker.to_dict()))
+        await first.commit(ChangeSet(breaker=breaker.state))
         await first.commit(account_change(portfolio))
     finally:
         await first.stop()
@@ -141,9 +142,10 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
             assert await second.fills_for_order(order.order_id) == fills
         state = await second.load_state()
         assert state is not None
-        assert Portfolio.from_dict(state.portfolio) == portfolio
-        assert state.portfolio == portfolio.to_dict()
-        assert state.breaker == breaker.to_dict()
+        account = account_change(portfolio)
+        assert (state.account, state.cash, state.positions) == (account.account, account.cash, account.positions)
+        assert [position.to_dict() for position in state.positions] == portfolio.to_dict()["positions"]
+        assert state.breaker == breaker.state
         assert [o.order_id for o in state.open_orders] == ["o-open", "o-partially_filled"]
         # Stored exactly as text: no float, no rounding, no reformatting.
         [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
@@ -294,7 +296,7 @@ async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_stra
         # And the new tables take writes.
         more, more_fills = make_order("o-a3", OrderStatus.FILLED, strategy_id="s-a", seconds=5)
         record = strategy_record("s-a")
-        await store.commit(ChangeSet(orders=(more.to_dict(),), fills=tuple(more_fills), strategies=(record,)))
+        await store.commit(ChangeSet(orders=(more.snapshot,), fills=tuple(more_fills), strategies=(record,)))
         assert await store.fills_for_strategy("s-a") == a_fills + more_fills
         assert await store.get_strategy("s-a") == record
     finally:
@@ -320,7 +322,7 @@ async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None
     first = SqliteTradingStore(db_path)
     await first.start()
     try:
-        await first.commit(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=tuple(records)))
+        await first.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=tuple(records)))
         await first.commit(ChangeSet(strategies=(records[0] | {"status": "stopped", "reason": None},)))
     finally:
         await first.stop()
@@ -348,13 +350,13 @@ async def test_concurrent_commits_share_transactions_in_call_order(store: Sqlite
     changes = []
     for number in range(calls):
         order, _ = make_order(f"o-{number:03}", seconds=number)
+        position = Position("BTC-USD")
+        position.apply_fill("buy", number + 1, "1")
         changes.append(
             ChangeSet(
-                orders=(order.to_dict(),),
-                cash=(("USD", {"balance": f"{number}.00", "reserved": "0"}),),
-                positions=({"symbol": "BTC-USD", "quantity": str(number + 1), "average_entry_price": "1",
-                            "cost_basis": str(number + 1), "cash_flow": "0", "realized_pnl": "0",
-                            "fees_paid": "0"},),
+                orders=(order.snapshot,),
+                cash=(CashBalance("USD", Decimal(f"{number}.00")),),
+                positions=(position.snapshot,),
             )
         )
     before = store.transactions
@@ -365,7 +367,7 @@ async def test_concurrent_commits_share_transactions_in_call_order(store: Sqlite
     assert store.commits == calls
     assert query(db_path, "SELECT balance FROM cash") == [("199.00",)]
     state = await store.load_state()
-    assert state is not None and state.portfolio["positions"][0]["quantity"] == "200"
+    assert state is not None and [p.quantity for p in state.positions] == [200]
     assert [seq for (seq,) in query(db_path, "SELECT seq FROM orders ORDER BY order_id")] == list(range(1, calls + 1))
 
 
@@ -485,6 +487,7 @@ def test_an_in_memory_database_is_refused() -> None:
 CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
+    from trading_engine.domain.portfolio import AccountSettings
     from trading_engine.domain.ports.repository import ChangeSet
     from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
     from tests.support.trading_data import make_order, strategy_record
@@ -499,9 +502,9 @@ CHILD = textwrap.dedent(
                 f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}", strategy_id=strategy_id
             )
             record = strategy_record(strategy_id, seconds=n % STRATEGIES, updated=n, params={"n": n})
-            changes.append(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(record,)))
+            changes.append(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=(record,)))
         await asyncio.gather(*(store.commit(change) for change in changes))
-        await store.commit(ChangeSet(account={"reporting_currency": "USD"}))
+        await store.commit(ChangeSet(account=AccountSettings("USD")))
         print("committed", store.transactions, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no stop(), no close, no checkpoint
 
@@ -534,7 +537,7 @@ async def test_an_acknowledged_commit_survives_the_process_being_killed(db_path:
             assert len(await store.fills_for_order(order.order_id)) == 2
         state = await store.load_state()
         assert state is not None and len(state.open_orders) == count
-        assert state.portfolio["reporting_currency"] == "USD"
+        assert state.account == AccountSettings("USD")
         # Every strategy record, at its last acknowledged update; every fill of every instance.
         last = {n % strategies: n for n in range(count)}
         assert await store.list_strategies() == [

@@ -204,12 +204,12 @@ async def assert_durable_matches_memory(engine: Engine) -> StoredState:
     (by id and content), the breaker; the venue holds exactly the open orders. Returns the state."""
     state = await engine.store.load_state()
     assert state is not None
-    durable = Portfolio.from_dict({**state.portfolio, "reserved": {}})
+    assert state.account == engine.account.portfolio.settings
+    durable = Portfolio.restore(state.account, state.cash, state.positions)
     memory = engine.account.portfolio
     assert durable.cash == memory.cash
     assert durable.positions == memory.positions
     assert {o.order_id: o for o in state.open_orders} == engine.account.open_orders
     assert set(engine.venue.resting()) == set(engine.account.open_orders)
-    durable_breaker = CircuitBreaker.from_dict(state.breaker) if state.breaker else CircuitBreaker()
-    assert durable_breaker == engine.account.breaker
+    assert CircuitBreaker(state.breaker) == engine.account.breaker
     return state

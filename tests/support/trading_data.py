@@ -89,7 +89,7 @@ def make_order(
 
 
 def order_change(order: Order, fills: list[Fill] | tuple[Fill, ...] = ()) -> ChangeSet:
-    return ChangeSet(orders=(order.to_dict(),), fills=tuple(fills))
+    return ChangeSet(orders=(order.snapshot,), fills=tuple(fills))
 
 
 def strategy_record(
@@ -151,21 +151,11 @@ def trading_portfolio() -> Portfolio:
 
 def account_change(portfolio: Portfolio) -> ChangeSet:
     """Everything ``load_state`` needs to rebuild ``portfolio``, as a use case would commit it."""
-    record = portfolio.to_dict()
     currencies = sorted(set(portfolio.cash) | set(portfolio.reserved))
     return ChangeSet(
-        positions=tuple(record["positions"]),
-        cash=tuple(
-            (
-                currency,
-                {
-                    "balance": str(portfolio.cash_balance(currency)),
-                    "reserved": str(portfolio.reserved_cash(currency)),
-                },
-            )
-            for currency in currencies
-        ),
-        account={"reporting_currency": portfolio.reporting_currency},
+        positions=tuple(position.snapshot for _symbol, position in sorted(portfolio.positions.items())),
+        cash=tuple(portfolio.cash_snapshot(currency) for currency in currencies),
+        account=portfolio.settings,
     )
 
 

@@ -49,8 +49,8 @@ async def test_pnl_through_opening_adding_reducing_flipping_and_closing(make_eng
     assert engine.portfolio.positions() == ()  # flat positions are not listed
     state = await engine.store.load_state()
     assert state is not None
-    (eth,) = state.portfolio["positions"]
-    assert (D(eth["quantity"]), D(eth["realized_pnl"])) == (0, D("100"))
+    (eth,) = state.positions
+    assert (eth.symbol, eth.quantity, eth.realized_pnl) == ("ETH-USD", 0, D("100"))
 
 
 async def test_equity_identity_holds_exactly_after_a_mixed_sequence_with_fees(make_engine) -> None:

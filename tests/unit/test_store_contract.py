@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +15,8 @@ import pytest
 
 from trading_engine.domain.errors import StoreUnavailable, ValidationError
 from trading_engine.domain.orders import Order, OrderStatus
-from trading_engine.domain.portfolio import Portfolio, Position
+from trading_engine.domain.decimals import plain
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, Portfolio, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, StoredState, TradingStore
 from trading_engine.domain.risk import CircuitBreaker
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
@@ -124,7 +125,7 @@ async def test_an_order_in_every_status_round_trips_exactly(store: TradingStore,
 async def test_fills_come_back_in_the_order_they_were_committed(store: TradingStore) -> None:
     order, fills = make_order("o-1", OrderStatus.FILLED)
     other, other_fills = make_order("o-2", OrderStatus.PARTIALLY_FILLED)
-    await store.commit(ChangeSet(orders=(order.to_dict(), other.to_dict()), fills=(fills[0], other_fills[0])))
+    await store.commit(ChangeSet(orders=(order.snapshot, other.snapshot), fills=(fills[0], other_fills[0])))
     await store.commit(ChangeSet(fills=(other_fills[1], fills[1])))
     assert await store.fills_for_order("o-1") == fills
     assert await store.fills_for_order("o-2") == other_fills
@@ -134,34 +135,40 @@ async def test_the_account_round_trips_into_an_equal_portfolio(store: TradingSto
     portfolio = trading_portfolio()
     breaker = CircuitBreaker()
     breaker.trip("daily loss limit reached", at(60))
-    await store.commit(ChangeSet(breaker=breaker.to_dict()))
+    await store.commit(ChangeSet(breaker=breaker.state))
     await store.commit(account_change(portfolio))
 
     state = await store.load_state()
     assert state is not None
-    assert state.portfolio == portfolio.to_dict()  # exact strings: '101.30', '1.0', ...
-    assert Portfolio.from_dict(state.portfolio) == portfolio
-    assert state.breaker is not None and CircuitBreaker.from_dict(state.breaker) == breaker
+    assert state.account == AccountSettings("USD")
+    # Exact digits, not just values: '101.30', '1.0', ...
+    assert [position.to_dict() for position in state.positions] == portfolio.to_dict()["positions"]
+    assert [(c.currency, plain(c.balance), plain(c.reserved)) for c in state.cash] == [
+        ("EUR", "250", "0"),
+        ("USD", plain(portfolio.cash_balance("USD")), "1234.5678"),
+    ]
+    restored = Portfolio.restore(state.account, state.cash, state.positions)
+    restored.reserve("USD", state.cash[1].reserved)
+    assert restored == portfolio
+    assert state.breaker == breaker.state and CircuitBreaker(state.breaker) == breaker
     assert state.open_orders == ()
 
 
-async def test_a_zero_reservation_is_not_listed_as_reserved(store: TradingStore) -> None:
+async def test_cash_round_trips_by_value_a_zero_reservation_included(store: TradingStore) -> None:
     await store.commit(
-        ChangeSet(cash=(("USD", {"balance": "10", "reserved": "0.000"}),), account={"reporting_currency": "USD"})
+        ChangeSet(cash=(CashBalance("USD", Decimal("10"), Decimal("0.000")),), account=AccountSettings("USD"))
     )
     state = await store.load_state()
     assert state is not None
-    assert state.portfolio == {"reporting_currency": "USD", "cash": {"USD": "10"}, "reserved": {}, "positions": []}
-    assert Portfolio.from_dict(state.portfolio) == Portfolio("USD", {"USD": "10"})
+    assert state == StoredState(account=AccountSettings("USD"), cash=(CashBalance("USD", Decimal("10")),))
+    assert Portfolio.restore(state.account, state.cash, state.positions) == Portfolio("USD", {"USD": "10"})  # type: ignore[arg-type]
 
 
-async def test_without_an_account_row_the_portfolio_names_what_is_missing(store: TradingStore) -> None:
+async def test_without_an_account_row_the_state_has_no_account(store: TradingStore) -> None:
     order, _ = make_order("o-1")
     await store.commit(order_change(order))
     state = await store.load_state()
-    assert state is not None and "reporting_currency" not in state.portfolio
-    with pytest.raises(ValidationError, match="reporting_currency"):
-        Portfolio.from_dict(state.portfolio)
+    assert state == StoredState(open_orders=(order,))
 
 
 async def test_load_state_returns_only_open_and_partially_filled_orders_oldest_first(
@@ -187,25 +194,26 @@ async def test_later_snapshots_replace_earlier_ones_and_an_order_keeps_its_place
     await store.commit(order_change(first))
     await store.commit(order_change(second))
     first.accept(at(10))
+    held = Position("BTC-USD")
+    held.apply_fill("buy", "1", "5")
     await store.commit(
         ChangeSet(
-            orders=(first.to_dict(),),
-            positions=({"symbol": "BTC-USD", "quantity": "1", "average_entry_price": "5", "cost_basis": "5",
-                        "cash_flow": "-5", "realized_pnl": "0", "fees_paid": "0"},),
-            cash=(("USD", {"balance": "1", "reserved": "0"}),),
-            breaker=CircuitBreaker().to_dict(),
-            account={"reporting_currency": "EUR"},
+            orders=(first.snapshot,),
+            positions=(held.snapshot,),
+            cash=(CashBalance("USD", Decimal("1")),),
+            breaker=CircuitBreaker().state,
+            account=AccountSettings("EUR"),
         )
     )
-    flat = Position("BTC-USD").to_dict()
+    flat = Position("BTC-USD").snapshot
     tripped = CircuitBreaker()
     tripped.trip("manual halt", at(20))
     await store.commit(
         ChangeSet(
             positions=(flat,),
-            cash=(("USD", {"balance": "2.50", "reserved": "1"}),),
-            breaker=tripped.to_dict(),
-            account={"reporting_currency": "USD"},
+            cash=(CashBalance("USD", Decimal("2.50"), Decimal("1")),),
+            breaker=tripped.state,
+            account=AccountSettings("USD"),
         )
     )
 
@@ -213,13 +221,10 @@ async def test_later_snapshots_replace_earlier_ones_and_an_order_keeps_its_place
     assert [order.order_id for order in (await store.list_orders(OrderQuery())).orders] == ["o-2", "o-1"]
     state = await store.load_state()
     assert state is not None
-    assert state.portfolio == {
-        "reporting_currency": "USD",
-        "cash": {"USD": "2.50"},
-        "reserved": {"USD": "1"},
-        "positions": [flat],
-    }
-    assert state.breaker == tripped.to_dict()
+    assert state.account == AccountSettings("USD")
+    assert state.cash == (CashBalance("USD", Decimal("2.50"), Decimal("1")),)
+    assert state.positions == (flat,)
+    assert state.breaker == tripped.state
     assert [order.order_id for order in state.open_orders] == ["o-1", "o-2"]
 
 
@@ -227,39 +232,46 @@ async def test_concurrent_commits_take_effect_in_call_order(store: TradingStore)
     order, _ = make_order("o-shared", OrderStatus.NEW)
     snapshots = []
     for number in range(200):
-        snapshot = order.to_dict() | {"updated_at": (at(number)).isoformat().replace("+00:00", "Z")}
+        snapshot = replace(order.snapshot, updated_at=at(number))
         snapshots.append(
             ChangeSet(
-                orders=(snapshot, make_order(f"o-{number:03}")[0].to_dict()),
-                cash=(("USD", {"balance": str(number), "reserved": "0"}),),
+                orders=(snapshot, make_order(f"o-{number:03}")[0].snapshot),
+                cash=(CashBalance("USD", Decimal(number)),),
             )
         )
     await asyncio.gather(*(store.commit(changes) for changes in snapshots))
 
     assert (await store.get_order("o-shared")).updated_at == at(199)  # type: ignore[union-attr]
     state = await store.load_state()
-    assert state is not None and state.portfolio["cash"] == {"USD": "199"}
+    assert state is not None and state.cash == (CashBalance("USD", Decimal(199)),)
     pages = await all_pages(store, limit=1000)
     assert pages == [[f"o-{number:03}" for number in reversed(range(200))] + ["o-shared"]]
 
 
-async def test_what_a_caller_holds_or_gets_back_is_a_copy(store: TradingStore) -> None:
+async def test_what_a_caller_holds_or_gets_back_cannot_change_the_store(store: TradingStore) -> None:
     order, _ = make_order("o-1")
-    record = order.to_dict()
-    breaker = CircuitBreaker().to_dict()
-    await store.commit(ChangeSet(orders=(record,), breaker=breaker, account={"reporting_currency": "USD"}))
-    record["status"] = "filled"
-    breaker["is_open"] = True
+    breaker = CircuitBreaker()
+    await store.commit(ChangeSet(orders=(order.snapshot,), breaker=breaker.state, account=AccountSettings("USD")))
+    committed = Order(order.snapshot)
+    # The in-memory objects move on after the hand-over; the store keeps what it was given.
+    order.cancel(at(5), reason="moved on")
+    breaker.trip("later", at(6))
+    read = await store.get_order("o-1")
+    assert read == committed and read is not await store.get_order("o-1")
+    # What a read returns is the caller's own: changing it changes nothing stored.
+    read.expire(at(7))  # type: ignore[union-attr]
+    (listed,) = (await store.list_orders(OrderQuery())).orders
+    listed.cancel(at(8))
     state = await store.load_state()
-    assert state is not None and state.breaker == CircuitBreaker().to_dict()
-    state.breaker["reason"] = "tampered"  # type: ignore[index]
-    state.portfolio["cash"]["USD"] = "1"  # type: ignore[index]
+    assert state is not None
+    (resting,) = state.open_orders
+    resting.cancel(at(9))
+    with pytest.raises(FrozenInstanceError):
+        state.breaker.reason = "tampered"  # type: ignore[union-attr,misc]
     again = await store.load_state()
-    assert again == StoredState(
-        portfolio={"reporting_currency": "USD", "cash": {}, "reserved": {}, "positions": []},
-        open_orders=(order,),
-        breaker=CircuitBreaker().to_dict(),
-    )
+    assert again == StoredState(account=AccountSettings("USD"), open_orders=(committed,), breaker=CircuitBreaker().state)
+    assert await store.get_order("o-1") == committed
+    assert [o.status for o in (await store.list_orders(OrderQuery())).orders] == [OrderStatus.OPEN]
 
 
 # -- listing -------------------------------------------------------------------------------------
@@ -356,18 +368,22 @@ async def test_an_unknown_status_filter_is_a_validation_error(store: TradingStor
 # -- malformed change sets -------------------------------------------------------------------------
 
 
+_ORDER = make_order("o-1")[0]
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        (ChangeSet(orders=({k: v for k, v in make_order("o-1")[0].to_dict().items() if k != "updated_at"},)),
-         "updated_at"),
-        (ChangeSet(orders=(make_order("o-1")[0].to_dict() | {"status": "resting"},)), "status"),
-        (ChangeSet(orders=(make_order("o-1")[0].to_dict() | {"note": object()},)), "order"),
-        (ChangeSet(cash=(("USD", {"balance": 1.5, "reserved": "0"}),)), "cash USD balance"),
-        (ChangeSet(cash=(("usd dollars", {"balance": "1", "reserved": "0"}),)), "cash currency"),
-        (ChangeSet(positions=({"quantity": "1"},)), "symbol"),
-        (ChangeSet(account={"currency": "USD"}), "reporting_currency"),
-        (ChangeSet(fills=(make_order("o-1")[0].to_dict(),)), "fills"),  # type: ignore[arg-type]
+        (ChangeSet(orders=(_ORDER.to_dict(),)), "orders"),  # its dict, not its snapshot
+        (ChangeSet(orders=(_ORDER,)), "orders"),  # the live order, not its snapshot
+        (ChangeSet(orders=(_ORDER.snapshot,), fills=(_ORDER.snapshot,)), "fills"),
+        (ChangeSet(orders=(_ORDER.snapshot,), positions=(Position("BTC-USD"),)), "positions"),
+        (ChangeSet(orders=(_ORDER.snapshot,), positions=({"symbol": "BTC-USD", "quantity": "1"},)), "positions"),
+        (ChangeSet(orders=(_ORDER.snapshot,), cash=(("USD", {"balance": "1", "reserved": "0"}),)), "cash"),
+        (ChangeSet(orders=(_ORDER.snapshot,), breaker=CircuitBreaker()), "breaker"),  # not its state
+        (ChangeSet(orders=(_ORDER.snapshot,), breaker={"is_open": False}), "breaker"),
+        (ChangeSet(orders=(_ORDER.snapshot,), account={"reporting_currency": "USD"}), "account"),
+        ({"orders": (_ORDER.snapshot,)}, "changes"),
     ],
 )
 async def test_a_malformed_change_set_fails_its_caller_only(
@@ -375,8 +391,9 @@ async def test_a_malformed_change_set_fails_its_caller_only(
 ) -> None:
     store = harness.store
     with pytest.raises(ValidationError) as caught:
-        await store.commit(changes)
+        await store.commit(changes)  # type: ignore[arg-type]
     assert caught.value.field == field
+    assert await store.get_order("o-1") is None
     assert await store.load_state() is None
     assert await store.is_ready()
     order, _ = make_order("o-2")
@@ -392,7 +409,7 @@ async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until
 ) -> None:
     store = harness.store
     kept, _ = make_order("o-kept")
-    await store.commit(ChangeSet(orders=(kept.to_dict(),), account={"reporting_currency": "USD"}))
+    await store.commit(ChangeSet(orders=(kept.snapshot,), account=AccountSettings("USD")))
     before = await store.load_state()
     commits = store.commits  # type: ignore[attr-defined]
 
@@ -400,7 +417,7 @@ async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until
     lost, fills = make_order("o-lost", OrderStatus.PARTIALLY_FILLED)
     with pytest.raises(StoreUnavailable) as caught:
         await store.commit(
-            ChangeSet(orders=(lost.to_dict(),), fills=tuple(fills), cash=(("USD", {"balance": "1", "reserved": "0"}),))
+            ChangeSet(orders=(lost.snapshot,), fills=tuple(fills), cash=(CashBalance("USD", Decimal("1")),))
         )
     assert caught.value.code == "store_unavailable"
     assert caught.value.message.startswith("the database could not record the change (")
@@ -444,13 +461,13 @@ async def test_a_constraint_violation_fails_the_whole_change_set(harness: Harnes
     await store.commit(order_change(first, fills[:1]))
     second, _ = make_order("o-2", client_order_id="c-2")
     if problem == "duplicate fill":
-        bad = ChangeSet(orders=(second.to_dict(),), fills=(fills[1], fills[0]))
+        bad = ChangeSet(orders=(second.snapshot,), fills=(fills[1], fills[0]))
     elif problem == "fill for an unknown order":
         orphan, orphan_fills = make_order("o-orphan", OrderStatus.FILLED)
-        bad = ChangeSet(orders=(second.to_dict(),), fills=(fills[1], *orphan_fills))
+        bad = ChangeSet(orders=(second.snapshot,), fills=(fills[1], *orphan_fills))
     else:
         thief, _ = make_order("o-3", client_order_id="c-1")
-        bad = ChangeSet(orders=(second.to_dict(), thief.to_dict()), fills=(fills[1],))
+        bad = ChangeSet(orders=(second.snapshot, thief.snapshot), fills=(fills[1],))
     with pytest.raises(StoreUnavailable, match="constraint failed"):
         await store.commit(bad)
     assert await store.get_order("o-2") is None
@@ -468,10 +485,10 @@ async def test_a_constraint_violation_fails_the_whole_change_set(harness: Harnes
 async def test_an_order_may_change_its_client_order_id(store: TradingStore) -> None:
     order, _ = make_order("o-1", client_order_id="c-old")
     await store.commit(order_change(order))
-    renamed = order.to_dict() | {"client_order_id": "c-new"}
+    renamed = replace(order.snapshot, request=replace(order.request, client_order_id="c-new"))
     await store.commit(ChangeSet(orders=(renamed,)))
     assert await store.get_order_by_client_id("c-old") is None
-    assert (await store.get_order_by_client_id("c-new")).to_dict() == renamed  # type: ignore[union-attr]
+    assert (await store.get_order_by_client_id("c-new")).snapshot == renamed  # type: ignore[union-attr]
     other, _ = make_order("o-2", client_order_id="c-old")
     await store.commit(order_change(other))
     assert await store.get_order_by_client_id("c-old") == other
@@ -675,7 +692,7 @@ async def test_a_malformed_strategy_record_fails_its_caller_only(
     good = strategy_record("s-good")
     with pytest.raises(ValidationError) as caught:
         await store.commit(
-            ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(good, record))
+            ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=(good, record))
         )
     assert caught.value.field == field, caught.value.message
     # Nothing of the change set was stored, and the store carries on.
@@ -683,7 +700,7 @@ async def test_a_malformed_strategy_record_fails_its_caller_only(
     assert await store.get_order("o-1") is None
     assert await store.fills_for_strategy("s-bad") == []
     assert await store.is_ready()
-    await store.commit(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(good,)))
+    await store.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=(good,)))
     assert await store.list_strategies() == [good]
     assert await store.fills_for_strategy("s-bad") == fills
 
@@ -695,11 +712,11 @@ async def test_strategy_records_are_committed_with_the_rest_of_their_change_set_
     store = harness.store
     kept = strategy_record("s-1", seconds=1)
     order, fills = make_order("o-1", OrderStatus.PARTIALLY_FILLED, strategy_id="s-1")
-    await store.commit(ChangeSet(orders=(order.to_dict(),), fills=(fills[0],), strategies=(kept,)))
+    await store.commit(ChangeSet(orders=(order.snapshot,), fills=(fills[0],), strategies=(kept,)))
 
     second, second_fills = make_order("o-2", OrderStatus.FILLED, strategy_id="s-2")
     changes = ChangeSet(
-        orders=(second.to_dict(),),
+        orders=(second.snapshot,),
         fills=(*second_fills, fills[1]),
         strategies=(
             strategy_record("s-1", status="stopped", reason="halted", seconds=1, updated=5),
@@ -737,7 +754,7 @@ async def test_fills_for_strategy_are_its_fills_only_oldest_first(store: Trading
     a2, a2_fills = make_order("o-a2", OrderStatus.PARTIALLY_FILLED, strategy_id="s-a")
     manual, manual_fills = make_order("o-manual", OrderStatus.FILLED)
     await store.commit(
-        ChangeSet(orders=(a1.to_dict(), b1.to_dict(), a2.to_dict(), manual.to_dict()), fills=(a2_fills[0],))
+        ChangeSet(orders=(a1.snapshot, b1.snapshot, a2.snapshot, manual.snapshot), fills=(a2_fills[0],))
     )
     await store.commit(ChangeSet(fills=(b1_fills[0], a1_fills[0], manual_fills[0])))
     await store.commit(ChangeSet(fills=(a1_fills[1], manual_fills[1], b1_fills[1], a2_fills[1])))
@@ -753,9 +770,10 @@ async def test_fills_for_strategy_are_its_fills_only_oldest_first(store: Trading
 async def test_strategy_records_are_not_part_of_the_loaded_state(store: TradingStore) -> None:
     await store.commit(ChangeSet(strategies=(strategy_record("s-1"),)))
     assert await store.load_state() is None
-    await store.commit(account_change(trading_portfolio()))
+    account = account_change(trading_portfolio())
+    await store.commit(account)
     state = await store.load_state()
-    assert state is not None and state.portfolio == trading_portfolio().to_dict()
+    assert state == StoredState(account=account.account, cash=account.cash, positions=account.positions)
 
 
 async def test_a_stopped_store_refuses_strategy_reads(harness: Harness) -> None:

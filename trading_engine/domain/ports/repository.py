@@ -12,25 +12,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from trading_engine.domain.orders import Fill, Order, OrderStatus
+from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
+from trading_engine.domain.risk import BreakerState
 
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """Snapshots to write in one transaction. Order, position, cash, breaker and account rows are
-    upserts of the latest state; fills are appended (a fill id already stored is an error).
+    """Immutable values to write in one transaction. Order, position, cash, breaker and account
+    rows are upserts of the latest state; fills are appended (a fill id already stored is an
+    error). Each store turns the values into its own rows.
 
-    ``account`` holds the portfolio's own settings, ``{"reporting_currency": "USD"}``: the use case
-    writes it with its first commit (and again if it ever changes), and ``load_state`` returns it
-    as part of the portfolio, so ``Portfolio.from_dict`` can rebuild the account from the rows.
+    ``account`` holds the portfolio's own settings: the use case writes it with its first commit
+    (and again if it ever changes), and ``load_state`` returns it.
     """
 
-    orders: tuple[Mapping[str, Any], ...] = ()  # Order.to_dict()
+    orders: tuple[OrderSnapshot, ...] = ()  # Order.snapshot, upserted by order_id
     fills: tuple[Fill, ...] = ()
-    positions: tuple[Mapping[str, Any], ...] = ()  # Position.to_dict()
-    cash: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (currency, {"balance": .., "reserved": ..})
-    breaker: Mapping[str, Any] | None = None  # CircuitBreaker.to_dict()
-    account: Mapping[str, Any] | None = None  # {"reporting_currency": "USD"}
+    positions: tuple[PositionSnapshot, ...] = ()  # upserted by symbol
+    cash: tuple[CashBalance, ...] = ()  # upserted by currency
+    breaker: BreakerState | None = None
+    account: AccountSettings | None = None
     strategies: tuple[Mapping[str, Any], ...] = ()  # StrategyRecord (upserted by strategy_id)
 
     def __bool__(self) -> bool:
@@ -42,11 +44,16 @@ class ChangeSet:
 
 @dataclass(frozen=True)
 class StoredState:
-    """The last durable state the engine needs in memory: the account and the resting orders."""
+    """The last durable state the engine needs in memory: the account and the resting orders.
 
-    portfolio: Mapping[str, Any]  # Portfolio.to_dict(), reporting_currency from the account row
+    ``account`` is None only when orders or cash were stored without the account's settings.
+    """
+
+    account: AccountSettings | None = None
+    cash: tuple[CashBalance, ...] = ()  # every currency stored, by currency code
+    positions: tuple[PositionSnapshot, ...] = ()  # every symbol ever traded (flat ones too), by symbol
     open_orders: tuple[Order, ...] = ()  # open or partially filled, oldest first
-    breaker: Mapping[str, Any] | None = None
+    breaker: BreakerState | None = None
 
 
 @dataclass(frozen=True)
