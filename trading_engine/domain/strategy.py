@@ -1,6 +1,6 @@
 """The strategy port: systematic strategies as pure decision functions.
 
-A strategy instance trades one symbol. The runtime (``services/strategies.py``) feeds it events
+A strategy instance trades one symbol. The runtime (``services/strategy_runtime/``) feeds it events
 one at a time and it answers each with intents:
 
 * ``on_tick(price, context)``: a new market price of its symbol;

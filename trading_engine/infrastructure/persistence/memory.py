@@ -23,14 +23,14 @@ Each successful commit is its own transaction, so ``transactions`` equals ``comm
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
@@ -47,6 +47,7 @@ from trading_engine.infrastructure.persistence.records import (
     portfolio_record,
     refusing,
     rows_of,
+    strategy_record,
     write_failed,
 )
 
@@ -222,12 +223,12 @@ class InMemoryTradingStore:
             for fill_id in self._fills_by_order.get(order_id, ())
         ]
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None:
         self._require_running()
         found = self._strategies.get(strategy_id)
-        return None if found is None else json.loads(found[1].data)
+        return None if found is None else strategy_record(found[1].data)
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
         self._require_running()
         wanted = check_strategy_status(status)
         matches = sorted(
@@ -238,7 +239,7 @@ class InMemoryTradingStore:
             ),
             key=lambda item: item[:2],
         )
-        return [json.loads(row.data) for _created_at, _seq, row in matches]
+        return [strategy_record(row.data) for _created_at, _seq, row in matches]
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
         self._require_running()
