@@ -21,6 +21,18 @@ from trading_engine.services.strategy_runtime.gauges import StrategyMetrics
 from trading_engine.services.strategy_runtime.instance import Instance
 from trading_engine.services.strategy_runtime.manager import StrategyManager
 from trading_engine.services.strategy_runtime.runner import InstanceRunner
-from trading_engine.services.strategy_runtime.settings import StrategySettings, limit_parameters
+from trading_engine.services.strategy_runtime.settings import (
+    StrategySettings,
+    limit_parameters,
+    with_limit_parameters,
+)
 
-__all__ = ["Instance", "InstanceRunner", "StrategyManager", "StrategyMetrics", "StrategySettings", "limit_parameters"]
+__all__ = [
+    "Instance",
+    "InstanceRunner",
+    "StrategyManager",
+    "StrategyMetrics",
+    "StrategySettings",
+    "limit_parameters",
+    "with_limit_parameters",
+]

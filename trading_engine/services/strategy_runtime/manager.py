@@ -38,7 +38,7 @@ from trading_engine.services.strategy_runtime.instance import Instance, seed_of
 from trading_engine.services.strategy_runtime.limits import InstanceLimits
 from trading_engine.services.strategy_runtime.performance import PerformanceTrack, mark_of
 from trading_engine.services.strategy_runtime.runner import InstanceRunner
-from trading_engine.services.strategy_runtime.settings import StrategySettings, limit_parameters
+from trading_engine.services.strategy_runtime.settings import StrategySettings, with_limit_parameters
 
 log = structlog.get_logger(__name__)
 
@@ -70,9 +70,8 @@ class StrategyManager:
         self._metrics = metrics
         self._settings = settings
         self._environment = environment
-        limits = limit_parameters(settings)
         self._specs = {
-            name: dataclasses.replace(spec, parameters=(*spec.parameters, *limits))
+            name: with_limit_parameters(spec, settings)
             for name, spec in catalogue.items()
             if not spec.chaos or self.chaos_allowed
         }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trading_engine.domain.strategy import Parameter
+from trading_engine.domain.strategy import Parameter, StrategySpec
 
 
 @dataclass(frozen=True)
@@ -33,3 +33,8 @@ def limit_parameters(settings: StrategySettings) -> tuple[Parameter, ...]:
         Parameter("max_open_orders", "integer", settings.max_open_orders,
                   "Resting orders this instance may hold at once.", minimum=1, maximum=1000),
     )
+
+
+def with_limit_parameters(spec: StrategySpec, settings: StrategySettings) -> StrategySpec:
+    """``spec`` as the runtime offers it: its own parameters, then the per-instance limits."""
+    return replace(spec, parameters=(*spec.parameters, *limit_parameters(settings)))
