@@ -49,12 +49,12 @@ class Api:
         """Push one price and wait until every running instance on ``symbol`` has taken it (so
         consecutive ticks are not coalesced into the last one)."""
         manager = self.container.strategy_manager()
-        waiting = {i.strategy_id: i.ticks for i in manager.active() if i.symbol == symbol}
+        waiting = {i.strategy_id: i.performance.ticks for i in manager.active() if i.symbol == symbol}
         self.clock.advance(advance)
         self.feed.push(symbol, price)
 
         async def taken() -> bool:
-            return all(i.ticks > waiting[i.strategy_id] or i.status != "running"
+            return all(i.performance.ticks > waiting[i.strategy_id] or i.status != "running"
                        for i in manager.instances() if i.strategy_id in waiting)
 
         await eventually(taken)

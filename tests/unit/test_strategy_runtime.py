@@ -1,4 +1,4 @@
-"""The strategy runtime (``services/strategies.py``) over fakes: events in, intents out through
+"""The strategy runtime (``services/strategy_runtime/``) over fakes: events in, intents out through
 the order use case, per-instance limits, isolation, stopping, performance and metrics.
 
 Engine defaults (``tests/support/engine.py``): 10,000 USD, fee 10 bps, slippage 2 bps, BTC-USD
