@@ -3,7 +3,8 @@ container's ``StrategyManager``.
 
 ``build_strategy_engine`` builds that container (FakeClock, ScriptedMarketData, in-memory store,
 RecordingMetrics) with the test's catalogue and ``StrategySettings`` in place of the configured
-ones, and starts it as the service does (``run_trading`` resumes the runtime before the feed
+ones (so a test may also set what the configuration refuses, such as chaos strategies in
+production, and see the runtime refuse it too), and starts it as the service does (``run_trading`` resumes the runtime before the feed
 starts). Strategy ids are ``stg-1``, ``stg-2``, ... so a run is reproducible (a strategy's seed
 derives from its id).
 
@@ -30,7 +31,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from dependency_injector import providers
 
 from tests.support.engine import Engine, build_engine
