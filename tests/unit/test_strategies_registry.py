@@ -19,10 +19,18 @@ from trading_engine.domain.orders import OrderType
 from trading_engine.domain.strategies import BUILTIN, ORDER_SIZE_PARAMETERS, check_for_instrument
 from trading_engine.domain.strategies.grid import ceil_to, floor_to, order_quantity, snap_ask, snap_bid
 from trading_engine.domain.strategy import PRE_TRADE, Intent, PlaceOrder, RiskEvent
-from trading_engine.services.strategy_runtime import StrategySettings, with_limit_parameters
+from trading_engine.services.strategy_runtime import StrategySettings, limit_parameters, with_limit_parameters
 
 D = Decimal
 PACKAGE = Path(__file__).resolve().parents[2] / "trading_engine" / "domain" / "strategies"
+
+# The runtime's settings, and per-instance limits set away from their defaults.
+RUNTIME_SETTINGS = StrategySettings(
+    enable_chaos=True, resume_on_start=True, max_instances=10, max_position_notional=D("10000"),
+    max_orders_per_second=10.0, max_open_orders=10, breaker_after_limit_hits=50,
+    limit_hits_window_seconds=60.0, performance_interval_seconds=1.0,
+)
+LIMITS = {"max_position_notional": "2500", "max_orders_per_second": 3, "max_open_orders": 4}
 
 
 def test_registry_holds_every_builtin_by_name() -> None:
@@ -37,7 +45,7 @@ def test_registry_holds_every_builtin_by_name() -> None:
 def test_specs_leave_the_per_instance_limits_to_the_runtime() -> None:
     for spec in BUILTIN.values():
         names = {p.name for p in spec.parameters}
-        assert not names & {"max_position", "max_orders_per_second", "max_open_orders"}, spec.name
+        assert not names & {p.name for p in limit_parameters(RUNTIME_SETTINGS)}, spec.name
 
 
 EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -135,15 +143,6 @@ def test_edges_of_the_allowed_ranges_are_accepted() -> None:
     BUILTIN["mean_reversion"].validate_params({"window": 2, "entry_z": 0.9, "exit_z": 0})
     BUILTIN["slow_leak"].validate_params({"base_probability": 0, "max_probability": 1, "growth_per_trade": 0})
     BUILTIN["market_making"].validate_params({"skew_bps": 0, "max_inventory": "0.01"})
-
-
-# The per-instance limits the runtime adds to every spec, set away from their defaults.
-RUNTIME_SETTINGS = StrategySettings(
-    enable_chaos=True, resume_on_start=True, max_instances=10, max_position_notional=D("10000"),
-    max_orders_per_second=10.0, max_open_orders=10, breaker_after_limit_hits=50,
-    limit_hits_window_seconds=60.0, performance_interval_seconds=1.0,
-)
-LIMITS = {"max_position_notional": "2500", "max_orders_per_second": 3, "max_open_orders": 4}
 
 
 @pytest.mark.parametrize("name", list(BUILTIN))
