@@ -44,7 +44,7 @@ from trading_engine.services.market import MarketView
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
-from trading_engine.services.strategies import StrategyManager, StrategySettings
+from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
 
 
@@ -66,12 +66,15 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 
 async def run_trading(
-    store: Any, account: Account, feed: Any, orders: OrderService, portfolio: PortfolioService,
+    store: Any, account: Account, feed: Any, venue: Any, orders: OrderService, portfolio: PortfolioService,
     metrics: TradingMetrics, strategies: StrategyManager,
 ) -> AsyncIterator[None]:
-    """Resource: open the store, load the account (resting orders go back to the venue), resume
-    the strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
+    """Resource: connect the venue's reports to the order use case and its fills to the strategy
+    runtime, open the store, load the account (resting orders go back to the venue), resume the
+    strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
     venue events, close the store."""
+    venue.set_listener(orders)
+    orders.add_fill_listener(strategies.on_fill)
     await store.start()
     try:
         await account.load()
@@ -224,16 +227,19 @@ class Container(containers.DeclarativeContainer):
         limit_hits_window_seconds=config.strategies.limit_hits_window_seconds,
         performance_interval_seconds=config.strategies.performance_interval_seconds,
     )
+    strategy_metrics = providers.Singleton(StrategyMetrics, trading_metrics.provided.port, account, market_view)
+    strategy_runner = providers.Singleton(
+        InstanceRunner, order_service, risk_service, account, market_view, clock, strategy_metrics, strategy_settings
+    )
     strategy_manager = providers.Singleton(
         StrategyManager,
-        order_service,
-        risk_service,
+        strategy_runner,
         account,
         market_data,
         market_view,
         trading_store,
         clock,
-        trading_metrics.provided.port,
+        strategy_metrics,
         strategy_settings,
         strategy_catalogue,
         environment=config.service.environment,
@@ -244,6 +250,7 @@ class Container(containers.DeclarativeContainer):
         store=trading_store,
         account=account,
         feed=market_data,
+        venue=venue,
         orders=order_service,
         portfolio=portfolio_service,
         metrics=trading_metrics,

@@ -11,6 +11,7 @@ import json
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from trading_engine.domain.decimals import plain
 from trading_engine.domain.orders import Order, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, Portfolio
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from tests.integration.test_sqlite_store import query
 from tests.support.trading_data import at, make_order
@@ -74,10 +76,24 @@ async def test_its_account_positions_cash_and_breaker_load(store: SqliteTradingS
     assert [order.to_dict() for order in state.open_orders] == open_orders
 
 
+def _expected_record(stored: dict[str, Any]) -> StrategyRecord:
+    return StrategyRecord(
+        strategy_id=stored["strategy_id"],
+        strategy=stored["strategy"],
+        symbol=stored["symbol"],
+        params=stored["params"],
+        status=StrategyStatus(stored["status"]),
+        reason=stored["reason"],
+        created_at=datetime.fromisoformat(stored["created_at"]),
+        updated_at=datetime.fromisoformat(stored["updated_at"]),
+    )
+
+
 async def test_its_strategy_records_and_their_fills_read_back(store: SqliteTradingStore) -> None:
-    assert await store.list_strategies() == EXPECTED["strategies"]
-    for record in EXPECTED["strategies"]:
-        assert await store.get_strategy(record["strategy_id"]) == record
+    expected = [_expected_record(stored) for stored in EXPECTED["strategies"]]
+    assert await store.list_strategies() == expected
+    for record in expected:
+        assert await store.get_strategy(record.strategy_id) == record
     strategy_fills = [fill for fill in EXPECTED["fills"] if fill["strategy_id"] == "s-1"]
     assert strategy_fills, "the fixture should hold fills of a strategy instance"
     assert [fill.to_dict() for fill in await store.fills_for_strategy("s-1")] == strategy_fills

@@ -4,6 +4,8 @@ across a killed process, draining on stop, and no SQLite call on the event loop 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -12,7 +14,7 @@ import textwrap
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,12 +26,14 @@ from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import CircuitBreaker
+from trading_engine.domain.strategy_record import StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence import sqlite as sqlite_module
 from trading_engine.infrastructure.persistence.records import to_json
 from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema, SqliteTradingStore
 from tests.support.process import REPO_ROOT
 from tests.support.trading_data import (
+    T0,
     Connections,
     account_change,
     at,
@@ -312,6 +316,53 @@ async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_stra
         await again.stop()
 
 
+STOPPED = StrategyStatus.STOPPED
+
+# A strategy row as schema version 2 has stored it since strategy records existed: the record's
+# JSON with the timestamps as exact UTC text (some files spell the offset "+00:00").
+V2_ROW = {
+    "strategy_id": "stg_7f3a9c:1",
+    "strategy": "market_making",
+    "symbol": "ETH-USD",
+    "params": {"spread_bps": "10", "quote_size": "0.1", "max_orders_per_second": 10.0, "max_open_orders": 10},
+    "status": "error",
+    "reason": "stopped after 50 refused orders within 60 s; circuit breaker tripped",
+    "created_at": "2026-01-02T03:04:05.678901Z",
+    "updated_at": "2026-01-02T03:09:05.000000+00:00",
+}
+
+
+async def test_a_strategy_row_written_by_schema_version_2_reads_back_and_is_written_the_same_way(
+    db_path: Path,
+) -> None:
+    store = SqliteTradingStore(db_path)
+    await store.start()
+    await store.stop()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO strategies (strategy_id, seq, strategy, symbol, status, created_at, updated_at, data) "
+            "VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+            (V2_ROW["strategy_id"], V2_ROW["strategy"], V2_ROW["symbol"], V2_ROW["status"],
+             "2026-01-02T03:04:05.678901Z", "2026-01-02T03:09:05.000000Z", json.dumps(V2_ROW)),
+        )
+    again = SqliteTradingStore(db_path)
+    await again.start()
+    try:
+        record = await again.get_strategy(V2_ROW["strategy_id"])
+        assert record is not None and await again.list_strategies(StrategyStatus.ERROR) == [record]
+        assert (record.strategy, record.symbol, record.status, record.reason) == (
+            "market_making", "ETH-USD", StrategyStatus.ERROR, V2_ROW["reason"])
+        assert record.params == V2_ROW["params"]
+        assert (record.created_at, record.updated_at) == (T0, datetime(2026, 1, 2, 3, 9, 5, tzinfo=UTC))
+        await again.commit(ChangeSet(strategies=(record,)))
+    finally:
+        await again.stop()
+    # Written back, the row is the same JSON, timestamps in the exact form.
+    [(data,)] = query(db_path, "SELECT data FROM strategies")
+    assert json.loads(data) == V2_ROW | {"updated_at": "2026-01-02T03:09:05.000000Z"}
+    assert list(json.loads(data)) == list(V2_ROW)
+
+
 async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None:
     records = [
         strategy_record("s-1", seconds=3, params={"fast": 3, "band": "0.50", "weights": [0.5, 1.5]}),
@@ -323,23 +374,23 @@ async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None
     await first.start()
     try:
         await first.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=tuple(records)))
-        await first.commit(ChangeSet(strategies=(records[0] | {"status": "stopped", "reason": None},)))
+        await first.commit(ChangeSet(strategies=(dataclasses.replace(records[0], status=STOPPED, reason=None),)))
     finally:
         await first.stop()
 
     second = SqliteTradingStore(db_path)
     await second.start()
     try:
-        stopped = records[0] | {"status": "stopped", "reason": None}
+        stopped = dataclasses.replace(records[0], status=STOPPED, reason=None)
         assert await second.list_strategies() == [records[1], records[2], stopped]
-        assert await second.list_strategies("stopped") == [records[2], stopped]
+        assert await second.list_strategies(STOPPED) == [records[2], stopped]
         assert await second.get_strategy("s-2") == records[1]
         assert await second.fills_for_strategy("s-1") == fills
         # A record written after the restart still keeps the first created_at and goes after the rest.
-        await second.commit(ChangeSet(strategies=(records[0] | {"created_at": isoformat_exact(at(99))},)))
+        await second.commit(ChangeSet(strategies=(dataclasses.replace(records[0], created_at=at(99)),)))
         assert await second.get_strategy("s-1") == records[0]
         await second.commit(ChangeSet(strategies=(strategy_record("s-4", seconds=3),)))
-        listed = [record["strategy_id"] for record in await second.list_strategies()]
+        listed = [record.strategy_id for record in await second.list_strategies()]
         assert listed == ["s-2", "s-3", "s-1", "s-4"]  # s-1 and s-4 share created_at: insertion order
     finally:
         await second.stop()
@@ -448,7 +499,7 @@ async def test_no_sqlite_call_runs_on_the_event_loop_thread(db_path: Path, conne
         await store.fills_for_order("o-1")
         await store.commit(ChangeSet(strategies=(strategy_record("s-1"),)))
         await store.get_strategy("s-1")
-        await store.list_strategies("running")
+        await store.list_strategies(StrategyStatus.RUNNING)
         await store.fills_for_strategy("s-1")
         await store.list_orders(OrderQuery(status=OrderStatus.OPEN, limit=5))
         await store.load_state()

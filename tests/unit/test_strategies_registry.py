@@ -18,10 +18,19 @@ from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import OrderType
 from trading_engine.domain.strategies import BUILTIN, ORDER_SIZE_PARAMETERS, check_for_instrument
 from trading_engine.domain.strategies.grid import ceil_to, floor_to, order_quantity, snap_ask, snap_bid
-from trading_engine.domain.strategy import PRE_TRADE, PlaceOrder, RiskEvent
+from trading_engine.domain.strategy import PRE_TRADE, Intent, PlaceOrder, RiskEvent
+from trading_engine.services.strategy_runtime import StrategySettings, limit_parameters, with_limit_parameters
 
 D = Decimal
 PACKAGE = Path(__file__).resolve().parents[2] / "trading_engine" / "domain" / "strategies"
+
+# The runtime's settings, and per-instance limits set away from their defaults.
+RUNTIME_SETTINGS = StrategySettings(
+    enable_chaos=True, resume_on_start=True, max_instances=10, max_position_notional=D("10000"),
+    max_orders_per_second=10.0, max_open_orders=10, breaker_after_limit_hits=50,
+    limit_hits_window_seconds=60.0, performance_interval_seconds=1.0,
+)
+LIMITS = {"max_position_notional": "2500", "max_orders_per_second": 3, "max_open_orders": 4}
 
 
 def test_registry_holds_every_builtin_by_name() -> None:
@@ -36,7 +45,7 @@ def test_registry_holds_every_builtin_by_name() -> None:
 def test_specs_leave_the_per_instance_limits_to_the_runtime() -> None:
     for spec in BUILTIN.values():
         names = {p.name for p in spec.parameters}
-        assert not names & {"max_position", "max_orders_per_second", "max_open_orders"}, spec.name
+        assert not names & {p.name for p in limit_parameters(RUNTIME_SETTINGS)}, spec.name
 
 
 EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -138,11 +147,31 @@ def test_edges_of_the_allowed_ranges_are_accepted() -> None:
 
 @pytest.mark.parametrize("name", list(BUILTIN))
 def test_factories_ignore_the_limit_parameters_the_runtime_adds(name: str) -> None:
+    """The runtime creates a strategy from its own parameters plus the per-instance limits: that
+    succeeds, and the strategy decides exactly what one created from its own parameters alone
+    decides, tick after tick, fill after fill."""
     spec = BUILTIN[name]
-    params = {**spec.validate_params(None), "max_position": D(1), "max_orders_per_second": 10, "max_open_orders": 4}
-    strategy = spec.create(params, seed=5)
-    for method in ("on_tick", "on_fill", "on_risk_event"):
-        assert callable(getattr(strategy, method))
+    own = spec.validate_params(None)
+    with_limits = with_limit_parameters(spec, RUNTIME_SETTINGS).validate_params(LIMITS)
+    assert set(with_limits) == set(own) | set(LIMITS)
+    assert with_limits["max_position_notional"] == D("2500") and with_limits["max_open_orders"] == 4
+    alone = Harness(spec.create(own, seed=5))
+    limited = Harness(spec.create(with_limits, seed=5))
+    rng = random.Random(3)
+    decided: list[Intent] = []
+    for price in random_walk(BTC, seed=4, ticks=400):
+        intents = alone.tick(price)
+        assert limited.tick(price) == intents, price
+        decided += intents
+        if alone.resting and rng.random() < 0.1:  # now and then a quote fills, in both
+            side = rng.choice([o.side for o in alone.resting.values()])
+            assert limited.fill_resting(side) == alone.fill_resting(side)
+        if rng.random() < 0.05:  # and now and then an order is refused, in both
+            event = RiskEvent(PRE_TRADE, "refused")
+            assert list(limited.strategy.on_risk_event(event, limited.context)) == list(
+                alone.strategy.on_risk_event(event, alone.context))
+    assert decided, name  # two strategies that never decide anything would agree trivially
+    assert limited.position == alone.position
 
 
 def random_walk(instrument: Instrument, seed: int, ticks: int) -> list[Decimal]:

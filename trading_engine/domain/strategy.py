@@ -1,6 +1,9 @@
-"""The strategy port: systematic strategies as pure decision functions.
+"""The strategy contract: systematic strategies as pure decision functions.
 
-A strategy instance trades one symbol. The runtime (``services/strategies.py``) feeds it events
+The built-in strategies are in ``domain/strategies/``; the runtime that runs them is
+``services/strategy_runtime/``.
+
+A strategy instance trades one symbol. The runtime feeds it events
 one at a time and it answers each with intents:
 
 * ``on_tick(price, context)``: a new market price of its symbol;

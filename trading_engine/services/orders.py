@@ -86,7 +86,6 @@ class OrderService:
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._fill_listeners: list[Callable[[Order, Fill], None]] = []
-        venue.set_listener(self)
 
     def add_fill_listener(self, listener: Callable[[Order, Fill], None]) -> None:
         """Call ``listener(order, fill)`` for every fill: at once for a resting order's fill, after

@@ -8,13 +8,14 @@ orders and fills go to the store, which holds every order ever placed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ChangeSet:
     cash: tuple[CashBalance, ...] = ()  # upserted by currency
     breaker: BreakerState | None = None
     account: AccountSettings | None = None
-    strategies: tuple[Mapping[str, Any], ...] = ()  # StrategyRecord (upserted by strategy_id)
+    strategies: tuple[StrategyRecord, ...] = ()  # upserted by strategy_id
 
     def __bool__(self) -> bool:
         return bool(
@@ -84,18 +85,17 @@ class OrderRepository(Protocol):
 
 
 class StrategyRepository(Protocol):
-    """Strategy instances (one record each) and the fills of their orders.
+    """Strategy instances (one ``StrategyRecord`` each) and the fills of their orders.
 
-    A record is a mapping: ``strategy_id``, ``strategy`` (its name), ``symbol``, ``params``
-    (a JSON-ready mapping: decimals as strings), ``status`` (``running``, ``stopped`` or
-    ``error``), ``reason`` (why it stopped, or None), ``created_at`` and ``updated_at`` (UTC ISO
-    8601 strings). Records are written through ``ChangeSet.strategies``.
+    Records are written through ``ChangeSet.strategies``; a record written again keeps the
+    ``created_at`` of its first write and its place in the listing.
     """
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None: ...
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None: ...
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
-        """Every record (optionally only those with ``status``), oldest first."""
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
+        """Every record (optionally only those with ``status``), oldest first (``created_at``, then
+        first write); a status that is not a ``StrategyStatus`` is a ValidationError."""
         ...
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:

@@ -24,9 +24,7 @@ Each successful commit is its own transaction, so ``transactions`` equals ``comm
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -35,6 +33,7 @@ from trading_engine.domain.orders import Fill, Order, OrderSnapshot
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
 from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
@@ -46,6 +45,7 @@ from trading_engine.infrastructure.persistence.records import (
     encode_cursor,
     keep_first_created,
     refusing,
+    strategy_record,
     strategy_row,
     write_failed,
 )
@@ -220,12 +220,12 @@ class InMemoryTradingStore:
         self._require_running()
         return [self._fills[fill_id] for fill_id in self._fills_by_order.get(order_id, ())]
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None:
         self._require_running()
         found = self._strategies.get(strategy_id)
-        return None if found is None else json.loads(found[1].data)
+        return None if found is None else strategy_record(found[1].data)
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
         self._require_running()
         wanted = check_strategy_status(status)
         matches = sorted(
@@ -236,7 +236,7 @@ class InMemoryTradingStore:
             ),
             key=lambda item: item[:2],
         )
-        return [json.loads(row.data) for _created_at, _seq, row in matches]
+        return [strategy_record(row.data) for _created_at, _seq, row in matches]
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
         self._require_running()

@@ -4,8 +4,8 @@
   caller of ``commit`` with a ValidationError, before the change joins any batch, never the store.
   The values themselves are not checked again: the domain guarantees them. Each store turns them
   into its own rows.
-- The checks on a strategy record (``StrategyRepository``'s format), ``keep_first_created`` for
-  their upserts and ``check_strategy_status`` for ``list_strategies``.
+- A ``StrategyRecord`` as a row and back (``strategy_row``, ``strategy_record``),
+  ``keep_first_created`` for their upserts and ``check_strategy_status`` for ``list_strategies``.
 - The cursor format and the checks on an ``OrderQuery``.
 - The messages of ``StoreUnavailable``, one wording for both stores.
 """
@@ -15,39 +15,34 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.instruments import SYMBOL_RULE, parse_symbol
 from trading_engine.domain.orders import (
     Fill,
     OrderSnapshot,
     OrderStatus,
     parse_enum,
-    parse_identifier,
     required_field,
 )
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 
 MAX_PAGE_SIZE = 1000
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 """The statuses ``load_state`` returns as open orders: resting on the venue."""
-STRATEGY_STATUSES = ("running", "stopped", "error")
-"""The values of a strategy record's ``status``."""
 
 
 class StrategyRow(NamedTuple):
     """Column order of the SQLite upsert. ``created_at`` and ``updated_at`` are the record's
     timestamps in one exact UTC form (``isoformat_exact``), so they sort as text; ``data`` is the
-    record as written, as JSON."""
+    record as JSON (``strategy_row``)."""
 
     strategy_id: str
     strategy: str
@@ -116,91 +111,48 @@ def _text(record: Mapping[str, Any], key: str, *, what: str, optional: bool = Fa
 
 
 def strategy_row(record: object) -> StrategyRow:
-    """A strategy record checked against the format ``StrategyRepository`` documents.
-
-    Every value must already be JSON (``str``, ``int``, finite ``float``, ``bool``, None, lists and
-    mappings with string keys), so that what a read returns equals what was written: a Decimal in
-    ``params`` is refused rather than turned into a string behind the caller's back.
-    """
-    if not isinstance(record, Mapping):
+    """A ``StrategyRecord`` as a row. ``data`` is the record as JSON, as schema version 2 stores
+    it: its fields by name, the status as its value, timestamps as ``isoformat_exact`` text."""
+    if not isinstance(record, StrategyRecord):
         raise ValidationError(
-            f"ChangeSet.strategies holds strategy records (mappings), not {type(record).__name__}",
-            field="strategies",
+            f"ChangeSet.strategies holds StrategyRecord values, not {type(record).__name__}", field="strategies"
         )
-    what = "strategy"
-    strategy_id = parse_identifier(required_field(record, "strategy_id", record=what), field="strategy_id")
-    name = _text(record, "strategy", what=what)
-    symbol = required_field(record, "symbol", record=what)
-    if parse_symbol(symbol)[0] != symbol:
-        raise ValidationError(f"symbol {symbol!r} is not valid; expected {SYMBOL_RULE}", field="symbol")
-    params = required_field(record, "params", record=what)
-    if not isinstance(params, Mapping):
-        raise ValidationError(
-            f"strategy record field 'params' must be a mapping, not {type(params).__name__}", field="params"
-        )
-    status = _strategy_status(required_field(record, "status", record=what))
-    reason = required_field(record, "reason", record=what)
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationError(
-            f"strategy record field 'reason' must be a string or None, not {type(reason).__name__}",
-            field="reason",
-        )
-    created_at = _utc_timestamp(record, "created_at")
-    updated_at = _utc_timestamp(record, "updated_at")
-    plain = {}
-    for key, value in record.items():
-        if not isinstance(key, str):
-            raise ValidationError(f"strategy record has the key {key!r}; keys are strings", field="strategies")
-        plain[key] = _json_copy(value, path=key, field=key)
+    created_at, updated_at = isoformat_exact(record.created_at), isoformat_exact(record.updated_at)
+    data = {
+        "strategy_id": record.strategy_id,
+        "strategy": record.strategy,
+        "symbol": record.symbol,
+        "params": dict(record.params),
+        "status": record.status.value,
+        "reason": record.reason,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
     return StrategyRow(
-        strategy_id=strategy_id,
-        strategy=name,
-        symbol=symbol,
-        status=status,
+        strategy_id=record.strategy_id,
+        strategy=record.strategy,
+        symbol=record.symbol,
+        status=record.status.value,
         created_at=created_at,
         updated_at=updated_at,
-        data=to_json(plain, what="strategy"),
+        data=to_json(data, what="strategy"),
     )
 
 
-def _utc_timestamp(record: Mapping[str, Any], key: str) -> str:
-    """The record's ``key`` as ``isoformat_exact`` text; it must be an ISO 8601 string in UTC."""
-    text = required_field(record, key, record="strategy")
-    moment = parse_timestamp(text, field=key)
-    if datetime.fromisoformat(text).utcoffset() != timedelta(0):
-        raise ValidationError(
-            f"{key} {text!r} is not in UTC; expected e.g. 2026-01-02T03:04:05.678901Z", field=key
-        )
-    return isoformat_exact(moment)
-
-
-def _json_copy(value: object, *, path: str, field: str) -> Any:
-    """``value`` as plain JSON data (dicts and lists), checked to read back equal to itself: a
-    ValidationError on ``field`` when it holds anything else."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(f"strategy record field {path} is {value!r}, which JSON cannot hold", field=field)
-        return value
-    if isinstance(value, list):
-        return [_json_copy(item, path=f"{path}[{index}]", field=field) for index, item in enumerate(value)]
-    if isinstance(value, Mapping):
-        copy = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(
-                    f"strategy record field {path} has the key {key!r}; JSON keys are strings", field=field
-                )
-            copy[key] = _json_copy(item, path=f"{path}.{key}", field=field)
-        return copy
-    hint = ""
-    if isinstance(value, Decimal):
-        hint = " (write decimals as strings)"
-    elif isinstance(value, tuple):
-        hint = " (write a list, not a tuple)"
-    raise ValidationError(
-        f"strategy record field {path} is a {type(value).__name__}, not a JSON value{hint}", field=field
+def strategy_record(data: str) -> StrategyRecord:
+    """The record of a stored row's ``data``. Rows written before records were typed may spell a
+    timestamp with an explicit ``+00:00`` offset (read as the same instant) and hold other keys
+    (ignored)."""
+    stored = json.loads(data)
+    return StrategyRecord(
+        strategy_id=stored["strategy_id"],
+        strategy=stored["strategy"],
+        symbol=stored["symbol"],
+        params=stored["params"],
+        status=parse_enum(StrategyStatus, stored["status"], field="status"),
+        reason=stored["reason"],
+        created_at=parse_timestamp(stored["created_at"], field="created_at"),
+        updated_at=parse_timestamp(stored["updated_at"], field="updated_at"),
     )
 
 
@@ -227,16 +179,8 @@ def keep_first_created(rows: Iterable[StrategyRow], first: dict[str, StrategyRow
 
 
 def check_strategy_status(status: object) -> str | None:
-    """``list_strategies``' filter: None, or one of ``STRATEGY_STATUSES``."""
-    return None if status is None else _strategy_status(status)
-
-
-def _strategy_status(status: object) -> str:
-    if not isinstance(status, str) or status not in STRATEGY_STATUSES:
-        raise ValidationError(
-            f"status {status!r} is not allowed; allowed: {', '.join(STRATEGY_STATUSES)}", field="status"
-        )
-    return status
+    """``list_strategies``' filter: None, or the value of a ``StrategyStatus``."""
+    return None if status is None else parse_enum(StrategyStatus, status, field="status").value
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ Schema
     which validates), orders with the columns the queries filter on too, cash as two text columns;
     ``seq`` numbers orders (and fills) in insertion order, kept across upserts, and drives the
     newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
-    (``strategies``: the record as written in ``data``, its timestamps as exact UTC text to sort on,
+    (``strategies``: the ``StrategyRecord`` as JSON in ``data``, its timestamps as exact UTC text to sort on,
     ``seq`` for insertion order) and ``fills.strategy_id``, filled in from the fills already stored.
 """
 
@@ -55,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +70,7 @@ from trading_engine.domain.orders import Fill, Order, OrderSnapshot
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
 from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
@@ -83,6 +84,7 @@ from trading_engine.infrastructure.persistence.records import (
     encode_cursor,
     keep_first_created,
     refusing,
+    strategy_record,
     strategy_row,
     to_json,
     write_failed,
@@ -478,10 +480,10 @@ class SqliteTradingStore:
     async def list_orders(self, query: OrderQuery) -> OrderPage:
         return await self._read(_list_orders, check_query(query))
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None:
         return await self._read(_one_strategy, strategy_id)
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
         return await self._read(_list_strategies, check_strategy_status(status))
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
@@ -655,17 +657,17 @@ def _fills_for_strategy(conn: sqlite3.Connection, strategy_id: str) -> list[Fill
     return [Fill.from_dict(json.loads(data)) for (data,) in rows]
 
 
-def _one_strategy(conn: sqlite3.Connection, strategy_id: str) -> dict[str, Any] | None:
+def _one_strategy(conn: sqlite3.Connection, strategy_id: str) -> StrategyRecord | None:
     row = conn.execute("SELECT data FROM strategies WHERE strategy_id = ?", (strategy_id,)).fetchone()
-    return None if row is None else json.loads(row[0])
+    return None if row is None else strategy_record(row[0])
 
 
-def _list_strategies(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:
+def _list_strategies(conn: sqlite3.Connection, status: str | None) -> list[StrategyRecord]:
     if status is None:
         rows = conn.execute("SELECT data FROM strategies ORDER BY created_at, seq")
     else:
         rows = conn.execute("SELECT data FROM strategies WHERE status = ? ORDER BY created_at, seq", (status,))
-    return [json.loads(data) for (data,) in rows]
+    return [strategy_record(data) for (data,) in rows]
 
 
 def _list_orders(conn: sqlite3.Connection, wanted: ListFilter) -> OrderPage:

@@ -10,7 +10,7 @@ from trading_engine.domain.portfolio import PositionValuation
 from trading_engine.presentation.http.bodies import json_response
 from trading_engine.presentation.http.errors import ApiError
 from trading_engine.services.portfolio import PortfolioService
-from trading_engine.services.strategies import StrategyManager
+from trading_engine.services.strategy_runtime import StrategyManager
 
 
 def position_json(item: PositionValuation) -> dict[str, Any]:
