@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 from pydantic import BaseModel
 
@@ -53,9 +56,26 @@ def test_readme_configuration_table_matches_config_yml() -> None:
     assert rows == config_env_vars()
 
 
-def test_package_ships_the_same_config_file() -> None:
-    shipped = ROOT / "trading_engine" / "config.yml"
-    assert shipped.read_text() == (ROOT / "config.yml").read_text()
+@pytest.mark.integration
+def test_the_wheel_ships_the_repository_config_file(tmp_path: Path) -> None:
+    """What a user installs holds trading_engine/config.yml with the repository's config.yml in it
+    (the package's file is a link to it, so there is one file to edit)."""
+    link = ROOT / "trading_engine" / "config.yml"
+    assert link.is_symlink() and os.readlink(link) == "../config.yml"
+    source = tmp_path / "source"  # a copy, so the build leaves nothing in the checkout
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "config.yml"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "trading_engine", source / "trading_engine", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = tmp_path.glob("trading_system_engine-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("trading_engine/config.yml") == (ROOT / "config.yml").read_bytes()
 
 
 def test_dockerfile_is_slim_non_root_with_a_stdlib_healthcheck() -> None:
