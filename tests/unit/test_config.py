@@ -225,12 +225,19 @@ def test_an_empty_user_file_changes_nothing(tmp_path: Path) -> None:
     assert create_container(path).config() == create_container().config()
 
 
-def test_a_key_the_user_file_sets_literally_names_no_variable(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ('http:\n  port: "70000"\n', "http.port = '70000': must be an integer from 1 to 65535"),
+        ("account:\n  initial_cash: {USD: abc}\n", "account.initial_cash = {'USD': 'abc'}: must be CUR=amount"),
+    ],
+)
+def test_a_key_the_user_file_sets_literally_names_no_variable(tmp_path: Path, document: str, expected: str) -> None:
     path = tmp_path / "config.yml"
-    path.write_text('http:\n  port: "70000"\n')
+    path.write_text(document)
     with pytest.raises(ConfigError) as caught:
         create_container(path)
-    assert str(caught.value) == "invalid configuration: http.port = '70000': must be an integer from 1 to 65535"
+    assert str(caught.value).startswith(f"invalid configuration: {expected}")
 
 
 def test_validation_is_pure_and_the_development_token_is_a_startup_step() -> None:
@@ -307,11 +314,16 @@ def test_instrument_rules(tmp_path: Path, entries: list[str], extra: str, expect
     assert expected in str(caught.value)
 
 
-def test_an_empty_instrument_list_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["[]", "{}"])
+def test_the_instruments_must_be_a_non_empty_list(tmp_path: Path, value: str) -> None:
     path = tmp_path / "config.yml"
-    path.write_text("instruments: []\n")
-    with pytest.raises(ConfigError, match="instruments = \\[\\]"):
+    path.write_text(f"instruments: {value}\n")
+    with pytest.raises(ConfigError) as caught:
         create_container(path)
+    assert str(caught.value) == (
+        f"invalid configuration: instruments = {value}: must be a non-empty list of mappings of "
+        "symbol, tick_size, lot_size, min_quantity, initial_price, liquidity"
+    )
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,6 @@ import pydantic
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from trading_engine.infrastructure.config.values import SECRET_ERROR
-
 REDACTED = "<redacted>"
 
 
@@ -50,8 +48,10 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return model
 
 
-def _is_secret(field: FieldInfo) -> bool:
-    return isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("writeOnly") is True
+def _is_secret(field: FieldInfo | None) -> bool:
+    """A token: write-only in the schema, never shown in an error line."""
+    extra = field.json_schema_extra if field is not None else None
+    return isinstance(extra, dict) and extra.get("writeOnly") is True
 
 
 def config_error(exc: pydantic.ValidationError, model: type[BaseModel], env: Mapping[str, str]) -> ConfigError:
@@ -63,19 +63,21 @@ def config_error(exc: pydantic.ValidationError, model: type[BaseModel], env: Map
     allowed = error["msg"]
     parent, name = loc[:-1], loc[-1] if loc else ""
     holder = _model_at(model, parent)
-    siblings = [dotted((*parent, field)) for field in holder.model_fields] if holder else []
+    fields = holder.model_fields if holder else {}
+    siblings = [dotted((*parent, field)) for field in fields]
+    # A token is never shown; nor is an unknown key's value beside one (perhaps a misspelt token).
+    secret = _is_secret(fields.get(name)) or (
+        kind == "extra_forbidden" and any(_is_secret(field) for field in fields.values())
+    )
     if kind == "extra_forbidden":
         allowed = f"unknown key; known keys: {', '.join(sorted(siblings))}"
-        if holder is not None and any(_is_secret(info) for info in holder.model_fields.values()):
-            value = REDACTED  # perhaps a misspelt token key
     elif kind == "missing":
         value = None
-        required = [dotted((*parent, f)) for f, info in holder.model_fields.items() if info.is_required()]
+        required = [dotted((*parent, f)) for f, info in fields.items() if info.is_required()]
         allowed = ("missing; the shipped config.yml defines it" if not any(isinstance(p, int) for p in loc)
                    else f"missing; required: {', '.join(required)}")
-    elif kind in {"model_type", "model_attributes_type"}:
+    elif kind in {"model_type", "model_attributes_type", "list_type", "too_short"}:
         nested = _model_at(model, loc)
-        allowed = f"must be a mapping of {', '.join(nested.model_fields) if nested else name}"
-    elif kind == SECRET_ERROR:
-        value = REDACTED
-    return ConfigError(key, value, allowed, env.get(key))
+        shape = "a mapping" if kind.startswith("model") else "a non-empty list of mappings"
+        allowed = f"must be {shape} of {', '.join(nested.model_fields) if nested else name}"
+    return ConfigError(key, REDACTED if secret and value is not None else value, allowed, env.get(key))

@@ -7,7 +7,6 @@ parses, normalises and refuses, and reports what it normalised as :meth:`Setting
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -24,6 +23,7 @@ from trading_engine.infrastructure.config.values import (
     CashAmounts,
     Choice,
     Currency,
+    DecimalValue,
     DnsLabel,
     Integer,
     Number,
@@ -126,11 +126,11 @@ class AccountSettings(Section):
 class InstrumentSettings(Section):
     """One tradable instrument; the domain's :class:`Instrument` decides what is valid."""
 
-    symbol: Annotated[str, Field(min_length=1)]
-    tick_size: Decimal
-    lot_size: Decimal
-    min_quantity: Decimal
-    initial_price: Decimal
+    symbol: Text(32)
+    tick_size: DecimalValue
+    lot_size: DecimalValue
+    min_quantity: DecimalValue
+    initial_price: DecimalValue
     # The most the paper venue fills of one order per tick; empty: unlimited.
     liquidity: PositiveDecimal() | None = None
 

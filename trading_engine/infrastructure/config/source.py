@@ -79,6 +79,8 @@ def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]
 def _env_layer(env: dict[str, str], document: Mapping[str, Any]) -> None:
     """Each key ``document`` sets now reads the variable it interpolates, or none."""
     for key, value in flatten(document):
+        for enclosing in [name for name in env if key.startswith(f"{name}.")]:
+            del env[enclosing]  # a mapping replaced a scalar (initial_cash: {USD: 10})
         match = _ENV_MARKER.search(value) if isinstance(value, str) else None
         if match:
             env[key] = match.group("name")

@@ -17,17 +17,16 @@ from pydantic_core import PydanticCustomError
 from trading_engine.domain.instruments import CURRENCY_PATTERN
 
 VALUE_ERROR = "config_value"
-SECRET_ERROR = "config_secret"  # the error line shows the value redacted
 
 
-def rule(allowed: str, *, error: str = VALUE_ERROR) -> WrapValidator:
+def rule(allowed: str) -> WrapValidator:
     """Report any failure of the wrapped type as ``allowed`` (e.g. "must be an integer from 1 to 9")."""
 
     def check(value: Any, handler: Any) -> Any:
         try:
             return handler(value)
         except (ValidationError, ValueError):
-            raise PydanticCustomError(error, allowed) from None
+            raise PydanticCustomError(VALUE_ERROR, allowed) from None
 
     return WrapValidator(check)
 
@@ -127,10 +126,14 @@ Url = Annotated[
     rule("must be empty or an http(s) URL of a host and port, e.g. http://collector:4318"),
 ]
 
-# A token: empty (off) or 16-256 visible ASCII characters. Never echoed, not even in an error.
+# A token: empty (off) or 16-256 visible ASCII characters. Write-only: never echoed, not even in an error.
 Secret = Annotated[
     str, Field(pattern=r"^$|^[!-~]{16,256}$", json_schema_extra={"writeOnly": True}), BeforeValidator(scalar),
-    rule("must be empty or 16-256 visible ASCII characters without spaces", error=SECRET_ERROR),
+    rule("must be empty or 16-256 visible ASCII characters without spaces"),
+]
+
+DecimalValue = Annotated[
+    Decimal, Field(allow_inf_nan=False), BeforeValidator(scalar), rule("must be a decimal number")
 ]
 
 Currency = Annotated[
@@ -139,11 +142,11 @@ Currency = Annotated[
 ]
 
 
-def _items(value: Any, separator: str = ",") -> Any:
+def _items(value: Any) -> Any:
     """A comma-separated string as its items; a YAML list or mapping as it is."""
     if isinstance(value, (list, tuple, dict)):
         return value
-    return [item.strip() for item in scalar(value).split(separator) if item.strip()]
+    return [item.strip() for item in scalar(value).split(",")]
 
 
 def _increasing(buckets: tuple[float, ...]) -> tuple[float, ...]:
@@ -166,7 +169,7 @@ def _cash_pairs(value: Any) -> Any:
     items = _items(value)
     if isinstance(items, dict):
         return {str(code).strip().upper(): amount for code, amount in items.items()}
-    pairs = [item.partition("=") for item in items]
+    pairs = [item.partition("=") for item in items if item]
     if any(not sep for _, sep, _ in pairs):
         raise ValueError("not CUR=amount")
     return {code.strip().upper(): amount.strip() for code, _, amount in pairs}
