@@ -70,6 +70,15 @@ def test_environment_overrides_interpolate(monkeypatch: pytest.MonkeyPatch) -> N
         ("SERVICE_INSTANCE_NAME", "-leading", "service.instance_name", "starting and ending"),
         ("SHUTDOWN_TIMEOUT_SECONDS", "nan", "http.shutdown_timeout_seconds", "a number greater than 0"),
         ("READINESS_TIMEOUT_SECONDS", "0", "health.readiness_timeout_seconds", "greater than 0"),
+        ("INITIAL_CASH", "USD", "account.initial_cash", "must be CUR=amount pairs separated by commas"),
+        ("INITIAL_CASH", "USD=-1", "account.initial_cash", "amounts >= 0"),
+        ("INITIAL_CASH", "", "account.initial_cash", "at least one currency"),
+        ("INITIAL_CASH", "US$=1", "account.initial_cash", "must be CUR=amount pairs"),
+        ("ACCOUNT_CURRENCY", "dollars!", "account.reporting_currency", "a currency code of 2-10 letters or digits"),
+        ("VENUE_FEE_BPS", "10000", "venue.fee_bps", "a decimal number at least 0 and below 10000 (100%)"),
+        ("MAX_ORDER_NOTIONAL", "0", "risk.max_order_notional", "a decimal number greater than 0"),
+        ("MARKET_SEED", "1.5", "market.seed", "an integer from 0 to"),
+        ("HOST", "", "http.host", "must be non-empty printable text of at most 253 characters"),
     ],
 )
 def test_bad_values_name_key_env_value_and_what_is_allowed(
@@ -324,28 +333,6 @@ def test_the_instruments_must_be_a_non_empty_list(tmp_path: Path, value: str) ->
         f"invalid configuration: instruments = {value}: must be a non-empty list of mappings of "
         "symbol, tick_size, lot_size, min_quantity, initial_price, liquidity"
     )
-
-
-@pytest.mark.parametrize(
-    ("env", "value", "expected"),
-    [
-        ("INITIAL_CASH", "USD", "must be CUR=amount pairs separated by commas"),
-        ("INITIAL_CASH", "USD=-1", "amounts >= 0"),
-        ("INITIAL_CASH", "", "at least one currency"),
-        ("INITIAL_CASH", "US$=1", "must be CUR=amount pairs"),
-        ("ACCOUNT_CURRENCY", "dollars!", "must be a currency code of 2-10 letters or digits"),
-        ("VENUE_FEE_BPS", "10000", "must be a decimal number at least 0 and below 10000 (100%)"),
-        ("MAX_ORDER_NOTIONAL", "0", "must be a decimal number greater than 0"),
-        ("MARKET_SEED", "1.5", "must be an integer from 0 to"),
-        ("HOST", "", "must be non-empty printable text of at most 253 characters"),
-    ],
-)
-def test_account_venue_and_risk_values(monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: str) -> None:
-    monkeypatch.setenv(env, value)
-    with pytest.raises(ConfigError) as caught:
-        create_container()
-    assert f"(env {env}) = {value!r}: " in str(caught.value)
-    assert expected in str(caught.value)
 
 
 def test_the_initial_cash_is_parsed_per_currency(monkeypatch: pytest.MonkeyPatch) -> None:
