@@ -142,17 +142,10 @@ class InstrumentSettings(Section):
     @model_validator(mode="after")
     def _is_an_instrument(self) -> InstrumentSettings:
         try:
-            instrument = self.instrument()
+            self.symbol = Instrument.create(**self.model_dump(exclude={"liquidity"})).symbol
         except ValidationError as exc:
             raise refuse(None, self.symbol, exc.message) from None
-        self.symbol = instrument.symbol
         return self
-
-    def instrument(self) -> Instrument:
-        return Instrument.create(
-            self.symbol, tick_size=self.tick_size, lot_size=self.lot_size,
-            min_quantity=self.min_quantity, initial_price=self.initial_price,
-        )
 
 
 class MarketSettings(Section):
@@ -167,7 +160,7 @@ class VenueSettings(Section):
     fee_bps: Bps()
 
 
-class OrderSettings(Section):
+class OrdersSettings(Section):
     timeout_seconds: Number(0, 365 * 86400, low_open=False)
 
 
@@ -183,7 +176,7 @@ class PersistenceSettings(Section):
     synchronous: Choice(*SQLITE_SYNCHRONOUS, upper=True)
 
 
-class StrategySettings(Section):
+class StrategiesSettings(Section):
     enable_chaos: Boolean
     resume_on_start: Boolean
     max_instances: Integer(1, 10_000)
@@ -217,10 +210,10 @@ class Settings(Section):
     instruments: Annotated[list[InstrumentSettings], Field(min_length=1)]
     market: MarketSettings
     venue: VenueSettings
-    orders: OrderSettings
+    orders: OrdersSettings
     risk: RiskSettings
     persistence: PersistenceSettings
-    strategies: StrategySettings
+    strategies: StrategiesSettings
 
     @field_validator("instruments")
     @classmethod
