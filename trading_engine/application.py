@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import secrets
 import sys
 from collections.abc import AsyncIterator
 
@@ -92,19 +93,30 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     gc.freeze()
 
 
+def provide_development_api_token(container: Container) -> bool:
+    """Startup step: an empty ``auth.api_token`` (refused in production by validation) becomes a
+    random token for this run, set before logging so the log can redact it. True when generated."""
+    if container.config.auth.api_token():
+        return False
+    container.config.from_dict({"auth": {"api_token": secrets.token_urlsafe(32)}})
+    return True
+
+
 def run(container: Container) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests within the shutdown timeout."""
+    generated = provide_development_api_token(container)
     container.logging.init()
     for notice in container.startup_notices():
         fields = dict(notice)
         log.info(fields.pop("event"), **fields)
-        if notice["event"] == "api_token_generated":  # shown once, here only; never logged
-            print(
-                "trading-engine: auth.api_token is not set; this run's API token is "
-                f"{container.config.auth.api_token()} (set TRADING_ENGINE_API_TOKEN to choose one)",
-                file=sys.stderr,
-                flush=True,
-            )
+    if generated:
+        log.info("api_token_generated", printed_to="stderr")
+        print(
+            "trading-engine: auth.api_token is not set; this run's API token is "
+            f"{container.config.auth.api_token()} (set TRADING_ENGINE_API_TOKEN to choose one)",
+            file=sys.stderr,
+            flush=True,
+        )
     app = create_app(container)
     app.on_startup.append(_freeze_startup_objects)
     web.run_app(

@@ -14,19 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
 
 from trading_engine.infrastructure.clock import SystemClock
-from trading_engine.infrastructure.config import (
-    SHIPPED_CONFIG,
-    ConfigError,
-    env_names,
-    merge,
-    read_yaml_text,
-    validate,
-)
+from trading_engine.infrastructure.config import load_settings
 from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
@@ -48,12 +40,16 @@ from trading_engine.services.strategy_runtime import InstanceRunner, StrategyMan
 from trading_engine.services.trading_metrics import TradingMetrics
 
 
-def _instrument_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Instrument]:
-    return {symbol: entry["instrument"] for symbol, entry in table.items()}
+def _instrument_table(entries: list[Mapping[str, Any]]) -> dict[str, Instrument]:
+    """config.instruments (validated entries) as the domain's instruments by symbol."""
+    return {
+        entry["symbol"]: Instrument.create(**{k: v for k, v in entry.items() if k != "liquidity"})
+        for entry in entries
+    }
 
 
-def _liquidity_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {symbol: entry["liquidity"] for symbol, entry in table.items() if entry["liquidity"] is not None}
+def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
 async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
@@ -278,28 +274,13 @@ class Container(containers.DeclarativeContainer):
 def create_container(
     config_path: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Container:
-    """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate.
+    """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate, and
+    hand the container the typed values.
 
     Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value.
     """
+    settings = load_settings(config_path, overrides)
     container = Container()
-    paths = [SHIPPED_CONFIG]
-    if config_path is not None and Path(config_path).resolve() != SHIPPED_CONFIG:
-        paths.append(Path(config_path))
-    env: dict[str, str] = {}
-    for path in paths:
-        env.update(env_names(read_yaml_text(path), path))
-        try:
-            container.config.from_yaml(str(path), required=True)
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                "config file",
-                str(path),
-                f"is not valid YAML once environment values are substituted ({type(exc).__name__}); "
-                "check the quoting of the environment values it interpolates",
-            ) from None
-    raw = container.config()
-    validated = validate(merge(raw, overrides or {}), env)
-    container.config.from_dict(validated.values)
-    container.startup_notices.override(providers.Object(tuple(validated.notices)))
+    container.config.from_dict(settings.model_dump())
+    container.startup_notices.override(providers.Object(settings.notices()))
     return container
