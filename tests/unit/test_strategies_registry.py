@@ -17,7 +17,8 @@ from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import OrderType
 from trading_engine.domain.strategies import BUILTIN, ORDER_SIZE_PARAMETERS, check_for_instrument
-from trading_engine.domain.strategies.grid import ceil_to, floor_to, order_quantity, snap_ask, snap_bid
+from trading_engine.domain.strategies.grid import order_quantity, snap_ask, snap_bid
+from trading_engine.domain.ticks import ceil_to_tick, floor_to_tick
 from trading_engine.domain.strategy import PRE_TRADE, Intent, PlaceOrder, RiskEvent
 from trading_engine.services.strategy_runtime import StrategySettings, limit_parameters, with_limit_parameters
 
@@ -179,7 +180,7 @@ def random_walk(instrument: Instrument, seed: int, ticks: int) -> list[Decimal]:
     price = instrument.initial_price
     out = []
     for _ in range(ticks):
-        price = floor_to(price * D(str(1 + rng.gauss(0, 0.002))), instrument.tick_size)
+        price = floor_to_tick(price * D(str(1 + rng.gauss(0, 0.002))), instrument.tick_size)
         out.append(price)
     return out
 
@@ -222,11 +223,11 @@ def test_check_for_instrument_refuses_sizes_below_the_minimum_order() -> None:
 
 
 def test_grid_helpers_round_the_right_way_exactly() -> None:
-    assert floor_to(D("1.239"), D("0.01")) == D("1.23") and ceil_to(D("1.231"), D("0.01")) == D("1.24")
-    assert ceil_to(D("1.23"), D("0.01")) == D("1.23")
-    assert floor_to(D(0), D("0.01")) == 0
+    assert floor_to_tick(D("1.239"), D("0.01")) == D("1.23") and ceil_to_tick(D("1.231"), D("0.01")) == D("1.24")
+    assert ceil_to_tick(D("1.23"), D("0.01")) == D("1.23")
+    assert floor_to_tick(D(0), D("0.01")) == 0
     huge = D("123456789012345678901234567890.129")
-    assert floor_to(huge, D("0.01")) == D("123456789012345678901234567890.12")
+    assert floor_to_tick(huge, D("0.01")) == D("123456789012345678901234567890.12")
     assert snap_bid(D("100.019"), BTC) == D("100.01") and snap_ask(D("100.011"), BTC) == D("100.02")
     assert order_quantity(D("-0.00019"), BTC) == D("0.0001")
     assert order_quantity(D("0.00009"), BTC) is None
