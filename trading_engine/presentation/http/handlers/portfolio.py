@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from trading_engine.domain.portfolio import PositionValuation
-from trading_engine.presentation.http.bodies import json_response
-from trading_engine.presentation.http.errors import ApiError
+from trading_engine.presentation.http.bodies import json_response, read_query
+from trading_engine.presentation.http.schemas import StrategyFilter
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.strategy_runtime import StrategyManager
 
@@ -27,20 +27,13 @@ def position_json(item: PositionValuation) -> dict[str, Any]:
     }
 
 
-def _strategy_filter(request: web.Request) -> str | None:
-    unknown = sorted(set(request.query) - {"strategy_id"})
-    if unknown:
-        raise ApiError(400, f"unknown query parameter {unknown[0]!r}; allowed: strategy_id", field=unknown[0])
-    return request.query.get("strategy_id")
-
-
 class PortfolioHandlers:
     def __init__(self, portfolio: PortfolioService, strategies: StrategyManager) -> None:
         self._portfolio = portfolio
         self._strategies = strategies
 
     async def positions(self, request: web.Request) -> web.Response:
-        strategy_id = _strategy_filter(request)
+        strategy_id = read_query(request, StrategyFilter).strategy_id
         if strategy_id is not None:  # the one symbol that instance trades, attributed to it
             perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             positions = [] if perf["position"] == 0 else [{
@@ -52,7 +45,7 @@ class PortfolioHandlers:
         return json_response({"positions": [position_json(p) for p in self._portfolio.positions()]})
 
     async def pnl(self, request: web.Request) -> web.Response:
-        strategy_id = _strategy_filter(request)
+        strategy_id = read_query(request, StrategyFilter).strategy_id
         if strategy_id is not None:
             perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             return json_response({k: perf[k] for k in (
