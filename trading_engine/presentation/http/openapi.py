@@ -22,7 +22,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 from pydantic_core import core_schema
 
 from trading_engine.presentation.http.auth import MUTATING_METHODS
-from trading_engine.presentation.http.responses import Error
+from trading_engine.presentation.http.responses import DECIMAL_TEXT, Error
 from trading_engine.presentation.http.schemas import CreateOrder, StartStrategy
 
 REF = "#/components/schemas/{model}"
@@ -86,6 +86,8 @@ SERVER_ERROR = {500: "Unexpected failure; the body has a request_id to quote."}
 
 class _JsonSchema(GenerateJsonSchema):
     def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
+        if self.mode == "serialization":
+            return DECIMAL_TEXT
         return POSITIVE_DECIMAL if schema.get("gt") == 0 else DECIMAL
 
 

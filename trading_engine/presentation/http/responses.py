@@ -2,19 +2,24 @@
 them, and the HTTP tests validate every response against them.
 
 They describe the JSON exactly as it is sent: decimals are strings (never floats), timestamps are
-UTC ISO 8601 strings. Every model forbids fields it does not name, so a field added to a response
-without being added here fails the tests.
+UTC ISO 8601 strings. Where the domain's own dataclass is the answer (a position's and the account's
+valuation), it is the schema. Every model forbids fields it does not name, so a field added to a
+response without being added here fails the tests.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.dataclasses import dataclass
 
 from trading_engine.domain.orders import OrderStatus, OrderType, RejectReason, Side, TimeInForce
+from trading_engine.domain.portfolio import PortfolioValuation, PositionValuation
 
-DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$", description="Exact decimal, as a string.")]
+DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"  # how the API writes a decimal: positional, exact
+DecimalText = Annotated[str, Field(pattern=DECIMAL_TEXT, description="Exact decimal, as a string.")]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 InstanceStatus = Literal["running", "stopped", "error"]
 
@@ -68,18 +73,6 @@ class Fills(_Response):
     fills: list[Fill]
 
 
-class Position(_Response):
-    symbol: str
-    currency: str = Field(description="Quote currency the amounts are in.")
-    quantity: DecimalText
-    average_entry_price: DecimalText
-    mark: DecimalText | None
-    market_value: DecimalText
-    unrealized_pnl: DecimalText
-    realized_pnl: DecimalText
-    fees_paid: DecimalText
-
-
 class StrategyPosition(_Response):
     """The position one strategy instance holds, attributed to it (``?strategy_id=``)."""
 
@@ -94,21 +87,14 @@ class StrategyPosition(_Response):
 
 
 class Positions(_Response):
-    positions: list[Position] | list[StrategyPosition]
+    positions: list[PositionValuation] | list[StrategyPosition]
 
 
-class AccountPnl(_Response):
-    reporting_currency: str
-    cash: dict[str, DecimalText]
-    reserved: dict[str, DecimalText]
-    equity: DecimalText
-    gross_exposure: DecimalText
-    net_exposure: DecimalText
-    realized_pnl: DecimalText
-    unrealized_pnl: DecimalText
-    fees: DecimalText
-    net_pnl: DecimalText
-    positions: list[Position]
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class AccountPnl(PortfolioValuation):
+    """The account's valuation (the domain's), and its net P&L: realized + unrealized - fees."""
+
+    net_pnl: Decimal
 
 
 class StrategyPnl(_Response):

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from aiohttp import web
 
-from trading_engine.domain.portfolio import PositionValuation
 from trading_engine.presentation.http.bodies import json_response, read_query
 from trading_engine.presentation.http.schemas import StrategyFilter
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.strategy_runtime import StrategyManager
-
-
-def position_json(item: PositionValuation) -> dict[str, Any]:
-    return {
-        "symbol": item.symbol,
-        "currency": item.currency,
-        "quantity": item.quantity,
-        "average_entry_price": item.average_entry_price,
-        "mark": item.mark,
-        "market_value": item.market_value,
-        "unrealized_pnl": item.unrealized_pnl,
-        "realized_pnl": item.realized_pnl,
-        "fees_paid": item.fees_paid,
-    }
 
 
 class PortfolioHandlers:
@@ -42,7 +27,7 @@ class PortfolioHandlers:
                 "realized_pnl": perf["realized_pnl"], "fees_paid": perf["fees"], "strategy_id": strategy_id,
             }]
             return json_response({"positions": positions})
-        return json_response({"positions": [position_json(p) for p in self._portfolio.positions()]})
+        return json_response({"positions": [asdict(p) for p in self._portfolio.positions()]})
 
     async def pnl(self, request: web.Request) -> web.Response:
         strategy_id = read_query(request, StrategyFilter).strategy_id
@@ -51,18 +36,4 @@ class PortfolioHandlers:
             return json_response({k: perf[k] for k in (
                 "strategy_id", "symbol", "currency", "realized_pnl", "unrealized_pnl", "fees", "net_pnl", "trades")})
         v = self._portfolio.valuation()
-        return json_response(
-            {
-                "reporting_currency": v.reporting_currency,
-                "cash": v.cash,
-                "reserved": v.reserved,
-                "equity": v.equity,
-                "gross_exposure": v.gross_exposure,
-                "net_exposure": v.net_exposure,
-                "realized_pnl": v.realized_pnl,
-                "unrealized_pnl": v.unrealized_pnl,
-                "fees": v.fees,
-                "net_pnl": v.realized_pnl + v.unrealized_pnl - v.fees,
-                "positions": [position_json(p) for p in v.positions],
-            }
-        )
+        return json_response({**asdict(v), "net_pnl": v.realized_pnl + v.unrealized_pnl - v.fees})
