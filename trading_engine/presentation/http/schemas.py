@@ -23,6 +23,11 @@ class _Body(BaseModel):
 class CreateOrder(_Body):
     """A new order. Numbers may be JSON numbers or strings; they are parsed exactly."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"symbol": "BTC-USD", "side": "buy", "type": "limit", "quantity": "0.01", "limit_price": "45000",
+         "time_in_force": "gtc", "client_order_id": "example-limit-buy"},
+    ]})
+
     symbol: str = Field(pattern=SYMBOL, description="Instrument, e.g. BTC-USD.", examples=["BTC-USD"])
     side: Literal["buy", "sell"]
     type: Literal["market", "limit"] = "market"
