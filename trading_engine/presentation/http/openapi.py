@@ -13,6 +13,7 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -27,10 +28,14 @@ from trading_engine.presentation.http.schemas import CreateOrder, StartStrategy
 
 REF = "#/components/schemas/{model}"
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
-# A positive decimal below 1e15 with at most 12 decimals, as the request models accept it.
-POSITIVE_DECIMAL = r"^([1-9][0-9]{0,14}(\.[0-9]{1,12})?|0?\.[0-9]{0,11}[1-9])$"
-NON_NEGATIVE_DECIMAL = r"^[0-9]{1,15}(\.[0-9]{1,12})?$"
-DECIMAL = r"^-?[0-9]{1,15}(\.[0-9]{1,12})?$"
+
+
+def decimal_pattern(*, digits: int = 15, places: int = 12, sign: str = "") -> str:
+    """A decimal string of at most ``digits`` integer digits and ``places`` decimals: ``sign`` is
+    ``"+"`` for a positive one, ``"0+"`` for one that may also be zero, else any."""
+    if sign == "+":
+        return rf"^([1-9][0-9]{{0,{digits - 1}}}(\.[0-9]{{1,{places}}})?|0?\.[0-9]{{0,{places - 1}}}[1-9])$"
+    return rf"^{'' if sign else '-?'}[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,16 @@ SERVER_ERROR = {500: "Unexpected failure; the body has a request_id to quote."}
 
 class _JsonSchema(GenerateJsonSchema):
     def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
+        """A request's decimal string as the model accepts it (sign, magnitude, decimals); a
+        response's as the API writes it."""
         if self.mode == "serialization":
             return DECIMAL_TEXT
-        return POSITIVE_DECIMAL if schema.get("gt") == 0 else DECIMAL
+        below = schema.get("lt")
+        return decimal_pattern(
+            digits=Decimal(below).adjusted() if below is not None else 28,
+            places=schema.get("decimal_places") or 28,
+            sign="+" if schema.get("gt") == 0 else "0+" if schema.get("ge") == 0 else "",
+        )
 
 
 def _models(operations: Mapping[str, Operation]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
@@ -183,14 +195,10 @@ def _parameter(schema: Mapping[str, Any]) -> dict[str, Any]:
     if schema["type"] != "string":
         return dict(schema)
     bounds = {k: float(v) for k, v in schema.items() if k in ("minimum", "exclusiveMinimum", "maximum")}
-    pattern = DECIMAL
-    if bounds.get("exclusiveMinimum") == 0:
-        pattern = POSITIVE_DECIMAL
-    elif bounds.get("minimum") == 0:
-        pattern = NON_NEGATIVE_DECIMAL
+    sign = "+" if bounds.get("exclusiveMinimum") == 0 else "0+" if bounds.get("minimum") == 0 else ""
     return {
         "description": schema["description"], "default": schema["default"],
-        "anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": pattern}],
+        "anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": decimal_pattern(sign=sign)}],
     }
 
 
