@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from tests.http.trading_api import expect_error, get_json
+from trading_engine.domain.orders import OrderRequest
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -102,7 +104,10 @@ async def test_order_body_schema_matches_what_the_api_accepts(client) -> None:
     }
     assert set(schema["required"]) == {"symbol", "side", "quantity"}
     assert schema.get("additionalProperties") is False
-    nullable = document["components"]["schemas"]["Order"]["properties"]["reject_reason"]["anyOf"]
+    # An order answer carries every field of the one request definition.
+    order = document["components"]["schemas"]["Order"]
+    assert {f.name for f in fields(OrderRequest)} <= set(order["required"])
+    nullable = order["properties"]["reject_reason"]["anyOf"]
     assert {"type": "null"} in nullable
     reasons = next(resolve(document, s)["enum"] for s in nullable if s != {"type": "null"})
     assert set(reasons) == {

@@ -1,54 +1,56 @@
 """Response bodies, as pydantic models: the OpenAPI document's response schemas are generated from
 them, and the HTTP tests validate every response against them.
 
-They describe the JSON exactly as it is sent: decimals are strings (never floats), timestamps are
-UTC ISO 8601 strings. Where the domain's own dataclass is the answer (a position's and the account's
+They describe the JSON exactly as it is sent: a Decimal is a string (never a float), a timestamp a
+UTC ISO 8601 string. Where the domain's own dataclass is the answer (a position's and the account's
 valuation), it is the schema. Every model forbids fields it does not name, so a field added to a
 response without being added here fails the tests.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.dataclasses import dataclass
 
-from trading_engine.domain.orders import OrderStatus, OrderType, RejectReason, Side, TimeInForce
+from trading_engine.domain.orders import OrderRequest, OrderStatus, RejectReason, Side
 from trading_engine.domain.portfolio import PortfolioValuation, PositionValuation
+from trading_engine.domain.strategy_record import StrategyStatus
 
-DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"  # how the API writes a decimal: positional, exact
-DecimalText = Annotated[str, Field(pattern=DECIMAL_TEXT, description="Exact decimal, as a string.")]
+# How the API writes a Decimal: a string, positional and exact (the document's schema of every
+# Decimal field below, through openapi.py's schema generator).
+DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-InstanceStatus = Literal["running", "stopped", "error"]
 
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Order(_Response):
-    order_id: str
-    client_order_id: str | None
-    symbol: str
-    side: Side
-    type: OrderType
-    quantity: DecimalText
-    limit_price: DecimalText | None
-    time_in_force: TimeInForce
-    strategy_id: str | None
-    status: OrderStatus
-    filled_quantity: DecimalText
-    remaining_quantity: DecimalText
-    filled_notional: DecimalText
-    average_fill_price: DecimalText | None
-    fees: DecimalText
-    reject_reason: RejectReason | None
-    reject_message: str | None
-    cancel_reason: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
+_REQUEST_HINTS = get_type_hints(OrderRequest)
+# The request part of an order is OrderRequest's fields, whatever they are: a field added there
+# is in the document (and required of every order answer) without a line here.
+Order = create_model(
+    "Order",
+    __base__=_Response,
+    __doc__="An order: what the client asked for (OrderRequest's fields) and where it stands.",
+    order_id=(str, ...),
+    **{f.name: (_REQUEST_HINTS[f.name], ...) for f in fields(OrderRequest)},
+    status=(OrderStatus, ...),
+    filled_quantity=(Decimal, ...),
+    remaining_quantity=(Decimal, ...),
+    filled_notional=(Decimal, ...),
+    average_fill_price=(Decimal | None, ...),
+    fees=(Decimal, ...),
+    reject_reason=(RejectReason | None, ...),
+    reject_message=(str | None, ...),
+    cancel_reason=(str | None, ...),
+    created_at=(Timestamp, ...),
+    updated_at=(Timestamp, ...),
+)
 
 
 class OrderPage(_Response):
@@ -61,9 +63,9 @@ class Fill(_Response):
     order_id: str
     symbol: str
     side: Side
-    quantity: DecimalText
-    price: DecimalText
-    fee: DecimalText
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
     fee_currency: str
     timestamp: Timestamp
     strategy_id: str | None
@@ -78,11 +80,11 @@ class StrategyPosition(_Response):
 
     symbol: str
     currency: str
-    quantity: DecimalText
-    average_entry_price: DecimalText
-    unrealized_pnl: DecimalText
-    realized_pnl: DecimalText
-    fees_paid: DecimalText
+    quantity: Decimal
+    average_entry_price: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
     strategy_id: str
 
 
@@ -103,10 +105,10 @@ class StrategyPnl(_Response):
     strategy_id: str
     symbol: str
     currency: str
-    realized_pnl: DecimalText
-    unrealized_pnl: DecimalText
-    fees: DecimalText
-    net_pnl: DecimalText
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    net_pnl: Decimal
     trades: int
 
 
@@ -128,21 +130,21 @@ class BreakerChange(_Response):
 
 
 class RiskLimits(_Response):
-    max_order_notional: DecimalText
-    max_position_notional: DecimalText
-    max_gross_exposure: DecimalText
+    max_order_notional: Decimal
+    max_position_notional: Decimal
+    max_gross_exposure: Decimal
     allow_leverage: bool
 
 
 class PositionUtilisation(_Response):
-    quantity: DecimalText
-    notional: DecimalText
-    utilisation: DecimalText
+    quantity: Decimal
+    notional: Decimal
+    utilisation: Decimal
 
 
 class Utilisation(_Response):
-    gross_exposure: DecimalText
-    gross_exposure_utilisation: DecimalText
+    gross_exposure: Decimal
+    gross_exposure_utilisation: Decimal
     positions: dict[str, PositionUtilisation]
     open_orders: int
 
@@ -162,7 +164,7 @@ class RiskStatus(_Response):
 
 class Price(_Response):
     symbol: str
-    price: DecimalText | None
+    price: Decimal | None
     timestamp: Timestamp | None
     age_seconds: float | None
     fresh: bool
@@ -211,9 +213,9 @@ class Instance(_Response):
     strategy: str
     symbol: str
     params: dict[str, int | float | str]
-    status: InstanceStatus
+    status: StrategyStatus
     reason: str | None
-    position: DecimalText
+    position: Decimal
     trades: int
     limit_hits: int
     created_at: Timestamp
@@ -229,14 +231,14 @@ class Performance(_Response):
     strategy: str
     symbol: str
     currency: str
-    status: InstanceStatus
+    status: StrategyStatus
     trades: int
-    position: DecimalText
-    average_entry_price: DecimalText
-    realized_pnl: DecimalText
-    unrealized_pnl: DecimalText
-    fees: DecimalText
-    net_pnl: DecimalText
+    position: Decimal
+    average_entry_price: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    net_pnl: Decimal
     win_rate: float | None
     max_drawdown: float
     sharpe_ratio: float | None
