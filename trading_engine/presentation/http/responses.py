@@ -2,8 +2,8 @@
 them, and the HTTP tests validate every response against them.
 
 They describe the JSON exactly as it is sent: a Decimal is a string (never a float), a timestamp a
-UTC ISO 8601 string. Where the domain's own dataclass is the answer (a position's and the account's
-valuation), it is the schema. Every model forbids fields it does not name, so a field added to a
+UTC ISO 8601 string. Where the domain's own dataclass is the answer (a fill, a position's and the
+account's valuation), it is the schema. Every model forbids fields it does not name, so a field added to a
 response without being added here fails the tests.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated, Literal, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.dataclasses import dataclass
 
-from trading_engine.domain.orders import OrderRequest, OrderStatus, RejectReason, Side
+from trading_engine.domain.orders import Fill, OrderRequest, OrderStatus, RejectReason
 from trading_engine.domain.portfolio import PortfolioValuation, PositionValuation
 from trading_engine.domain.strategy_record import StrategyStatus
 
@@ -56,19 +56,6 @@ Order = create_model(
 class OrderPage(_Response):
     orders: list[Order]
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last page.")
-
-
-class Fill(_Response):
-    fill_id: str
-    order_id: str
-    symbol: str
-    side: Side
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_currency: str
-    timestamp: Timestamp
-    strategy_id: str | None
 
 
 class Fills(_Response):
