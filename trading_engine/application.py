@@ -22,11 +22,11 @@ from trading_engine.presentation.http.handlers.orders import OrderHandlers
 from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
 from trading_engine.presentation.http.handlers.risk import RiskHandlers
 from trading_engine.presentation.http.handlers.strategies import StrategyHandlers
-from trading_engine.presentation.http.keys import MAX_BODY_BYTES
+from trading_engine.presentation.http.keys import MAX_BODY_BYTES, OPENAPI
 from trading_engine.presentation.http.metrics_middleware import red_metrics_middleware
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
-from trading_engine.presentation.http.openapi import build_openapi
-from trading_engine.presentation.http.routes import Handlers, setup_routes
+from trading_engine.presentation.http.openapi import Offer, build_openapi
+from trading_engine.presentation.http.routes import OPERATIONS, Handlers, setup_routes
 
 CONTAINER = web.AppKey("container", Container)
 
@@ -74,13 +74,19 @@ def create_app(container: Container) -> web.Application:
         Handlers(
             health=HealthHandlers(container.health_service()),
             metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
-            openapi=OpenApiHandlers(build_openapi(container.config.service.version())),
+            openapi=OpenApiHandlers(),
             orders=OrderHandlers(container.order_service()),
             portfolio=PortfolioHandlers(container.portfolio_service(), container.strategy_manager()),
             risk=RiskHandlers(container.risk_service()),
             market=MarketHandlers(container.market_view()),
             strategies=StrategyHandlers(container.strategy_manager()),
         ),
+    )
+    app[OPENAPI] = build_openapi(
+        app.router,
+        OPERATIONS,
+        version=container.config.service.version(),
+        offer=Offer(strategies=container.strategy_manager().available(), symbols=container.market_view().symbols),
     )
     return app
 

@@ -119,6 +119,7 @@ BAD = [
     ("mean_reversion", {"entry_z": 1.0, "exit_z": 1.5}, "exit_z"),
     ("mean_reversion", {"window": 4, "entry_z": 2.0}, "entry_z"),  # |z| <= sqrt(3) < 2
     ("runaway", {"orders_per_tick": 0}, "orders_per_tick"),
+    ("runaway", {"orders_per_tick": 1001}, "orders_per_tick"),  # a tick's orders are built at once
     ("runaway", {"quantity": "0"}, "quantity"),
     ("risk_ignorant", {"growth": 1}, "growth"),
     ("risk_ignorant", {"growth": "x"}, "growth"),

@@ -79,3 +79,18 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         field, message = describe_validation_error(exc)
         allowed = ", ".join(model.model_fields)
         raise ApiError(422, message.replace("{allowed}", allowed), code="validation_error", field=field) from None
+
+
+def read_query(request: web.Request, model: type[Model]) -> Model:
+    """The query string as ``model``; an unknown or invalid parameter is a 400 naming it."""
+    unknown = sorted(set(request.query) - set(model.model_fields))
+    if unknown:
+        raise ApiError(
+            400, f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(model.model_fields)}",
+            field=unknown[0],
+        )
+    try:
+        return model.model_validate(dict(request.query))
+    except PydanticValidationError as exc:
+        field, message = describe_validation_error(exc)
+        raise ApiError(400, message, field=field) from None
