@@ -17,9 +17,9 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, NamedTuple
 
+from trading_engine.domain.decimals import json_text
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import (
     Fill,
@@ -56,15 +56,9 @@ class StrategyRow(NamedTuple):
 def to_json(record: Mapping[str, Any], *, what: str) -> str:
     """``record`` as compact JSON; Decimals become strings (exact), anything else not JSON fails."""
     try:
-        return json.dumps(record, separators=(",", ":"), allow_nan=False, default=_exact)
+        return json_text(record)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} cannot be stored as JSON: {exc}", field=what) from None
-
-
-def _exact(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
 
 
 _VALUES: tuple[tuple[str, type], ...] = (
