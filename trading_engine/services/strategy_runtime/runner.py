@@ -31,7 +31,8 @@ from trading_engine.domain.strategy import PRE_TRADE, CancelOrder, Intent, Place
 from trading_engine.domain.strategy_record import StrategyStatus
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
-from trading_engine.services.orders import OrderRejected, OrderRequest, OrderService
+from trading_engine.domain.orders import OrderRequest
+from trading_engine.services.orders import OrderRejected, OrderService
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime.gauges import StrategyMetrics
 from trading_engine.services.strategy_runtime.instance import Instance
@@ -165,15 +166,7 @@ class InstanceRunner:
             return
         try:
             await self._orders.place(
-                OrderRequest(
-                    symbol=instance.symbol,
-                    side=intent.side,
-                    type=intent.type,
-                    quantity=intent.quantity,
-                    limit_price=intent.limit_price,
-                    time_in_force=intent.time_in_force,
-                    strategy_id=instance.strategy_id,
-                )
+                OrderRequest(symbol=instance.symbol, strategy_id=instance.strategy_id, **intent.order_fields())
             )
         except OrderRejected as rejected:
             await self._refused(instance, RiskEvent(PRE_TRADE, rejected.message, intent, rejected.reason))

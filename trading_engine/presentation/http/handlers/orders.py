@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from trading_engine.domain.errors import ValidationError
+from trading_engine.domain.orders import OrderRequest
 from trading_engine.domain.ports.repository import OrderQuery
 from trading_engine.presentation.http.bodies import json_response, read_json, read_query
 from trading_engine.presentation.http.errors import ApiError
 from trading_engine.presentation.http.schemas import CreateOrder, OrderListQuery
-from trading_engine.services.orders import OrderRequest, OrderService
+from trading_engine.services.orders import OrderService
 
 
 class OrderHandlers:
@@ -18,17 +19,7 @@ class OrderHandlers:
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request, CreateOrder)
-        result = await self._orders.place(
-            OrderRequest(
-                symbol=body.symbol,
-                side=body.side,
-                type=body.type,
-                quantity=body.quantity,
-                limit_price=body.limit_price,
-                time_in_force=body.time_in_force,
-                client_order_id=body.client_order_id,
-            )
-        )
+        result = await self._orders.place(OrderRequest(**body.model_dump()))
         return json_response(result.order.to_dict(), status=201 if result.created else 200)
 
     async def list(self, request: web.Request) -> web.Response:
