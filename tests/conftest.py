@@ -10,10 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.http.contract import ResponseContract
 from trading_engine.application import create_app
 from trading_engine.containers import Container, create_container
 from trading_engine.infrastructure.config import merge
 from trading_engine.presentation.http.access_log import StructlogAccessLogger
+from trading_engine.presentation.http.keys import OPENAPI
 
 API_TOKEN = "test-api-token-0123456789"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -61,7 +63,8 @@ def make_client(aiohttp_client: Any) -> Callable[..., Any]:
         server = TestServer(app)
         # Started here: aiohttp_client's server_kwargs do not reach the runner.
         await server.start_server(access_log_class=StructlogAccessLogger)
-        return await aiohttp_client(server)
+        # Every answer the test receives is checked against the app's documented schema.
+        return await aiohttp_client(server, middlewares=(ResponseContract(app[OPENAPI]).middleware,))
 
     return start
 

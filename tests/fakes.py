@@ -136,14 +136,27 @@ class ScriptedMarketData:
 
     Like the real feed, every push notifies the subscribers synchronously with the batch, and a
     subscriber that raises is logged (``market_data_listener_failed``) and stays subscribed.
+    It has the feed lifecycle the container's trading resource drives: ``start()`` publishes the
+    ``opening`` prices once (like the simulated feed's first tick); nothing ticks after that
+    unless the test pushes.
     """
 
-    def __init__(self, clock: FakeClock | None = None) -> None:
+    def __init__(self, clock: FakeClock | None = None, opening: Mapping | None = None) -> None:
         self.clock = clock or FakeClock()
+        self.opening = dict(opening or {})
         self._latest: dict = {}
         self._listeners: dict = {}
         self._tokens = itertools.count()
         self.batches: list = []
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+        if self.opening:
+            self.push_many(self.opening)
+
+    async def stop(self) -> None:
+        self.started = False
 
     def push(self, symbol: str, price) -> Quote:
         """Publish one quote (price as a Decimal, int or numeric string) and return it."""

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from trading_engine import __version__
-from trading_engine.infrastructure.config import CONFIG_ENV_VAR, ConfigError, resolve_config_path
+from trading_engine.infrastructure.config import (
+    CONFIG_ENV_VAR,
+    ConfigError,
+    config_schema,
+    resolve_config_path,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,12 +34,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="validate the configuration and exit (status 0 when valid, 2 when not)",
     )
+    parser.add_argument(
+        "--config-schema",
+        action="store_true",
+        help="print the JSON schema of a configuration file (its values after ${VAR:default} "
+        "interpolation) and exit",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.config_schema:
+        print(json.dumps(config_schema(), indent=2))
+        return 0
     try:
         from trading_engine.containers import create_container
 

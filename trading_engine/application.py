@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import secrets
 import sys
 from collections.abc import AsyncIterator
 
@@ -21,11 +22,11 @@ from trading_engine.presentation.http.handlers.orders import OrderHandlers
 from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
 from trading_engine.presentation.http.handlers.risk import RiskHandlers
 from trading_engine.presentation.http.handlers.strategies import StrategyHandlers
-from trading_engine.presentation.http.keys import MAX_BODY_BYTES
+from trading_engine.presentation.http.keys import MAX_BODY_BYTES, OPENAPI
 from trading_engine.presentation.http.metrics_middleware import red_metrics_middleware
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
-from trading_engine.presentation.http.openapi import build_openapi
-from trading_engine.presentation.http.routes import Handlers, setup_routes
+from trading_engine.presentation.http.openapi import Offer, build_openapi
+from trading_engine.presentation.http.routes import OPERATIONS, Handlers, setup_routes
 from trading_engine.presentation.http.server_log import ServerLog
 
 CONTAINER = web.AppKey("container", Container)
@@ -76,13 +77,19 @@ def create_app(container: Container) -> web.Application:
         Handlers(
             health=HealthHandlers(container.health_service()),
             metrics=MetricsHandlers(metrics.get_http_handler(), container.config.metrics.bearer_token()),
-            openapi=OpenApiHandlers(build_openapi(container.config.service.version())),
+            openapi=OpenApiHandlers(),
             orders=OrderHandlers(container.order_service()),
             portfolio=PortfolioHandlers(container.portfolio_service(), container.strategy_manager()),
             risk=RiskHandlers(container.risk_service()),
             market=MarketHandlers(container.market_view()),
             strategies=StrategyHandlers(container.strategy_manager()),
         ),
+    )
+    app[OPENAPI] = build_openapi(
+        app.router,
+        OPERATIONS,
+        version=container.config.service.version(),
+        offer=Offer(strategies=container.strategy_manager().available(), symbols=container.market_view().symbols),
     )
     return app
 
@@ -95,19 +102,30 @@ async def _freeze_startup_objects(app: web.Application) -> None:
     gc.freeze()
 
 
+def provide_development_api_token(container: Container) -> bool:
+    """Startup step: an empty ``auth.api_token`` (refused in production by validation) becomes a
+    random token for this run, set before logging so the log can redact it. True when generated."""
+    if container.config.auth.api_token():
+        return False
+    container.config.from_dict({"auth": {"api_token": secrets.token_urlsafe(32)}})
+    return True
+
+
 def run(container: Container) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests within the shutdown timeout."""
+    generated = provide_development_api_token(container)
     container.logging.init()
     for notice in container.startup_notices():
         fields = dict(notice)
         log.info(fields.pop("event"), **fields)
-        if notice["event"] == "api_token_generated":  # shown once, here only; never logged
-            print(
-                "trading-engine: auth.api_token is not set; this run's API token is "
-                f"{container.config.auth.api_token()} (set TRADING_ENGINE_API_TOKEN to choose one)",
-                file=sys.stderr,
-                flush=True,
-            )
+    if generated:
+        log.info("api_token_generated", printed_to="stderr")
+        print(
+            "trading-engine: auth.api_token is not set; this run's API token is "
+            f"{container.config.auth.api_token()} (set TRADING_ENGINE_API_TOKEN to choose one)",
+            file=sys.stderr,
+            flush=True,
+        )
     app = create_app(container)
     app.on_startup.append(_freeze_startup_objects)
     web.run_app(

@@ -14,19 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from dependency_injector import containers, providers
 from prometheus_client import CollectorRegistry
 
 from trading_engine.infrastructure.clock import SystemClock
-from trading_engine.infrastructure.config import (
-    SHIPPED_CONFIG,
-    ConfigError,
-    env_names,
-    merge,
-    read_yaml_text,
-    validate,
-)
+from trading_engine.infrastructure.config import load_settings
 from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
@@ -45,16 +37,20 @@ from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
-from trading_engine.services.strategies import StrategyManager, StrategySettings
+from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
 
 
-def _instrument_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Instrument]:
-    return {symbol: entry["instrument"] for symbol, entry in table.items()}
+def _instrument_table(entries: list[Mapping[str, Any]]) -> dict[str, Instrument]:
+    """config.instruments (validated entries) as the domain's instruments by symbol."""
+    return {
+        entry["symbol"]: Instrument.create(**{k: v for k, v in entry.items() if k != "liquidity"})
+        for entry in entries
+    }
 
 
-def _liquidity_table(table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {symbol: entry["liquidity"] for symbol, entry in table.items() if entry["liquidity"] is not None}
+def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
 async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
@@ -67,12 +63,15 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 
 async def run_trading(
-    store: Any, account: Account, feed: Any, orders: OrderService, portfolio: PortfolioService,
+    store: Any, account: Account, feed: Any, venue: Any, orders: OrderService, portfolio: PortfolioService,
     metrics: TradingMetrics, strategies: StrategyManager,
 ) -> AsyncIterator[None]:
-    """Resource: open the store, load the account (resting orders go back to the venue), resume
-    the strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
+    """Resource: connect the venue's reports to the order use case and its fills to the strategy
+    runtime, open the store, load the account (resting orders go back to the venue), resume the
+    strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
     venue events, close the store."""
+    venue.set_listener(orders)
+    orders.add_fill_listener(strategies.on_fill)
     await store.start()
     try:
         await account.load()
@@ -229,16 +228,19 @@ class Container(containers.DeclarativeContainer):
         limit_hits_window_seconds=config.strategies.limit_hits_window_seconds,
         performance_interval_seconds=config.strategies.performance_interval_seconds,
     )
+    strategy_metrics = providers.Singleton(StrategyMetrics, guarded_metrics, account, market_view)
+    strategy_runner = providers.Singleton(
+        InstanceRunner, order_service, risk_service, account, market_view, clock, strategy_metrics, strategy_settings
+    )
     strategy_manager = providers.Singleton(
         StrategyManager,
-        order_service,
-        risk_service,
+        strategy_runner,
         account,
         market_data,
         market_view,
         trading_store,
         clock,
-        guarded_metrics,
+        strategy_metrics,
         strategy_settings,
         strategy_catalogue,
         environment=config.service.environment,
@@ -249,6 +251,7 @@ class Container(containers.DeclarativeContainer):
         store=trading_store,
         account=account,
         feed=market_data,
+        venue=venue,
         orders=order_service,
         portfolio=portfolio_service,
         metrics=trading_metrics,
@@ -276,28 +279,13 @@ class Container(containers.DeclarativeContainer):
 def create_container(
     config_path: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Container:
-    """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate.
+    """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate, and
+    hand the container the typed values.
 
     Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value.
     """
+    settings = load_settings(config_path, overrides)
     container = Container()
-    paths = [SHIPPED_CONFIG]
-    if config_path is not None and Path(config_path).resolve() != SHIPPED_CONFIG:
-        paths.append(Path(config_path))
-    env: dict[str, str] = {}
-    for path in paths:
-        env.update(env_names(read_yaml_text(path), path))
-        try:
-            container.config.from_yaml(str(path), required=True)
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                "config file",
-                str(path),
-                f"is not valid YAML once environment values are substituted ({type(exc).__name__}); "
-                "check the quoting of the environment values it interpolates",
-            ) from None
-    raw = container.config()
-    validated = validate(merge(raw, overrides or {}), env)
-    container.config.from_dict(validated.values)
-    container.startup_notices.override(providers.Object(tuple(validated.notices)))
+    container.config.from_dict(settings.model_dump())
+    container.startup_notices.override(providers.Object(settings.notices()))
     return container

@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import AUTH
 from tests.http.trading_api import (
     D,
-    ScriptedFeed,
     all_orders,
     eventually,
     expect_error,
@@ -26,7 +25,7 @@ from tests.http.trading_api import (
     place,
     script_market,
 )
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, ScriptedMarketData
 
 STRATEGIES = "/api/v1/strategies"
 CHAOS = {"runaway", "risk_ignorant", "slow_leak"}
@@ -35,7 +34,7 @@ MM_PARAMS = {"spread_bps": "20", "quote_size": "0.01", "max_inventory": "0.1", "
 
 
 class Api:
-    def __init__(self, client: TestClient, clock: FakeClock, feed: ScriptedFeed, container: Any) -> None:
+    def __init__(self, client: TestClient, clock: FakeClock, feed: ScriptedMarketData, container: Any) -> None:
         self.client, self.clock, self.feed, self.container = client, clock, feed, container
 
     async def start(self, strategy: str, symbol: str = "BTC-USD", params: dict | None = None, *,
@@ -50,12 +49,12 @@ class Api:
         """Push one price and wait until every running instance on ``symbol`` has taken it (so
         consecutive ticks are not coalesced into the last one)."""
         manager = self.container.strategy_manager()
-        waiting = {i.strategy_id: i.ticks for i in manager.active() if i.symbol == symbol}
+        waiting = {i.strategy_id: i.performance.ticks for i in manager.active() if i.symbol == symbol}
         self.clock.advance(advance)
         self.feed.push(symbol, price)
 
         async def taken() -> bool:
-            return all(i.ticks > waiting[i.strategy_id] or i.status != "running"
+            return all(i.performance.ticks > waiting[i.strategy_id] or i.status != "running"
                        for i in manager.instances() if i.strategy_id in waiting)
 
         await eventually(taken)

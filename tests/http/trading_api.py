@@ -109,30 +109,11 @@ def D(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-class ScriptedFeed(ScriptedMarketData):
-    """``ScriptedMarketData`` with the feed lifecycle the container's trading resource drives:
-    ``start()`` publishes the initial prices once (like the simulated feed); nothing ticks after
-    that unless the test pushes."""
-
-    def __init__(self, clock: FakeClock, prices: Mapping[str, Any] | None = None) -> None:
-        super().__init__(clock)
-        self.initial = dict(INITIAL_PRICES if prices is None else prices)
-        self.started = False
-
-    async def start(self) -> None:
-        self.started = True
-        if self.initial:
-            self.push_many(self.initial)
-
-    async def stop(self) -> None:
-        self.started = False
-
-
-def script_market(container: Any, prices: Mapping[str, Any] | None = None) -> tuple[FakeClock, ScriptedFeed]:
+def script_market(container: Any, prices: Mapping[str, Any] | None = None) -> tuple[FakeClock, ScriptedMarketData]:
     """Replace the clock and the price feed of ``container`` (before its app is built): prices move
     only when the test pushes them, time only when it advances the clock."""
     clock = FakeClock()
-    feed = ScriptedFeed(clock, prices)
+    feed = ScriptedMarketData(clock, INITIAL_PRICES if prices is None else prices)
     container.clock.override(providers.Object(clock))
     container.market_data.override(providers.Object(feed))
     return clock, feed

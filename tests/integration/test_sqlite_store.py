@@ -4,6 +4,8 @@ across a killed process, draining on stop, and no SQLite call on the event loop 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import signal
 import sqlite3
@@ -12,7 +14,8 @@ import textwrap
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,15 +23,17 @@ from structlog.testing import capture_logs
 
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import OrderStatus
-from trading_engine.domain.portfolio import Portfolio
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import CircuitBreaker
+from trading_engine.domain.strategy_record import StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence import sqlite as sqlite_module
 from trading_engine.infrastructure.persistence.records import to_json
 from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema, SqliteTradingStore
 from tests.support.process import REPO_ROOT
 from tests.support.trading_data import (
+    T0,
     Connections,
     account_change,
     at,
@@ -126,7 +131,7 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
     try:
         for order, fills in orders:
             await first.commit(order_change(order, fills))
-        await first.commit(ChangeSet(breaker=breaker.to_dict()))
+        await first.commit(ChangeSet(breaker=breaker.state))
         await first.commit(account_change(portfolio))
     finally:
         await first.stop()
@@ -141,9 +146,10 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
             assert await second.fills_for_order(order.order_id) == fills
         state = await second.load_state()
         assert state is not None
-        assert Portfolio.from_dict(state.portfolio) == portfolio
-        assert state.portfolio == portfolio.to_dict()
-        assert state.breaker == breaker.to_dict()
+        account = account_change(portfolio)
+        assert (state.account, state.cash, state.positions) == (account.account, account.cash, account.positions)
+        assert [position.to_dict() for position in state.positions] == portfolio.to_dict()["positions"]
+        assert state.breaker == breaker.state
         assert [o.order_id for o in state.open_orders] == ["o-open", "o-partially_filled"]
         # Stored exactly as text: no float, no rounding, no reformatting.
         [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
@@ -294,7 +300,7 @@ async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_stra
         # And the new tables take writes.
         more, more_fills = make_order("o-a3", OrderStatus.FILLED, strategy_id="s-a", seconds=5)
         record = strategy_record("s-a")
-        await store.commit(ChangeSet(orders=(more.to_dict(),), fills=tuple(more_fills), strategies=(record,)))
+        await store.commit(ChangeSet(orders=(more.snapshot,), fills=tuple(more_fills), strategies=(record,)))
         assert await store.fills_for_strategy("s-a") == a_fills + more_fills
         assert await store.get_strategy("s-a") == record
     finally:
@@ -310,6 +316,53 @@ async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_stra
         await again.stop()
 
 
+STOPPED = StrategyStatus.STOPPED
+
+# A strategy row as schema version 2 has stored it since strategy records existed: the record's
+# JSON with the timestamps as exact UTC text (some files spell the offset "+00:00").
+V2_ROW = {
+    "strategy_id": "stg_7f3a9c:1",
+    "strategy": "market_making",
+    "symbol": "ETH-USD",
+    "params": {"spread_bps": "10", "quote_size": "0.1", "max_orders_per_second": 10.0, "max_open_orders": 10},
+    "status": "error",
+    "reason": "stopped after 50 refused orders within 60 s; circuit breaker tripped",
+    "created_at": "2026-01-02T03:04:05.678901Z",
+    "updated_at": "2026-01-02T03:09:05.000000+00:00",
+}
+
+
+async def test_a_strategy_row_written_by_schema_version_2_reads_back_and_is_written_the_same_way(
+    db_path: Path,
+) -> None:
+    store = SqliteTradingStore(db_path)
+    await store.start()
+    await store.stop()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO strategies (strategy_id, seq, strategy, symbol, status, created_at, updated_at, data) "
+            "VALUES (?, 1, ?, ?, ?, ?, ?, ?)",
+            (V2_ROW["strategy_id"], V2_ROW["strategy"], V2_ROW["symbol"], V2_ROW["status"],
+             "2026-01-02T03:04:05.678901Z", "2026-01-02T03:09:05.000000Z", json.dumps(V2_ROW)),
+        )
+    again = SqliteTradingStore(db_path)
+    await again.start()
+    try:
+        record = await again.get_strategy(V2_ROW["strategy_id"])
+        assert record is not None and await again.list_strategies(StrategyStatus.ERROR) == [record]
+        assert (record.strategy, record.symbol, record.status, record.reason) == (
+            "market_making", "ETH-USD", StrategyStatus.ERROR, V2_ROW["reason"])
+        assert record.params == V2_ROW["params"]
+        assert (record.created_at, record.updated_at) == (T0, datetime(2026, 1, 2, 3, 9, 5, tzinfo=UTC))
+        await again.commit(ChangeSet(strategies=(record,)))
+    finally:
+        await again.stop()
+    # Written back, the row is the same JSON, timestamps in the exact form.
+    [(data,)] = query(db_path, "SELECT data FROM strategies")
+    assert json.loads(data) == V2_ROW | {"updated_at": "2026-01-02T03:09:05.000000Z"}
+    assert list(json.loads(data)) == list(V2_ROW)
+
+
 async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None:
     records = [
         strategy_record("s-1", seconds=3, params={"fast": 3, "band": "0.50", "weights": [0.5, 1.5]}),
@@ -320,24 +373,24 @@ async def test_strategy_records_are_there_after_a_restart(db_path: Path) -> None
     first = SqliteTradingStore(db_path)
     await first.start()
     try:
-        await first.commit(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=tuple(records)))
-        await first.commit(ChangeSet(strategies=(records[0] | {"status": "stopped", "reason": None},)))
+        await first.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=tuple(records)))
+        await first.commit(ChangeSet(strategies=(dataclasses.replace(records[0], status=STOPPED, reason=None),)))
     finally:
         await first.stop()
 
     second = SqliteTradingStore(db_path)
     await second.start()
     try:
-        stopped = records[0] | {"status": "stopped", "reason": None}
+        stopped = dataclasses.replace(records[0], status=STOPPED, reason=None)
         assert await second.list_strategies() == [records[1], records[2], stopped]
-        assert await second.list_strategies("stopped") == [records[2], stopped]
+        assert await second.list_strategies(STOPPED) == [records[2], stopped]
         assert await second.get_strategy("s-2") == records[1]
         assert await second.fills_for_strategy("s-1") == fills
         # A record written after the restart still keeps the first created_at and goes after the rest.
-        await second.commit(ChangeSet(strategies=(records[0] | {"created_at": isoformat_exact(at(99))},)))
+        await second.commit(ChangeSet(strategies=(dataclasses.replace(records[0], created_at=at(99)),)))
         assert await second.get_strategy("s-1") == records[0]
         await second.commit(ChangeSet(strategies=(strategy_record("s-4", seconds=3),)))
-        listed = [record["strategy_id"] for record in await second.list_strategies()]
+        listed = [record.strategy_id for record in await second.list_strategies()]
         assert listed == ["s-2", "s-3", "s-1", "s-4"]  # s-1 and s-4 share created_at: insertion order
     finally:
         await second.stop()
@@ -348,13 +401,13 @@ async def test_concurrent_commits_share_transactions_in_call_order(store: Sqlite
     changes = []
     for number in range(calls):
         order, _ = make_order(f"o-{number:03}", seconds=number)
+        position = Position("BTC-USD")
+        position.apply_fill("buy", number + 1, "1")
         changes.append(
             ChangeSet(
-                orders=(order.to_dict(),),
-                cash=(("USD", {"balance": f"{number}.00", "reserved": "0"}),),
-                positions=({"symbol": "BTC-USD", "quantity": str(number + 1), "average_entry_price": "1",
-                            "cost_basis": str(number + 1), "cash_flow": "0", "realized_pnl": "0",
-                            "fees_paid": "0"},),
+                orders=(order.snapshot,),
+                cash=(CashBalance("USD", Decimal(f"{number}.00")),),
+                positions=(position.snapshot,),
             )
         )
     before = store.transactions
@@ -365,7 +418,7 @@ async def test_concurrent_commits_share_transactions_in_call_order(store: Sqlite
     assert store.commits == calls
     assert query(db_path, "SELECT balance FROM cash") == [("199.00",)]
     state = await store.load_state()
-    assert state is not None and state.portfolio["positions"][0]["quantity"] == "200"
+    assert state is not None and [p.quantity for p in state.positions] == [200]
     assert [seq for (seq,) in query(db_path, "SELECT seq FROM orders ORDER BY order_id")] == list(range(1, calls + 1))
 
 
@@ -446,7 +499,7 @@ async def test_no_sqlite_call_runs_on_the_event_loop_thread(db_path: Path, conne
         await store.fills_for_order("o-1")
         await store.commit(ChangeSet(strategies=(strategy_record("s-1"),)))
         await store.get_strategy("s-1")
-        await store.list_strategies("running")
+        await store.list_strategies(StrategyStatus.RUNNING)
         await store.fills_for_strategy("s-1")
         await store.list_orders(OrderQuery(status=OrderStatus.OPEN, limit=5))
         await store.load_state()
@@ -485,6 +538,7 @@ def test_an_in_memory_database_is_refused() -> None:
 CHILD = textwrap.dedent(
     """
     import asyncio, os, signal, sys
+    from trading_engine.domain.portfolio import AccountSettings
     from trading_engine.domain.ports.repository import ChangeSet
     from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
     from tests.support.trading_data import make_order, strategy_record
@@ -499,9 +553,9 @@ CHILD = textwrap.dedent(
                 f"o-{n:04}", "partially_filled", client_order_id=f"c-{n}", strategy_id=strategy_id
             )
             record = strategy_record(strategy_id, seconds=n % STRATEGIES, updated=n, params={"n": n})
-            changes.append(ChangeSet(orders=(order.to_dict(),), fills=tuple(fills), strategies=(record,)))
+            changes.append(ChangeSet(orders=(order.snapshot,), fills=tuple(fills), strategies=(record,)))
         await asyncio.gather(*(store.commit(change) for change in changes))
-        await store.commit(ChangeSet(account={"reporting_currency": "USD"}))
+        await store.commit(ChangeSet(account=AccountSettings("USD")))
         print("committed", store.transactions, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no stop(), no close, no checkpoint
 
@@ -534,7 +588,7 @@ async def test_an_acknowledged_commit_survives_the_process_being_killed(db_path:
             assert len(await store.fills_for_order(order.order_id)) == 2
         state = await store.load_state()
         assert state is not None and len(state.open_orders) == count
-        assert state.portfolio["reporting_currency"] == "USD"
+        assert state.account == AccountSettings("USD")
         # Every strategy record, at its last acknowledged update; every fill of every instance.
         last = {n % strategies: n for n in range(count)}
         assert await store.list_strategies() == [

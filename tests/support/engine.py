@@ -1,12 +1,12 @@
-"""The trading use cases wired like ``containers.py`` does, over fakes: no HTTP, no files, no feed.
+"""The engine's container over fakes: no HTTP, no files, no random feed.
 
-``build_engine`` mirrors the container's trading section: a real ``PaperVenue`` over
-``ScriptedMarketData`` (quotes the test pushes, stamped by a ``FakeClock``), the
-``InMemoryTradingStore``, ``Account``, ``OrderService``, ``RiskService``, ``PortfolioService``,
-``MarketView`` and ``TradingMetrics`` over ``RecordingMetrics``. It starts what the container's
-``run_trading`` resource starts (store, account load, collect hook) and publishes an opening quote
-for every instrument; ``Engine.close`` undoes it all. Order ids are ``ord-1``, ``ord-2``, ... and
-fill ids ``fil-1``, ... so a test can name an order whose placement failed.
+``build_engine`` builds the container with ``create_container`` (the settings as config
+overrides) and overrides only the I/O seams: a ``FakeClock``, ``ScriptedMarketData`` (quotes the
+test pushes, stamped by the clock), the ``InMemoryTradingStore`` and ``RecordingMetrics`` as the
+metrics port. It then runs the container's own ``trading`` resource (``run_trading``: listeners,
+store, account load, collect hooks, strategy runtime, then the feed, whose start publishes the
+opening quotes); ``Engine.close`` shuts the resource down. Order ids are ``ord-1``, ``ord-2``,
+... and fill ids ``fil-1``, ... so a test can name an order whose placement failed.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 
 from tests.fakes import FakeClock, RecordingMetrics, ScriptedMarketData
+from trading_engine.containers import Container, create_container
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Order
 from trading_engine.domain.portfolio import Portfolio
@@ -30,10 +32,10 @@ from trading_engine.infrastructure.market.paper_venue import PaperVenue
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
-from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderRequest, OrderService, PlaceResult
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
+from trading_engine.services.strategy_runtime import StrategyManager
 from trading_engine.services.trading_metrics import TradingMetrics
 
 D = Decimal
@@ -53,6 +55,7 @@ WIDE_LIMITS = RiskLimits(
 
 @dataclass
 class Engine:
+    container: Container
     clock: FakeClock
     market: ScriptedMarketData
     store: InMemoryTradingStore
@@ -64,7 +67,7 @@ class Engine:
     view: MarketView
     recorded: RecordingMetrics
     metrics: TradingMetrics
-    initial_cash: dict[str, Decimal] = field(default_factory=dict)
+    strategies: StrategyManager
 
     async def place(self, symbol: str, side: str, quantity: str, limit_price: str | None = None,
                     **extra: object) -> Order:
@@ -94,11 +97,10 @@ class Engine:
 
     async def close(self) -> None:
         self.venue.close()
-        await self.orders.drain()
-        await self.store.stop()
+        await self.container.trading.shutdown()
 
 
-async def build_engine(
+def engine_settings(
     *,
     instruments: Mapping[str, Instrument] = INSTRUMENTS,
     initial_cash: Mapping[str, str] | None = None,
@@ -108,45 +110,97 @@ async def build_engine(
     order_timeout_seconds: float = 0,
     liquidity: Mapping[str, str] | None = None,
     stale_after_seconds: float = 5,
+    environment: str = "testing",
+) -> dict[str, Any]:
+    """These settings as overrides of the shipped config.yml, for ``create_container``."""
+    return {
+        "service": {"environment": environment},
+        "auth": {"api_token": "engine-test-token-0123456789"},
+        "instruments": [
+            {
+                "symbol": i.symbol,
+                "tick_size": str(i.tick_size),
+                "lot_size": str(i.lot_size),
+                "min_quantity": str(i.min_quantity),
+                "initial_price": str(i.initial_price),
+                "liquidity": (liquidity or {}).get(i.symbol, ""),
+            }
+            for i in instruments.values()
+        ],
+        "account": {
+            "reporting_currency": "USD",
+            "initial_cash": ",".join(f"{c}={a}" for c, a in (initial_cash or {"USD": "10000"}).items()),
+        },
+        "venue": {"fee_bps": fee_bps, "slippage_bps": slippage_bps},
+        "orders": {"timeout_seconds": str(order_timeout_seconds)},
+        "market": {"stale_after_seconds": str(stale_after_seconds)},
+        "risk": {
+            "max_order_notional": str(limits.max_order_notional),
+            "max_position_size": str(limits.max_position_notional),
+            "limit_threshold": str(limits.max_gross_exposure),
+            "allow_leverage": limits.allow_leverage,
+        },
+    }
+
+
+def engine_container(
+    settings: Mapping[str, Any], *, clock: FakeClock, market: ScriptedMarketData,
+    store: InMemoryTradingStore, metrics_port: RecordingMetrics,
+) -> Container:
+    """``create_container`` with ``settings``; the clock, market data, store and metrics port
+    replaced by the fakes given; ids counted from 1."""
+    container = create_container(overrides=settings)
+    container.clock.override(providers.Object(clock))
+    container.market_data.override(providers.Object(market))
+    container.trading_store.override(providers.Object(store))
+    container.metrics_port.override(providers.Object(metrics_port))
+    fill_counter, order_counter = itertools.count(1), itertools.count(1)
+    container.venue.add_kwargs(fill_ids=lambda: f"fil-{next(fill_counter)}")
+    container.order_service.add_kwargs(order_ids=lambda: f"ord-{next(order_counter)}")
+    return container
+
+
+async def start_engine(container: Container) -> Engine:
+    """Run the container's ``trading`` resource: what the service does at startup."""
+    await container.trading.init()
+    return Engine(
+        container=container,
+        clock=container.clock(),
+        market=container.market_data(),
+        store=container.trading_store(),
+        venue=container.venue(),
+        account=container.account(),
+        orders=container.order_service(),
+        risk=container.risk_service(),
+        portfolio=container.portfolio_service(),
+        view=container.market_view(),
+        recorded=container.metrics_port(),
+        metrics=container.trading_metrics(),
+        strategies=container.strategy_manager(),
+    )
+
+
+async def build_engine(
+    *,
     prices: Mapping[str, Decimal | str] | None = OPENING_PRICES,
     store: InMemoryTradingStore | None = None,
     metrics_port: RecordingMetrics | None = None,
+    configure: Callable[[Container], None] | None = None,
+    **settings: Any,
 ) -> Engine:
+    """An engine over fakes, started; ``settings`` are ``engine_settings``'s; ``configure`` may
+    override more providers before it starts."""
     clock = FakeClock()
-    market = ScriptedMarketData(clock)
-    cash = {currency: D(amount) for currency, amount in (initial_cash or {"USD": "10000"}).items()}
-    store = store or InMemoryTradingStore()
-    fill_counter = itertools.count(1)
-    order_counter = itertools.count(1)
-    venue = PaperVenue(
-        market,
-        instruments,
-        clock,
-        slippage_bps=D(slippage_bps),
-        fee_bps=D(fee_bps),
-        order_timeout_seconds=order_timeout_seconds,
-        liquidity={symbol: D(q) for symbol, q in (liquidity or {}).items()},
-        fill_ids=lambda: f"fil-{next(fill_counter)}",
+    container = engine_container(
+        engine_settings(**settings),
+        clock=clock,
+        market=ScriptedMarketData(clock, prices),
+        store=store or InMemoryTradingStore(),
+        metrics_port=metrics_port if metrics_port is not None else RecordingMetrics(),
     )
-    view = MarketView(market, instruments, clock, stale_after_seconds=stale_after_seconds)
-    recorded = metrics_port if metrics_port is not None else RecordingMetrics()
-    metrics = TradingMetrics(GuardedMetrics(recorded), list(instruments))
-    account = Account(store, venue, instruments, reporting_currency="USD", initial_cash=cash, fee_bps=D(fee_bps))
-    orders = OrderService(
-        account, store, venue, view, clock, metrics,
-        limits=limits, fee_bps=D(fee_bps), slippage_bps=D(slippage_bps),
-        order_ids=lambda: f"ord-{next(order_counter)}",
-    )
-    risk = RiskService(account, orders, view, clock, metrics, limits)
-    portfolio = PortfolioService(account, view, metrics)
-    # What run_trading does: open the store, load the account, hook the gauges, then the feed.
-    await store.start()
-    await account.load()
-    metrics.port.add_collect_hook(portfolio.refresh_gauges)
-    metrics.breaker(account.breaker.is_open)
-    if prices:
-        market.push_many(dict(prices))
-    return Engine(clock, market, store, venue, account, orders, risk, portfolio, view, recorded, metrics, cash)
+    if configure is not None:
+        configure(container)
+    return await start_engine(container)
 
 
 class SlowStore(InMemoryTradingStore):
@@ -205,12 +259,12 @@ async def assert_durable_matches_memory(engine: Engine) -> StoredState:
     (by id and content), the breaker; the venue holds exactly the open orders. Returns the state."""
     state = await engine.store.load_state()
     assert state is not None
-    durable = Portfolio.from_dict({**state.portfolio, "reserved": {}})
+    assert state.account == engine.account.portfolio.settings
+    durable = Portfolio.restore(state.account, state.cash, state.positions)
     memory = engine.account.portfolio
     assert durable.cash == memory.cash
     assert durable.positions == memory.positions
     assert {o.order_id: o for o in state.open_orders} == engine.account.open_orders
     assert set(engine.venue.resting()) == set(engine.account.open_orders)
-    durable_breaker = CircuitBreaker.from_dict(state.breaker) if state.breaker else CircuitBreaker()
-    assert durable_breaker == engine.account.breaker
+    assert CircuitBreaker(state.breaker) == engine.account.breaker
     return state

@@ -1,9 +1,12 @@
-"""The strategy runtime over fakes: ``build_engine``'s use cases plus a ``StrategyManager``.
+"""The strategy runtime over fakes: the engine of ``tests/support/engine.py`` with the
+container's ``StrategyManager``.
 
-``build_strategy_engine`` builds the trading engine of ``tests/support/engine.py`` (FakeClock,
-ScriptedMarketData, in-memory store, RecordingMetrics) and a ``StrategyManager`` wired like
-``containers.py`` wires it, then starts the runtime (``start_runtime``). Strategy ids are
-``stg-1``, ``stg-2``, ... so a run is reproducible (a strategy's seed derives from its id).
+``build_strategy_engine`` builds that container (FakeClock, ScriptedMarketData, in-memory store,
+RecordingMetrics) with the test's catalogue and ``StrategySettings`` in place of the configured
+ones (so a test may also set what the configuration refuses, such as chaos strategies in
+production, and see the runtime refuse it too), and starts it as the service does (``run_trading`` resumes the runtime before the feed
+starts). Strategy ids are ``stg-1``, ``stg-2``, ... so a run is reproducible (a strategy's seed
+derives from its id).
 
 ``catalogue`` defaults to the built-in strategies plus the test strategies below:
 
@@ -28,9 +31,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 
 from tests.support.engine import Engine, build_engine
-from trading_engine.domain.orders import Fill, OrderType, Side, TimeInForce
+from trading_engine.containers import Container
+from trading_engine.domain.orders import Fill, Order, OrderType, Side, TimeInForce
 from trading_engine.domain.strategies import BUILTIN
 from trading_engine.domain.strategy import (
     Intent,
@@ -40,7 +45,7 @@ from trading_engine.domain.strategy import (
     StrategyContext,
     StrategySpec,
 )
-from trading_engine.services.strategies import Instance, StrategyManager, StrategySettings
+from trading_engine.services.strategy_runtime import Instance, StrategyManager, StrategySettings
 
 D = Decimal
 
@@ -146,6 +151,9 @@ class StrategyEngine:
     def strategy(self, instance: Instance) -> Any:
         return instance.strategy
 
+    def resting(self, strategy_id: str) -> list[Order]:
+        return self.manager.resting(strategy_id)
+
     async def tick(self, price: Decimal | str | int, symbol: str = "BTC-USD", *, advance: float = 0.0) -> None:
         """Advance the clock by ``advance`` seconds, push one price, let every instance decide."""
         if advance:
@@ -164,10 +172,7 @@ class StrategyEngine:
         quiet = 0
         for _ in range(max_rounds):
             await asyncio.sleep(0)
-            busy = any(
-                i.events or i.pending_tick is not None or i.wakeup.is_set()
-                for i in self.manager.active()
-            ) or bool(self.engine.orders._background)
+            busy = any(not i.inbox.idle for i in self.manager.active()) or bool(self.engine.orders._background)
             quiet = 0 if busy else quiet + 1
             if quiet >= 3:
                 return
@@ -177,51 +182,33 @@ class StrategyEngine:
         if self._closed:
             return
         self._closed = True
-        await self.manager.shutdown()
         await self.engine.close()
 
 
 async def build_strategy_engine(
     *,
     catalogue: Mapping[str, StrategySpec] = CATALOGUE,
-    environment: str = "testing",
-    start_runtime: bool = True,
-    engine: Engine | None = None,
     strategy_ids: Callable[[], str] | None = None,
     **settings_and_engine: Any,
 ) -> StrategyEngine:
     """Settings named like ``StrategySettings`` fields override ``DEFAULT_SETTINGS``; every other
-    keyword goes to ``build_engine``."""
+    keyword goes to ``build_engine`` (``environment``, ``store``, ``prices`` included)."""
     names = set(StrategySettings.__dataclass_fields__)
-    overrides = {k: v for k, v in settings_and_engine.items() if k in names}
-    engine_kwargs = {k: v for k, v in settings_and_engine.items() if k not in names}
-    settings = replace(DEFAULT_SETTINGS, **overrides)
-    if engine is None:
-        engine = await build_engine(**engine_kwargs)
+    settings = replace(DEFAULT_SETTINGS, **{k: v for k, v in settings_and_engine.items() if k in names})
     if strategy_ids is None:
         counter = itertools.count(1)
 
         def strategy_ids() -> str:
             return f"stg-{next(counter)}"
 
-    manager = StrategyManager(
-        engine.orders,
-        engine.risk,
-        engine.account,
-        engine.market,
-        engine.view,
-        engine.store,
-        engine.clock,
-        engine.metrics.port,
-        settings,
-        catalogue,
-        environment=environment,
-        strategy_ids=strategy_ids,
-    )
-    built = StrategyEngine(engine, manager, settings)
-    if start_runtime:
-        await manager.start_runtime()
-        await built.settle()
+    def configure(container: Container) -> None:
+        container.strategy_catalogue.override(providers.Object(catalogue))
+        container.strategy_settings.override(providers.Object(settings))
+        container.strategy_manager.add_kwargs(strategy_ids=strategy_ids)
+
+    engine = await build_engine(configure=configure, **{k: v for k, v in settings_and_engine.items() if k not in names})
+    built = StrategyEngine(engine, engine.strategies, settings)
+    await built.settle()
     return built
 
 

@@ -14,7 +14,7 @@ from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order, OrderStatus, RejectReason
 from trading_engine.domain.portfolio import Portfolio
 from trading_engine.domain.ports.repository import ChangeSet
-from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 _fill_ids = itertools.count(1)
@@ -89,7 +89,7 @@ def make_order(
 
 
 def order_change(order: Order, fills: list[Fill] | tuple[Fill, ...] = ()) -> ChangeSet:
-    return ChangeSet(orders=(order.to_dict(),), fills=tuple(fills))
+    return ChangeSet(orders=(order.snapshot,), fills=tuple(fills))
 
 
 def strategy_record(
@@ -102,18 +102,18 @@ def strategy_record(
     reason: str | None = None,
     seconds: float = 0,
     updated: float | None = None,
-) -> dict[str, Any]:
-    """A strategy record as ``StrategyRepository`` documents it, created ``seconds`` after T0."""
-    return {
-        "strategy_id": strategy_id,
-        "strategy": strategy,
-        "symbol": symbol,
-        "params": {"fast": 5, "slow": 20, "quantity": "0.010"} if params is None else params,
-        "status": status,
-        "reason": reason,
-        "created_at": isoformat_exact(at(seconds)),
-        "updated_at": isoformat_exact(at(seconds if updated is None else updated)),
-    }
+) -> StrategyRecord:
+    """A strategy record created ``seconds`` after T0 (updated ``updated`` seconds after it)."""
+    return StrategyRecord(
+        strategy_id=strategy_id,
+        strategy=strategy,
+        symbol=symbol,
+        params={"fast": 5, "slow": 20, "quantity": "0.010"} if params is None else params,
+        status=StrategyStatus(status),
+        reason=reason,
+        created_at=at(seconds),
+        updated_at=at(seconds if updated is None else updated),
+    )
 
 
 INSTRUMENTS = {
@@ -151,21 +151,11 @@ def trading_portfolio() -> Portfolio:
 
 def account_change(portfolio: Portfolio) -> ChangeSet:
     """Everything ``load_state`` needs to rebuild ``portfolio``, as a use case would commit it."""
-    record = portfolio.to_dict()
     currencies = sorted(set(portfolio.cash) | set(portfolio.reserved))
     return ChangeSet(
-        positions=tuple(record["positions"]),
-        cash=tuple(
-            (
-                currency,
-                {
-                    "balance": str(portfolio.cash_balance(currency)),
-                    "reserved": str(portfolio.reserved_cash(currency)),
-                },
-            )
-            for currency in currencies
-        ),
-        account={"reporting_currency": portfolio.reporting_currency},
+        positions=tuple(position.snapshot for _symbol, position in sorted(portfolio.positions.items())),
+        cash=tuple(portfolio.cash_snapshot(currency) for currency in currencies),
+        account=portfolio.settings,
     )
 
 

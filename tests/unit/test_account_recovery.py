@@ -23,9 +23,12 @@ from tests.support.engine import (  # noqa: F401  (make_engine is a fixture)
     build_engine,
     make_engine,
 )
-from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.errors import StoreUnavailable, ValidationError
 from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.ports.repository import OrderQuery, StoredState
+from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
+from trading_engine.services.account import Account
+from tests.support.trading_data import INSTRUMENTS, make_order, order_change
 
 DISK_FULL = OSError(28, "No space left on device")
 
@@ -217,3 +220,29 @@ async def test_a_fresh_account_whose_first_order_fails_goes_back_to_the_initial_
         await engine.place("BTC-USD", "buy", "0.1")
     assert await snapshot(engine) == before
     assert engine.account.portfolio.cash == {"USD": D("10000")}
+
+
+class _RestoreRecorder:
+    """The one venue call ``Account.load`` makes: handing back the resting orders."""
+
+    def __init__(self) -> None:
+        self.restored: tuple | None = None
+
+    def restore(self, orders: tuple) -> None:
+        self.restored = orders
+
+
+async def test_a_store_holding_orders_but_no_account_settings_is_refused_by_name() -> None:
+    store = InMemoryTradingStore()
+    await store.start()
+    order, _ = make_order("o-1")
+    await store.commit(order_change(order))
+    venue = _RestoreRecorder()
+    account = Account(
+        store, venue, INSTRUMENTS, reporting_currency="USD", initial_cash={"USD": Decimal("1")},  # type: ignore[arg-type]
+        fee_bps=Decimal("0"),
+    )
+    with pytest.raises(ValidationError, match="reporting_currency") as caught:
+        await account.load()
+    assert caught.value.field == "reporting_currency"
+    assert venue.restored is None and store.commits == 1  # nothing handed to the venue, nothing written

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from trading_engine import __version__
+from trading_engine.__main__ import main
+from trading_engine.application import provide_development_api_token
 from trading_engine.containers import create_container
-from trading_engine.infrastructure.config import SHIPPED_CONFIG, ConfigError, resolve_config_path
+from trading_engine.infrastructure.config import (
+    SHIPPED_CONFIG,
+    ConfigError,
+    config_schema,
+    resolve_config_path,
+    validate,
+)
+from trading_engine.infrastructure.config.source import load_sources
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_from_the_shipped_file() -> None:
@@ -55,6 +70,15 @@ def test_environment_overrides_interpolate(monkeypatch: pytest.MonkeyPatch) -> N
         ("SERVICE_INSTANCE_NAME", "-leading", "service.instance_name", "starting and ending"),
         ("SHUTDOWN_TIMEOUT_SECONDS", "nan", "http.shutdown_timeout_seconds", "a number greater than 0"),
         ("READINESS_TIMEOUT_SECONDS", "0", "health.readiness_timeout_seconds", "greater than 0"),
+        ("INITIAL_CASH", "USD", "account.initial_cash", "must be CUR=amount pairs separated by commas"),
+        ("INITIAL_CASH", "USD=-1", "account.initial_cash", "amounts >= 0"),
+        ("INITIAL_CASH", "", "account.initial_cash", "at least one currency"),
+        ("INITIAL_CASH", "US$=1", "account.initial_cash", "must be CUR=amount pairs"),
+        ("ACCOUNT_CURRENCY", "dollars!", "account.reporting_currency", "a currency code of 2-10 letters or digits"),
+        ("VENUE_FEE_BPS", "10000", "venue.fee_bps", "a decimal number at least 0 and below 10000 (100%)"),
+        ("MAX_ORDER_NOTIONAL", "0", "risk.max_order_notional", "a decimal number greater than 0"),
+        ("MARKET_SEED", "1.5", "market.seed", "an integer from 0 to"),
+        ("HOST", "", "http.host", "must be non-empty printable text of at most 253 characters"),
     ],
 )
 def test_bad_values_name_key_env_value_and_what_is_allowed(
@@ -180,3 +204,161 @@ def test_a_bad_bearer_token_is_rejected_without_being_echoed(monkeypatch: pytest
         create_container()
     assert "short secret" not in str(caught.value)
     assert "metrics.bearer_token (env METRICS_BEARER_TOKEN) = '<redacted>'" in str(caught.value)
+
+
+def test_typed_values_reach_the_container() -> None:
+    container = create_container()
+    assert container.config.venue.fee_bps() == Decimal("10")
+    assert container.config.account.initial_cash() == {"USD": Decimal("10000")}
+    assert container.config.risk.allow_leverage() is False
+    assert container.instruments()["ETH-BTC"].tick_size == Decimal("0.00001")
+    assert container.venue()._liquidity == {"BTC-USD": Decimal("5"), "ETH-USD": Decimal("50"), "ETH-BTC": Decimal("50")}
+
+
+def test_a_user_file_may_use_plain_yaml_values(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        "http: {port: 9100}\n"
+        "metrics: {enabled: false, histogram_buckets: [0.1, 1]}\n"
+        "account: {initial_cash: {usd: 500, btc: 0.5}}\n"
+    )
+    config = create_container(path).config()
+    assert config["http"]["port"] == 9100
+    assert config["metrics"]["enabled"] is False and config["metrics"]["histogram_buckets"] == (0.1, 1.0)
+    assert config["account"]["initial_cash"] == {"USD": Decimal("500"), "BTC": Decimal("0.5")}
+
+
+def test_an_empty_user_file_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("# nothing to change\n")
+    assert create_container(path).config() == create_container().config()
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ('http:\n  port: "70000"\n', "http.port = '70000': must be an integer from 1 to 65535"),
+        ("account:\n  initial_cash: {USD: abc}\n", "account.initial_cash = {'USD': 'abc'}: must be CUR=amount"),
+    ],
+)
+def test_a_key_the_user_file_sets_literally_names_no_variable(tmp_path: Path, document: str, expected: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(document)
+    with pytest.raises(ConfigError) as caught:
+        create_container(path)
+    assert str(caught.value).startswith(f"invalid configuration: {expected}")
+
+
+def test_validation_is_pure_and_the_development_token_is_a_startup_step() -> None:
+    raw, env = load_sources()
+    assert validate(raw, env) == validate(raw, env)
+    assert validate(raw, env).auth.api_token == ""
+    container = create_container()
+    assert container.config.auth.api_token() == ""
+    assert provide_development_api_token(container) is True
+    token = container.config.auth.api_token()
+    assert len(token) >= 32
+    assert provide_development_api_token(container) is False
+    assert container.config.auth.api_token() == token
+
+
+def test_production_refuses_to_start_without_an_api_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(ConfigError) as caught:
+        create_container()
+    assert str(caught.value) == (
+        "invalid configuration: auth.api_token (env TRADING_ENGINE_API_TOKEN) = '': "
+        "must be set in production: every POST/PUT/DELETE needs it"
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        'auth:\n  api_token: "secret with spaces 0123456789"\n',
+        'auth:\n  api_tokn: "secret-with-no-spaces-0123456789"\n',  # a misspelt key holds one too
+    ],
+)
+def test_no_token_is_echoed_in_the_error_line(tmp_path: Path, document: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(document)
+    with pytest.raises(ConfigError) as caught:
+        create_container(path)
+    assert "secret" not in str(caught.value)
+    assert "= '<redacted>'" in str(caught.value)
+
+
+INSTRUMENT = 'symbol: "{symbol}", tick_size: "{tick}", lot_size: "0.001", min_quantity: "0.001", initial_price: "100"'
+
+
+def instruments_file(tmp_path: Path, *entries: str, extra: str = "") -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text("instruments:\n" + "".join(f"  - {{{entry}}}\n" for entry in entries) + extra)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("entries", "extra", "expected"),
+    [
+        ([INSTRUMENT.format(symbol="BTC-USD", tick="0")], "",
+         "instruments[0] = 'BTC-USD': BTC-USD tick_size 0 is not allowed; it must be greater than 0"),
+        ([INSTRUMENT.format(symbol="BTCUSD", tick="0.01")], "", "instruments[0] = 'BTCUSD': symbol 'BTCUSD' is not valid"),
+        ([INSTRUMENT.format(symbol="btc-usd", tick="0.01"), INSTRUMENT.format(symbol="BTC-USD", tick="0.1")], "",
+         "instruments[1].symbol = 'BTC-USD': is listed twice"),
+        ([INSTRUMENT.format(symbol="BTC-USD", tick="0.01") + ', liquidity: "-1"'], "",
+         "instruments[0].liquidity = '-1': must be a decimal number greater than 0"),
+        ([INSTRUMENT.format(symbol="BTC-USD", tick="0.01") + ', depth: "1"'], "",
+         "instruments[0].depth = '1': unknown key; known keys: instruments[0].initial_price"),
+        (['symbol: "BTC-USD"'], "", "instruments[0].tick_size = None: missing; required: instruments[0].symbol, "
+         "instruments[0].tick_size, instruments[0].lot_size, instruments[0].min_quantity, instruments[0].initial_price"),
+        ([INSTRUMENT.format(symbol="ETH-BTC", tick="0.01")], "",
+         "instruments = 'BTC': no instrument converts BTC into the reporting currency USD; configure BTC-USD or USD-BTC"),
+        ([INSTRUMENT.format(symbol="BTC-USD", tick="0.01")], 'account:\n  initial_cash: "USD=1,EUR=2"\n',
+         "instruments = 'EUR': no instrument converts EUR into the reporting currency USD"),
+    ],
+)
+def test_instrument_rules(tmp_path: Path, entries: list[str], extra: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        create_container(instruments_file(tmp_path, *entries, extra=extra))
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["[]", "{}"])
+def test_the_instruments_must_be_a_non_empty_list(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(f"instruments: {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        create_container(path)
+    assert str(caught.value) == (
+        f"invalid configuration: instruments = {value}: must be a non-empty list of mappings of "
+        "symbol, tick_size, lot_size, min_quantity, initial_price, liquidity"
+    )
+
+
+def test_the_initial_cash_is_parsed_per_currency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INITIAL_CASH", " usd=10000 , BTC=0.5")
+    assert create_container().config.account.initial_cash() == {"USD": Decimal("10000"), "BTC": Decimal("0.5")}
+
+
+def test_the_published_schema_is_generated_from_the_models() -> None:
+    committed = json.loads((ROOT / "config.schema.json").read_text())
+    assert committed == config_schema(), "regenerate it: trading-engine --config-schema > config.schema.json"
+
+
+def test_the_config_schema_command_prints_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config-schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == config_schema()
+
+
+def test_the_schema_judges_a_file_as_the_service_does(tmp_path: Path) -> None:
+    validator = jsonschema.Draft202012Validator(config_schema())
+    raw, _ = load_sources()
+    assert list(validator.iter_errors(raw)) == []  # the shipped values, interpolated
+    assert list(validator.iter_errors({"http": {"port": 9100}, "logging": {"level": "DEBUG"}})) == []
+    for bad in ({"http": {"port": 70000}}, {"http": {"prot": 1}}, {"service": {"instance_name": "bad_name!"}},
+                {"instruments": [{"symbol": "BTC-USD"}]}, {"metrics": {"bearer_token": "short"}}):
+        assert list(validator.iter_errors(bad)), bad
+        path = tmp_path / "config.yml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(ConfigError):
+            create_container(path)

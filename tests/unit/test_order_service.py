@@ -38,8 +38,7 @@ async def stored(engine: Engine, order_id: str):
 async def durable_cash(engine: Engine) -> dict[str, tuple[Decimal, Decimal]]:
     state = await engine.store.load_state()
     assert state is not None
-    portfolio = state.portfolio
-    return {c: (D(b), D(portfolio["reserved"].get(c, "0"))) for c, b in portfolio["cash"].items()}
+    return {cash.currency: (cash.balance, cash.reserved) for cash in state.cash}
 
 
 # -- market orders ------------------------------------------------------------------------------
@@ -66,7 +65,7 @@ async def test_market_buy_fills_at_once_with_exact_cash_position_and_stored_fill
     assert await durable_cash(engine) == {"USD": (D("4993.999"), D(0))}
     state = await engine.store.load_state()
     assert state is not None and state.open_orders == ()
-    assert [p["quantity"] for p in state.portfolio["positions"]] == ["0.1"]
+    assert [p.to_dict()["quantity"] for p in state.positions] == ["0.1"]
     assert engine.account.open_orders == {}
     assert engine.venue.resting() == ()
 

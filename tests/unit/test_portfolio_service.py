@@ -20,6 +20,7 @@ from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import OrderStatus, RejectReason, Side
 from trading_engine.domain.ports.metrics import CATALOGUE
 from trading_engine.domain.ports.repository import OrderQuery
+from trading_engine.domain.strategies import BUILTIN
 from trading_engine.services.orders import OrderRejected
 from trading_engine.services.trading_metrics import UNKNOWN_SYMBOL
 
@@ -49,8 +50,8 @@ async def test_pnl_through_opening_adding_reducing_flipping_and_closing(make_eng
     assert engine.portfolio.positions() == ()  # flat positions are not listed
     state = await engine.store.load_state()
     assert state is not None
-    (eth,) = state.portfolio["positions"]
-    assert (D(eth["quantity"]), D(eth["realized_pnl"])) == (0, D("100"))
+    (eth,) = state.positions
+    assert (eth.symbol, eth.quantity, eth.realized_pnl) == ("ETH-USD", 0, D("100"))
 
 
 async def test_equity_identity_holds_exactly_after_a_mixed_sequence_with_fees(make_engine) -> None:
@@ -92,7 +93,7 @@ async def test_refresh_gauges_sets_the_portfolio_and_market_gauges(make_engine) 
     await engine.place("BTC-USD", "sell", "0.04")  # at 49,990: realizes (49990 - 50010) * 0.04 = -0.8
     engine.market.push("BTC-USD", "51000")
     engine.clock.advance(2.5)
-    (hook,) = engine.recorded.hooks  # registered as run_trading does; the scrape runs it
+    hook, _strategies = engine.recorded.hooks  # registered by run_trading; the scrape runs them
     engine.recorded.calls.clear()
     hook()
 
@@ -162,6 +163,7 @@ async def test_metric_labels_come_from_bounded_sets(make_engine) -> None:
         "status": {s.value for s in OrderStatus},
         "reason": {r.value for r in RejectReason},
         "kind": {"realized", "unrealized"},
+        "strategy": set(BUILTIN),  # the runtime's gauges, one series per offered strategy
     }
     for kind, name, labels, value in engine.recorded.calls:
         assert name in CATALOGUE, name

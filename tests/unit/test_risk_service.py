@@ -201,7 +201,7 @@ async def test_trip_cancels_resting_orders_and_rejects_new_ones_until_reset(engi
     assert last_gauge(engine.recorded, "risk_circuit_breaker_open") == 1.0
     assert counted(engine.recorded, "orders_total", status="cancelled") == 2
     state = await assert_durable_matches_memory(engine)
-    assert state.breaker is not None and state.breaker["is_open"]
+    assert state.breaker is not None and state.breaker.is_open
 
     # Prices crossing the cancelled orders fill nothing.
     engine.market.push_many({"BTC-USD": "48000", "ETH-USD": "3200"})
@@ -219,7 +219,7 @@ async def test_trip_cancels_resting_orders_and_rejects_new_ones_until_reset(engi
     assert reset.changed and not reset.breaker["is_open"] and reset.breaker["reset_at"] is not None
     assert last_gauge(engine.recorded, "risk_circuit_breaker_open") == 0.0
     state = await assert_durable_matches_memory(engine)
-    assert state.breaker is not None and not state.breaker["is_open"]
+    assert state.breaker is not None and not state.breaker.is_open
     assert not (await engine.risk.reset()).changed
     assert (await engine.place("ETH-USD", "sell", "0.5")).status is OrderStatus.FILLED
 

@@ -17,11 +17,21 @@ from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import OrderType
 from trading_engine.domain.strategies import BUILTIN, ORDER_SIZE_PARAMETERS, check_for_instrument
-from trading_engine.domain.strategies.grid import ceil_to, floor_to, order_quantity, snap_ask, snap_bid
-from trading_engine.domain.strategy import PRE_TRADE, PlaceOrder, RiskEvent
+from trading_engine.domain.strategies.grid import order_quantity, snap_ask, snap_bid
+from trading_engine.domain.ticks import ceil_to_tick, floor_to_tick
+from trading_engine.domain.strategy import PRE_TRADE, Intent, PlaceOrder, RiskEvent
+from trading_engine.services.strategy_runtime import StrategySettings, limit_parameters, with_limit_parameters
 
 D = Decimal
 PACKAGE = Path(__file__).resolve().parents[2] / "trading_engine" / "domain" / "strategies"
+
+# The runtime's settings, and per-instance limits set away from their defaults.
+RUNTIME_SETTINGS = StrategySettings(
+    enable_chaos=True, resume_on_start=True, max_instances=10, max_position_notional=D("10000"),
+    max_orders_per_second=10.0, max_open_orders=10, breaker_after_limit_hits=50,
+    limit_hits_window_seconds=60.0, performance_interval_seconds=1.0,
+)
+LIMITS = {"max_position_notional": "2500", "max_orders_per_second": 3, "max_open_orders": 4}
 
 
 def test_registry_holds_every_builtin_by_name() -> None:
@@ -36,7 +46,7 @@ def test_registry_holds_every_builtin_by_name() -> None:
 def test_specs_leave_the_per_instance_limits_to_the_runtime() -> None:
     for spec in BUILTIN.values():
         names = {p.name for p in spec.parameters}
-        assert not names & {"max_position", "max_orders_per_second", "max_open_orders"}, spec.name
+        assert not names & {p.name for p in limit_parameters(RUNTIME_SETTINGS)}, spec.name
 
 
 EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -109,6 +119,7 @@ BAD = [
     ("mean_reversion", {"entry_z": 1.0, "exit_z": 1.5}, "exit_z"),
     ("mean_reversion", {"window": 4, "entry_z": 2.0}, "entry_z"),  # |z| <= sqrt(3) < 2
     ("runaway", {"orders_per_tick": 0}, "orders_per_tick"),
+    ("runaway", {"orders_per_tick": 1001}, "orders_per_tick"),  # a tick's orders are built at once
     ("runaway", {"quantity": "0"}, "quantity"),
     ("risk_ignorant", {"growth": 1}, "growth"),
     ("risk_ignorant", {"growth": "x"}, "growth"),
@@ -138,11 +149,31 @@ def test_edges_of_the_allowed_ranges_are_accepted() -> None:
 
 @pytest.mark.parametrize("name", list(BUILTIN))
 def test_factories_ignore_the_limit_parameters_the_runtime_adds(name: str) -> None:
+    """The runtime creates a strategy from its own parameters plus the per-instance limits: that
+    succeeds, and the strategy decides exactly what one created from its own parameters alone
+    decides, tick after tick, fill after fill."""
     spec = BUILTIN[name]
-    params = {**spec.validate_params(None), "max_position": D(1), "max_orders_per_second": 10, "max_open_orders": 4}
-    strategy = spec.create(params, seed=5)
-    for method in ("on_tick", "on_fill", "on_risk_event"):
-        assert callable(getattr(strategy, method))
+    own = spec.validate_params(None)
+    with_limits = with_limit_parameters(spec, RUNTIME_SETTINGS).validate_params(LIMITS)
+    assert set(with_limits) == set(own) | set(LIMITS)
+    assert with_limits["max_position_notional"] == D("2500") and with_limits["max_open_orders"] == 4
+    alone = Harness(spec.create(own, seed=5))
+    limited = Harness(spec.create(with_limits, seed=5))
+    rng = random.Random(3)
+    decided: list[Intent] = []
+    for price in random_walk(BTC, seed=4, ticks=400):
+        intents = alone.tick(price)
+        assert limited.tick(price) == intents, price
+        decided += intents
+        if alone.resting and rng.random() < 0.1:  # now and then a quote fills, in both
+            side = rng.choice([o.side for o in alone.resting.values()])
+            assert limited.fill_resting(side) == alone.fill_resting(side)
+        if rng.random() < 0.05:  # and now and then an order is refused, in both
+            event = RiskEvent(PRE_TRADE, "refused")
+            assert list(limited.strategy.on_risk_event(event, limited.context)) == list(
+                alone.strategy.on_risk_event(event, alone.context))
+    assert decided, name  # two strategies that never decide anything would agree trivially
+    assert limited.position == alone.position
 
 
 def random_walk(instrument: Instrument, seed: int, ticks: int) -> list[Decimal]:
@@ -150,7 +181,7 @@ def random_walk(instrument: Instrument, seed: int, ticks: int) -> list[Decimal]:
     price = instrument.initial_price
     out = []
     for _ in range(ticks):
-        price = floor_to(price * D(str(1 + rng.gauss(0, 0.002))), instrument.tick_size)
+        price = floor_to_tick(price * D(str(1 + rng.gauss(0, 0.002))), instrument.tick_size)
         out.append(price)
     return out
 
@@ -193,11 +224,11 @@ def test_check_for_instrument_refuses_sizes_below_the_minimum_order() -> None:
 
 
 def test_grid_helpers_round_the_right_way_exactly() -> None:
-    assert floor_to(D("1.239"), D("0.01")) == D("1.23") and ceil_to(D("1.231"), D("0.01")) == D("1.24")
-    assert ceil_to(D("1.23"), D("0.01")) == D("1.23")
-    assert floor_to(D(0), D("0.01")) == 0
+    assert floor_to_tick(D("1.239"), D("0.01")) == D("1.23") and ceil_to_tick(D("1.231"), D("0.01")) == D("1.24")
+    assert ceil_to_tick(D("1.23"), D("0.01")) == D("1.23")
+    assert floor_to_tick(D(0), D("0.01")) == 0
     huge = D("123456789012345678901234567890.129")
-    assert floor_to(huge, D("0.01")) == D("123456789012345678901234567890.12")
+    assert floor_to_tick(huge, D("0.01")) == D("123456789012345678901234567890.12")
     assert snap_bid(D("100.019"), BTC) == D("100.01") and snap_ask(D("100.011"), BTC) == D("100.02")
     assert order_quantity(D("-0.00019"), BTC) == D("0.0001")
     assert order_quantity(D("0.00009"), BTC) is None

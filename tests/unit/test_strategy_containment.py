@@ -27,7 +27,9 @@ from trading_engine.domain.orders import OrderStatus, RejectReason
 from trading_engine.domain.strategy import MAX_POSITION, ORDER_RATE, PRE_TRADE
 from trading_engine.infrastructure.config import ConfigError
 from trading_engine.services.orders import OrderRejected
-from trading_engine.services.strategies import ERROR, RUNNING
+from trading_engine.domain.strategy_record import StrategyStatus
+
+RUNNING, ERROR = StrategyStatus.RUNNING, StrategyStatus.ERROR
 
 BREACHES = "trading_risk_limit_breaches_total"
 CHAOS = ("runaway", "risk_ignorant", "slow_leak")
@@ -54,8 +56,8 @@ async def test_runaway_gets_at_most_the_configured_order_rate_accepted(make_stra
     assert all(o.strategy_id == runaway.strategy_id for o in accepted)
     refused = counted(se.recorded, BREACHES, limit_type=ORDER_RATE, strategy="runaway")
     assert refused == emitted - len(accepted)
-    assert runaway.limit_hits == refused
-    assert runaway.trades == len(accepted)
+    assert runaway.limits.hits == refused
+    assert runaway.performance.trades == len(accepted)
     assert runaway.status == RUNNING  # the breaker threshold is out of reach here
 
 
@@ -73,12 +75,12 @@ async def test_runaway_trips_the_breaker_and_is_stopped_while_the_engine_keeps_s
                 break
     assert runaway.status == ERROR
     assert runaway.reason == "stopped after 20 refused orders within 60 s; circuit breaker tripped"
-    assert runaway.limit_hits == 20
+    assert runaway.limits.hits == 20
     assert counted(se.recorded, BREACHES, limit_type=ORDER_RATE, strategy="runaway") == 20
     breaker = se.engine.account.breaker
     assert breaker.is_open and runaway.strategy_id in (breaker.to_dict()["reason"] or "")
     assert [e["strategy_id"] for e in logs if e["event"] == "strategy_contained"] == [runaway.strategy_id]
-    assert (await se.engine.store.get_strategy(runaway.strategy_id))["status"] == ERROR
+    assert (await se.engine.store.get_strategy(runaway.strategy_id)).status == ERROR
     assert last_gauge(se.recorded, "risk_circuit_breaker_open") == 1.0
 
     # The engine still serves: an order through the API path is refused by the breaker ...
@@ -86,17 +88,17 @@ async def test_runaway_trips_the_breaker_and_is_stopped_while_the_engine_keeps_s
         await se.engine.place("BTC-USD", "buy", "0.001")
     assert rejected.value.reason is RejectReason.CIRCUIT_BREAKER_OPEN
     # ... the other instance keeps running; its refusals (breaker open) do not count against it.
-    hits_before = bystander.limit_hits
+    hits_before = bystander.limits.hits
     await se.ticks(["50000"] * 3, advance=1)
-    assert bystander.status == RUNNING and bystander.limit_hits == hits_before
+    assert bystander.status == RUNNING and bystander.limits.hits == hits_before
     assert bystander.strategy.risk_events[-1].reason is RejectReason.CIRCUIT_BREAKER_OPEN
     # ... and after a reset, orders work again.
     await se.engine.risk.reset("runaway contained")
     order = await se.engine.place("BTC-USD", "buy", "0.001")
     assert order.status is OrderStatus.FILLED
-    trades = bystander.trades
+    trades = bystander.performance.trades
     await se.tick("50000", advance=1)
-    assert bystander.trades == trades + 1
+    assert bystander.performance.trades == trades + 1
     assert runaway.status == ERROR  # a reset does not restart it
 
 
@@ -109,18 +111,18 @@ async def test_risk_ignorant_is_held_at_its_position_limit_while_its_size_double
     for _ in range(40):
         await se.tick("50000", advance=1)
         # Never beyond 1,000 USD at the mark (0.02 BTC at 50,000).
-        assert abs(ignorant.position.quantity) * D("50000") <= D("1000")
+        assert abs(ignorant.performance.position.quantity) * D("50000") <= D("1000")
         sizes.append(strategy.size)
         if ignorant.status != RUNNING:
             break
-    assert ignorant.position.quantity == D("0.02")  # twenty buys of 0.001 filled
+    assert ignorant.performance.position.quantity == D("0.02")  # twenty buys of 0.001 filled
     # Each of the first seven refusals doubles its size; the eighth stops it before it hears of it.
     assert sizes[20:] == [D("0.002"), D("0.004"), D("0.008"), D("0.016"), D("0.032"), D("0.064"),
                           D("0.128"), D("0.128")]
     assert counted(se.recorded, BREACHES, limit_type=MAX_POSITION, strategy="risk_ignorant") == 8
     # Past breaker_after_limit_hits refusals it is stopped and trading halts.
     assert ignorant.status == ERROR and se.engine.account.breaker.is_open
-    assert ignorant.trades == 20
+    assert ignorant.performance.trades == 20
     assert se.engine.account.portfolio.position("BTC-USD").quantity == D("0.02")
 
 
@@ -166,9 +168,9 @@ async def test_slow_leak_trades_faster_as_its_trade_count_grows(make_strategy_en
     leak = await se.start("slow_leak", quantity="0.01", base_probability=0.05, growth_per_trade=0.02)
     per_hundred = []
     for _ in range(3):
-        before = leak.trades
+        before = leak.performance.trades
         await se.ticks(["50000"] * 100, advance=1)
-        per_hundred.append(leak.trades - before)
+        per_hundred.append(leak.performance.trades - before)
     assert per_hundred[0] < per_hundred[2]
     assert leak.strategy.probability > 0.05
 
@@ -221,5 +223,5 @@ async def test_refusals_spread_wider_than_the_window_never_add_up_to_a_halt(make
     for _ in range(30):  # one refusal (the second order of each tick) every 20 s
         await se.tick("50000", advance=20)
     assert instance.status == RUNNING
-    assert instance.limit_hits == 30
+    assert instance.limits.hits == 30
     assert not se.engine.account.breaker.is_open

@@ -1,4 +1,4 @@
-"""The strategy runtime (``services/strategies.py``) over fakes: events in, intents out through
+"""The strategy runtime (``services/strategy_runtime/``) over fakes: events in, intents out through
 the order use case, per-instance limits, isolation, stopping, performance and metrics.
 
 Engine defaults (``tests/support/engine.py``): 10,000 USD, fee 10 bps, slippage 2 bps, BTC-USD
@@ -15,7 +15,7 @@ import statistics
 import pytest
 from structlog.testing import capture_logs
 
-from tests.support.engine import build_engine, counted, last_gauge
+from tests.support.engine import counted, last_gauge
 from tests.support.strategy_engine import (  # noqa: F401  (make_strategy_engine is a fixture)
     D,
     StrategyEngine,
@@ -35,7 +35,9 @@ from trading_engine.domain.strategy import (
     CancelOrder,
 )
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
-from trading_engine.services.strategies import ERROR, RUNNING, STOPPED
+from trading_engine.domain.strategy_record import StrategyStatus
+
+RUNNING, STOPPED, ERROR = StrategyStatus.RUNNING, StrategyStatus.STOPPED, StrategyStatus.ERROR
 
 BREACHES = "trading_risk_limit_breaches_total"
 
@@ -67,14 +69,14 @@ async def test_ticks_reach_the_instance_and_its_intents_become_orders_tagged_wit
     (fill,) = await se.engine.store.fills_for_strategy("stg-1")
     assert fill.strategy_id == "stg-1" and fill.price == D("50010") and fill.quantity == D("0.01")
     assert strategy.fills == [fill]  # its own fill came back to it
-    assert instance.position.quantity == D("0.01")
+    assert instance.performance.position.quantity == D("0.01")
     assert counted(se.recorded, "trading_strategy_trades_total", strategy="scripted", side="buy") == 1
 
     # The next tick sees its position; an order the API places is nobody's.
     await se.engine.place("BTC-USD", "buy", "0.01")
     await se.tick("50100")
     assert strategy.contexts[-1].position == D("0.01")
-    assert instance.position.quantity == D("0.01")
+    assert instance.performance.position.quantity == D("0.01")
     assert se.manager.performance("stg-1")["trades"] == 1
 
 
@@ -113,7 +115,7 @@ async def test_market_maker_quotes_fills_requotes_and_its_fills_are_attributed(m
     sid = mm.strategy_id
 
     await se.tick("50000", advance=1)
-    quotes = se.manager._resting(sid)
+    quotes = se.resting(sid)
     assert sorted((o.side.value, o.limit_price, o.quantity) for o in quotes) == [
         ("buy", D("49950.00"), D("0.01")), ("sell", D("50050.00"), D("0.01")),
     ]
@@ -121,7 +123,7 @@ async def test_market_maker_quotes_fills_requotes_and_its_fills_are_attributed(m
 
     # A small move inside requote_bps: nothing changes.
     await se.tick("50010", advance=1)
-    assert {o.order_id for o in se.manager._resting(sid)} == {o.order_id for o in quotes}
+    assert {o.order_id for o in se.resting(sid)} == {o.order_id for o in quotes}
 
     # A price crossing the bid fills it at its limit; the maker requotes around the new mid,
     # skewed down by its long inventory: skew = 10 bps * 0.01 / 0.1 = 1 bp.
@@ -130,7 +132,7 @@ async def test_market_maker_quotes_fills_requotes_and_its_fills_are_attributed(m
     await se.tick("49900", advance=1)
     assert (await se.engine.store.get_order(bid.order_id)).status is OrderStatus.FILLED
     assert (await se.engine.store.get_order(ask.order_id)).status is OrderStatus.CANCELLED
-    requoted = se.manager._resting(sid)
+    requoted = se.resting(sid)
     assert sorted((o.side.value, o.limit_price) for o in requoted) == [
         ("buy", D("49845.11")),  # floor(49900 * (1 - 0.001 - 0.0001))
         ("sell", D("49944.91")),  # ceil(49900 * (1 + 0.001 - 0.0001))
@@ -155,8 +157,8 @@ async def test_market_maker_quotes_fills_requotes_and_its_fills_are_attributed(m
     assert [(f.side, f.price) for f in fills] == [(Side.BUY, D("49950")), (Side.SELL, D("49944.91"))]
     # The account's position is the maker's: nobody else traded.
     assert se.engine.account.portfolio.position("BTC-USD").quantity == 0
-    assert len(se.manager._resting(sid)) == 2  # quoting again
-    assert mm.limit_hits == 0
+    assert len(se.resting(sid)) == 2  # quoting again
+    assert mm.limits.hits == 0
 
 
 async def test_momentum_enters_after_the_crossover_and_exits_after_the_cross_back(make_strategy_engine) -> None:
@@ -231,7 +233,7 @@ async def test_ticks_that_arrive_while_an_instance_is_busy_coalesce_to_the_newes
     store.gate.set()
     await se.settle()
     assert strategy.ticks == [D("50001"), D("50005")]
-    assert instance.ticks == 2
+    assert instance.performance.ticks == 2
 
 
 # -- isolation ------------------------------------------------------------------------------------
@@ -243,12 +245,12 @@ async def test_a_strategy_that_raises_stops_alone_and_another_keeps_trading(make
     bad.strategy.on_tick_hook = lambda price, context: [limit("buy", "0.0001", "40000")]
 
     await se.tick("50000")
-    assert len(se.manager._resting(bad.strategy_id)) == 1
+    assert len(se.resting(bad.strategy_id)) == 1
     with capture_logs() as logs:
         await se.tick("50001")
     assert bad.status == ERROR
     assert bad.reason == "RuntimeError: boom on tick 2"
-    assert se.manager._resting(bad.strategy_id) == []  # its resting order went with it
+    assert se.resting(bad.strategy_id) == []  # its resting order went with it
     assert counted(se.recorded, "trading_strategy_errors_total", strategy="raising") == 1
     assert counted(se.recorded, "trading_strategy_errors_total", strategy="scripted") == 0
     failed = [e for e in logs if e["event"] == "strategy_failed"]
@@ -259,10 +261,10 @@ async def test_a_strategy_that_raises_stops_alone_and_another_keeps_trading(make
     await se.ticks(["50002", "50003"])
     assert good.status == RUNNING
     assert good.strategy.ticks == [D("50000"), D("50001"), D("50002"), D("50003")]
-    assert good.trades == 4
+    assert good.performance.trades == 4
     assert bad.strategy.ticks == [D("50000"), D("50001")]  # no tick after the error
     record = await se.engine.store.get_strategy(bad.strategy_id)
-    assert record["status"] == ERROR and record["reason"] == bad.reason
+    assert record.status == ERROR and record.reason == bad.reason
     with pytest.raises(Conflict):
         await se.manager.stop(bad.strategy_id)
 
@@ -291,7 +293,7 @@ async def test_stop_cancels_the_instances_resting_orders_and_only_its_own(make_s
     two.strategy.queue.append([limit("buy", "0.01", "48000")])
     await se.tick("50000")
     api_order = await se.engine.place("BTC-USD", "buy", "0.01", "47000")
-    ones = [o.order_id for o in se.manager._resting(one.strategy_id)]
+    ones = [o.order_id for o in se.resting(one.strategy_id)]
     assert len(ones) == 2
 
     stopped = await se.manager.stop(one.strategy_id)
@@ -300,10 +302,10 @@ async def test_stop_cancels_the_instances_resting_orders_and_only_its_own(make_s
     for order_id in ones:
         assert (await se.engine.store.get_order(order_id)).status is OrderStatus.CANCELLED
     assert set(se.engine.account.open_orders) == {
-        api_order.order_id, *(o.order_id for o in se.manager._resting(two.strategy_id))
+        api_order.order_id, *(o.order_id for o in se.resting(two.strategy_id))
     }
-    assert len(se.manager._resting(two.strategy_id)) == 1
-    assert (await se.engine.store.get_strategy(one.strategy_id))["status"] == STOPPED
+    assert len(se.resting(two.strategy_id)) == 1
+    assert (await se.engine.store.get_strategy(one.strategy_id)).status == STOPPED
     assert one.task is not None and one.task.done()
 
     await se.tick("50001")
@@ -333,7 +335,7 @@ async def test_stop_while_the_instance_is_placing_leaves_none_of_its_orders_rest
     await stopping
     await se.settle()
     assert instance.status == STOPPED
-    assert se.manager._resting(instance.strategy_id) == []
+    assert se.resting(instance.strategy_id) == []
     assert se.engine.account.open_orders == {}
     assert se.engine.venue.resting() == ()
     orders = await stored_orders(se, instance.strategy_id)
@@ -347,15 +349,15 @@ async def test_max_open_orders_refuses_the_extra_limit_order_with_a_risk_event(m
     strategy = instance.strategy
     strategy.queue.append([limit("buy", "0.001", p) for p in ("49000", "48000", "47000")])
     await se.tick("50000")
-    assert len(se.manager._resting(instance.strategy_id)) == 2
+    assert len(se.resting(instance.strategy_id)) == 2
     (event,) = strategy.risk_events
     assert event.limit_type == MAX_OPEN_ORDERS and event.intent == limit("buy", "0.001", "47000")
     assert counted(se.recorded, BREACHES, limit_type=MAX_OPEN_ORDERS, strategy="scripted") == 1
-    assert instance.limit_hits == 1
+    assert instance.limits.hits == 1
     # A market order does not rest, so max_open_orders does not hold it back.
     strategy.queue.append([market("buy", "0.001")])
     await se.tick("50001")
-    assert len(strategy.risk_events) == 1 and instance.trades == 1
+    assert len(strategy.risk_events) == 1 and instance.performance.trades == 1
 
 
 async def test_max_position_notional_refuses_growth_never_a_reducing_order(make_strategy_engine) -> None:
@@ -365,7 +367,7 @@ async def test_max_position_notional_refuses_growth_never_a_reducing_order(make_
     # 0.02 BTC at 50,000 is 1,000: at the limit, allowed; one lot more is refused.
     strategy.queue.append([market("buy", "0.02"), market("buy", "0.0001")])
     await se.tick("50000")
-    assert instance.position.quantity == D("0.02")
+    assert instance.performance.position.quantity == D("0.02")
     (event,) = strategy.risk_events
     assert event.limit_type == MAX_POSITION and "max_position_notional 1000" in event.message
     assert counted(se.recorded, BREACHES, limit_type=MAX_POSITION, strategy="scripted") == 1
@@ -374,14 +376,14 @@ async def test_max_position_notional_refuses_growth_never_a_reducing_order(make_
     # and neither is a flip that leaves it smaller; growing it is.
     strategy.queue.append([market("sell", "0.005")])
     await se.tick("100000")
-    assert instance.position.quantity == D("0.015") and len(strategy.risk_events) == 1
+    assert instance.performance.position.quantity == D("0.015") and len(strategy.risk_events) == 1
     strategy.queue.append([market("sell", "0.025")])  # to -0.01: smaller, allowed
     await se.tick("100000")
-    assert instance.position.quantity == D("-0.01") and len(strategy.risk_events) == 1
+    assert instance.performance.position.quantity == D("-0.01") and len(strategy.risk_events) == 1
     strategy.queue.append([market("sell", "0.0001")])  # growing the short: refused
     await se.tick("100000")
     assert [e.limit_type for e in strategy.risk_events] == [MAX_POSITION, MAX_POSITION]
-    assert instance.position.quantity == D("-0.01")
+    assert instance.performance.position.quantity == D("-0.01")
 
 
 async def test_order_rate_is_a_token_bucket_with_a_burst_of_one_second(make_strategy_engine) -> None:
@@ -391,15 +393,15 @@ async def test_order_rate_is_a_token_bucket_with_a_burst_of_one_second(make_stra
     burst = [market("buy", "0.0001") for _ in range(5)]
     strategy.on_tick_hook = lambda price, context: burst
     await se.tick("50000")
-    assert instance.trades == 2  # the full bucket: one second's worth
+    assert instance.performance.trades == 2  # the full bucket: one second's worth
     assert [e.limit_type for e in strategy.risk_events] == [ORDER_RATE] * 3
     assert "max_orders_per_second 2" in strategy.risk_events[0].message
     await se.tick("50000", advance=0.5)  # one token back
-    assert instance.trades == 3
+    assert instance.performance.trades == 3
     await se.tick("50000", advance=10)  # refills to the burst, never beyond
-    assert instance.trades == 5
+    assert instance.performance.trades == 5
     assert counted(se.recorded, BREACHES, limit_type=ORDER_RATE, strategy="scripted") == 3 + 4 + 3
-    assert instance.limit_hits == 10
+    assert instance.limits.hits == 10
 
 
 async def test_pre_trade_rejections_come_back_as_pre_trade_risk_events(make_strategy_engine) -> None:
@@ -414,7 +416,7 @@ async def test_pre_trade_rejections_come_back_as_pre_trade_risk_events(make_stra
     (order,) = await stored_orders(se, instance.strategy_id)
     assert order.status is OrderStatus.REJECTED and order.strategy_id == instance.strategy_id
     assert counted(se.recorded, BREACHES, limit_type=PRE_TRADE, strategy="scripted") == 1
-    assert instance.limit_hits == 1 and instance.status == RUNNING
+    assert instance.limits.hits == 1 and instance.status == RUNNING
 
 
 async def test_refusals_for_an_open_breaker_or_stale_prices_do_not_count_toward_containment(
@@ -429,7 +431,7 @@ async def test_refusals_for_an_open_breaker_or_stale_prices_do_not_count_toward_
     assert [e.reason for e in strategy.risk_events] == [RejectReason.CIRCUIT_BREAKER_OPEN] * 3
     assert all(e.limit_type == PRE_TRADE for e in strategy.risk_events)
     assert counted(se.recorded, BREACHES, limit_type=PRE_TRADE, strategy="scripted") == 3
-    assert instance.limit_hits == 0 and instance.status == RUNNING
+    assert instance.limits.hits == 0 and instance.status == RUNNING
     await se.engine.risk.reset()
 
     # Prices go stale while it decides (the clock moves past stale_after_seconds).
@@ -440,7 +442,7 @@ async def test_refusals_for_an_open_breaker_or_stale_prices_do_not_count_toward_
     strategy.on_tick_hook = stale
     await se.ticks(["50003", "50004"])
     assert [e.reason for e in strategy.risk_events[3:]] == [RejectReason.MARKET_DATA_STALE] * 2
-    assert instance.limit_hits == 0 and instance.status == RUNNING
+    assert instance.limits.hits == 0 and instance.status == RUNNING
     assert not se.engine.account.breaker.is_open
 
 
@@ -495,7 +497,7 @@ async def test_samples_are_taken_at_most_once_per_interval(make_strategy_engine)
     se = await make_strategy_engine(performance_interval_seconds=5.0)
     instance = await se.start("scripted")
     await se.ticks(["50000"] * 12, advance=1.0)
-    assert instance.ticks == 12
+    assert instance.performance.ticks == 12
     assert se.manager.performance(instance.strategy_id)["samples"] == 3  # at 1, 6 and 11 seconds
 
 
@@ -603,10 +605,9 @@ async def restart(se: StrategyEngine, **settings) -> StrategyEngine:  # type: ig
     """Shut the engine down and build a new one on the same store (same instance ids)."""
     store = se.engine.store
     await se.close()
-    engine = await build_engine(store=store, prices=None)
     ids = iter(range(1, 1000))
     # Ids of another process, as IdGenerator's random part makes them.
-    return await build_strategy_engine(engine=engine, strategy_ids=lambda: f"stg-b{next(ids)}", **settings)
+    return await build_strategy_engine(store=store, prices=None, strategy_ids=lambda: f"stg-b{next(ids)}", **settings)
 
 
 async def test_instances_resume_with_their_params_and_fills_after_a_restart(make_strategy_engine) -> None:
@@ -621,8 +622,8 @@ async def test_instances_resume_with_their_params_and_fills_after_a_restart(make
     try:
         (resumed,) = again.manager.active()
         assert resumed.strategy_id == one.strategy_id and resumed.params == one.params
-        assert resumed.trades == 1 and resumed.position.quantity == D("0.01")
-        assert len(again.manager._resting(resumed.strategy_id)) == 1
+        assert resumed.performance.trades == 1 and resumed.performance.position.quantity == D("0.01")
+        assert len(again.resting(resumed.strategy_id)) == 1
         await again.tick("50100")
         assert resumed.strategy.ticks == [D("50100")]
     finally:
@@ -636,18 +637,18 @@ async def test_without_resume_the_stored_instances_are_stopped_with_a_reason_and
     one = await se.start("scripted")
     one.strategy.queue.append([limit("buy", "0.01", "40000")])
     await se.tick("50000")
-    (resting,) = se.manager._resting(one.strategy_id)
+    (resting,) = se.resting(one.strategy_id)
 
     again = await restart(se, resume_on_start=False)
     try:
         assert again.manager.active() == []
         record = await again.engine.store.get_strategy(one.strategy_id)
-        assert record["status"] == STOPPED
-        assert "resume_on_start is false" in record["reason"]
+        assert record.status == STOPPED
+        assert "resume_on_start is false" in record.reason
         assert (await again.engine.store.get_order(resting.order_id)).status is OrderStatus.CANCELLED
         assert again.engine.account.open_orders == {}
         retired = again.manager.get(one.strategy_id)  # visible, like an instance a client stopped
-        assert retired.status == STOPPED and retired.reason == record["reason"]
+        assert retired.status == STOPPED and retired.reason == record.reason
         assert retired.params == one.params and retired.task is None
         assert again.manager.performance(one.strategy_id)["status"] == STOPPED
         with pytest.raises(Conflict):
@@ -666,19 +667,17 @@ async def test_a_resting_order_that_fills_on_the_first_price_after_a_restart_cou
     store = se.engine.store
     await se.close()
 
-    # What run_trading does on restart: the runtime resumes the instance, then the feed publishes
-    # its first prices (below the resting bid, which fills at once).
-    engine = await build_engine(store=store, prices=None)
-    again = await build_strategy_engine(engine=engine, start_runtime=False)
-    await again.manager.start_runtime()
-    engine.market.push_many({"BTC-USD": D("48000"), "ETH-USD": D("3000")})
+    # On restart run_trading resumes the instance, then starts the feed, whose first prices (below
+    # the resting bid, which fills at once) come after.
+    again = await build_strategy_engine(store=store, prices={"BTC-USD": D("48000"), "ETH-USD": D("3000")})
+    engine = again.engine
     await engine.settle()
     await again.settle()
     try:
         (resumed,) = again.manager.active()
         assert engine.account.portfolio.position("BTC-USD").quantity == D("0.01")
-        assert resumed.position.quantity == D("0.01")
-        assert resumed.trades == 1
+        assert resumed.performance.position.quantity == D("0.01")
+        assert resumed.performance.trades == 1
         assert len(await store.fills_for_strategy(one.strategy_id)) == 1
         assert counted(again.recorded, "trading_strategy_trades_total", strategy="scripted", side="buy") == 1
     finally:

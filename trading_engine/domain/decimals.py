@@ -10,7 +10,9 @@ beyond that is the cost basis left by a partial close, kept to 1e-12 (see ``port
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
 
 from trading_engine.domain.errors import ValidationError
 
@@ -85,6 +87,20 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
 def plain(number: Decimal) -> str:
     """``number`` in positional notation (never ``1E+5``), with the digits it carries."""
     return format(number, "f")
+
+
+def _decimal_as_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return plain(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
+
+
+def json_text(data: Any) -> str:
+    """``data`` as compact JSON with every ``Decimal`` a string in positional notation (``"2500"``,
+    never ``"2.5E+3"``): exact, and what clients parse. The one encoder of the API's bodies and the
+    stores' rows; NaN and infinities are refused (``ValueError``), any other non-JSON value raises
+    ``TypeError``."""
+    return json.dumps(data, default=_decimal_as_text, separators=(",", ":"), allow_nan=False)
 
 
 def trimmed(number: Decimal) -> str:

@@ -44,7 +44,7 @@ rates of the days they were made.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
 from typing import Any
@@ -68,56 +68,121 @@ def _remaining_cost(value: Decimal) -> Decimal:
     return value.quantize(COST_BASIS_RESOLUTION, rounding=ROUND_HALF_EVEN)
 
 
-class Position:
-    """The holding in one symbol, under the average-cost method described in the module."""
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """A position's state at one moment: immutable, what a store keeps. The constructor trusts
+    its arguments (``from_dict`` validates)."""
 
-    __slots__ = ("_symbol", "_quantity", "_average_entry_price", "_cost_basis", "_cash_flow", "_fees_paid")
+    symbol: str
+    quantity: Decimal = ZERO
+    average_entry_price: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+    cash_flow: Decimal = ZERO
+    fees_paid: Decimal = ZERO
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return self.cash_flow + self.cost_basis
+
+    def to_dict(self) -> dict[str, Any]:
+        """Decimals as strings; ``realized_pnl`` is derived, included for readers, ignored on load."""
+        return {
+            "symbol": self.symbol,
+            "quantity": plain(self.quantity),
+            "average_entry_price": plain(self.average_entry_price),
+            "cost_basis": plain(self.cost_basis),
+            "cash_flow": plain(self.cash_flow),
+            "realized_pnl": plain(self.realized_pnl),
+            "fees_paid": plain(self.fees_paid),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PositionSnapshot:
+        def get(key: str) -> Any:
+            return required_field(data, key, record="position")
+
+        snapshot = cls(
+            symbol=parse_symbol(get("symbol"))[0],
+            quantity=to_decimal(get("quantity"), field="quantity"),
+            average_entry_price=non_negative(get("average_entry_price"), field="average_entry_price"),
+            cost_basis=to_decimal(get("cost_basis"), field="cost_basis"),
+            cash_flow=to_decimal(get("cash_flow"), field="cash_flow"),
+            fees_paid=non_negative(get("fees_paid"), field="fees_paid"),
+        )
+        quantity, cost, average = snapshot.quantity, snapshot.cost_basis, snapshot.average_entry_price
+        consistent = (
+            cost == 0 and average == 0
+            if quantity == 0
+            else average > 0 and cost != 0 and (cost > 0) == (quantity > 0)
+        )
+        if not consistent:
+            raise ValidationError(
+                f"position {snapshot.symbol} record is inconsistent: quantity {plain(quantity)}, "
+                f"cost_basis {plain(cost)}, average_entry_price {plain(average)}; a flat position has "
+                "both 0, an open one a positive average and a cost basis of the quantity's sign",
+                field="quantity",
+            )
+        return snapshot
+
+
+class Position:
+    """The holding in one symbol, under the average-cost method described in the module.
+
+    The state is one immutable ``PositionSnapshot``, replaced at every fill."""
+
+    __slots__ = ("_state",)
 
     def __init__(self, symbol: str) -> None:
         """A flat position in ``symbol``."""
-        self._symbol = parse_symbol(symbol)[0]
-        self._quantity = ZERO
-        self._average_entry_price = ZERO
-        self._cost_basis = ZERO
-        self._cash_flow = ZERO
-        self._fees_paid = ZERO
+        self._state = PositionSnapshot(parse_symbol(symbol)[0])
+
+    @classmethod
+    def from_snapshot(cls, snapshot: PositionSnapshot) -> Position:
+        position = cls.__new__(cls)
+        position._state = snapshot
+        return position
+
+    @property
+    def snapshot(self) -> PositionSnapshot:
+        """The position as it is now; unaffected by later fills."""
+        return self._state
 
     @property
     def symbol(self) -> str:
-        return self._symbol
+        return self._state.symbol
 
     @property
     def quantity(self) -> Decimal:
         """Signed: long > 0, short < 0, flat 0."""
-        return self._quantity
+        return self._state.quantity
 
     @property
     def average_entry_price(self) -> Decimal:
         """Quantity-weighted average entry price of the open quantity; 0 when flat."""
-        return self._average_entry_price
+        return self._state.average_entry_price
 
     @property
     def cost_basis(self) -> Decimal:
         """Signed entry value of the open quantity in the quote currency; 0 when flat."""
-        return self._cost_basis
+        return self._state.cost_basis
 
     @property
     def cash_flow(self) -> Decimal:
         """Sum over all fills of ``-signed quantity * price``: sale proceeds minus purchase costs."""
-        return self._cash_flow
+        return self._state.cash_flow
 
     @property
     def realized_pnl(self) -> Decimal:
         """P&L of the quantity closed so far, gross of fees, in the quote currency."""
-        return self._cash_flow + self._cost_basis
+        return self._state.realized_pnl
 
     @property
     def fees_paid(self) -> Decimal:
-        return self._fees_paid
+        return self._state.fees_paid
 
     @property
     def is_flat(self) -> bool:
-        return self._quantity == 0
+        return self._state.quantity == 0
 
     def apply_fill(
         self,
@@ -131,90 +196,90 @@ class Position:
         quantity = positive(quantity, field="quantity")
         price = positive(price, field="price")
         fee = non_negative(fee, field="fee")
-        before = self.realized_pnl
+        state = self._state
         signed = quantity if side is Side.BUY else -quantity
-        held = self._quantity
+        held = state.quantity
         after = held + signed
-        self._cash_flow -= signed * price
+        cost, average = state.cost_basis, state.average_entry_price
         if held == 0 or (held > 0) == (signed > 0):
-            self._cost_basis += signed * price
-            self._average_entry_price = self._cost_basis / after
+            cost += signed * price
+            average = cost / after
         elif after == 0:
-            self._cost_basis = ZERO
-            self._average_entry_price = ZERO
+            cost = average = ZERO
         elif (after > 0) == (held > 0):
-            self._cost_basis = _remaining_cost(self._cost_basis * after / held)
+            cost = _remaining_cost(cost * after / held)
         else:
-            self._cost_basis = after * price
-            self._average_entry_price = price
-        self._quantity = after
-        self._fees_paid += fee
-        return self.realized_pnl - before
+            cost = after * price
+            average = price
+        self._state = PositionSnapshot(
+            symbol=state.symbol,
+            quantity=after,
+            average_entry_price=average,
+            cost_basis=cost,
+            cash_flow=state.cash_flow - signed * price,
+            fees_paid=state.fees_paid + fee,
+        )
+        return self._state.realized_pnl - state.realized_pnl
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
         """``(mark - average) * quantity``, computed as ``mark * quantity - cost_basis``."""
-        return mark * self._quantity - self._cost_basis
+        return mark * self._state.quantity - self._state.cost_basis
 
     def notional(self, mark: Decimal) -> Decimal:
         """``|quantity| * mark`` in the quote currency."""
-        return abs(self._quantity) * mark
+        return abs(self._state.quantity) * mark
 
     def copy(self) -> Position:
-        twin = Position.__new__(Position)
-        for slot in self.__slots__:
-            setattr(twin, slot, getattr(self, slot))
-        return twin
+        return Position.from_snapshot(self._state)
 
     def to_dict(self) -> dict[str, Any]:
         """Decimals as strings; ``realized_pnl`` is derived, included for readers, ignored on load."""
-        return {
-            "symbol": self._symbol,
-            "quantity": plain(self._quantity),
-            "average_entry_price": plain(self._average_entry_price),
-            "cost_basis": plain(self._cost_basis),
-            "cash_flow": plain(self._cash_flow),
-            "realized_pnl": plain(self.realized_pnl),
-            "fees_paid": plain(self._fees_paid),
-        }
+        return self._state.to_dict()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Position:
-        def get(key: str) -> Any:
-            return required_field(data, key, record="position")
-
-        position = cls(get("symbol"))
-        position._quantity = to_decimal(get("quantity"), field="quantity")
-        position._average_entry_price = non_negative(get("average_entry_price"), field="average_entry_price")
-        position._cost_basis = to_decimal(get("cost_basis"), field="cost_basis")
-        position._cash_flow = to_decimal(get("cash_flow"), field="cash_flow")
-        position._fees_paid = non_negative(get("fees_paid"), field="fees_paid")
-        quantity, cost, average = position._quantity, position._cost_basis, position._average_entry_price
-        consistent = (
-            cost == 0 and average == 0
-            if quantity == 0
-            else average > 0 and cost != 0 and (cost > 0) == (quantity > 0)
-        )
-        if not consistent:
-            raise ValidationError(
-                f"position {position._symbol} record is inconsistent: quantity {plain(quantity)}, "
-                f"cost_basis {plain(cost)}, average_entry_price {plain(average)}; a flat position has "
-                "both 0, an open one a positive average and a cost basis of the quantity's sign",
-                field="quantity",
-            )
-        return position
+        return cls.from_snapshot(PositionSnapshot.from_dict(data))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Position):
             return NotImplemented
-        return all(getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+        return self._state == other._state
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
+        state = self._state
         return (
-            f"Position({self._symbol}: {plain(self._quantity)} @ {plain(self._average_entry_price)}, "
-            f"realized {plain(self.realized_pnl)}, fees {plain(self._fees_paid)})"
+            f"Position({state.symbol}: {plain(state.quantity)} @ {plain(state.average_entry_price)}, "
+            f"realized {plain(state.realized_pnl)}, fees {plain(state.fees_paid)})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CashBalance:
+    """The cash held in one currency: the balance, and the part of it reserved for resting buys."""
+
+    currency: str
+    balance: Decimal
+    reserved: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """The account's own settings, stored with it."""
+
+    reporting_currency: str
+
+    def __post_init__(self) -> None:
+        currency = parse_currency(self.reporting_currency, field="reporting_currency")
+        object.__setattr__(self, "reporting_currency", currency)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reporting_currency": self.reporting_currency}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccountSettings:
+        return cls(required_field(data, "reporting_currency", record="account"))
 
 
 def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
@@ -311,6 +376,21 @@ class Portfolio:
             code = parse_currency(currency, field="cash currency")
             self._cash[code] = to_decimal(balance, field=f"cash {code}")
 
+    @classmethod
+    def restore(
+        cls, settings: AccountSettings, cash: Iterable[CashBalance], positions: Iterable[PositionSnapshot]
+    ) -> Portfolio:
+        """The account from stored values, without reservations: they are derived from the
+        resting orders, which the caller reserves for again."""
+        portfolio = cls(settings.reporting_currency, {entry.currency: entry.balance for entry in cash})
+        for snapshot in positions:
+            portfolio._positions[snapshot.symbol] = Position.from_snapshot(snapshot)
+        return portfolio
+
+    @property
+    def settings(self) -> AccountSettings:
+        return AccountSettings(self._reporting_currency)
+
     @property
     def reporting_currency(self) -> str:
         return self._reporting_currency
@@ -336,6 +416,10 @@ class Portfolio:
 
     def cash_balance(self, currency: str) -> Decimal:
         return self._cash.get(currency, ZERO)
+
+    def cash_snapshot(self, currency: str) -> CashBalance:
+        """The balance and the reservation in ``currency``, as one value."""
+        return CashBalance(currency, self.cash_balance(currency), self.reserved_cash(currency))
 
     def reserved_cash(self, currency: str) -> Decimal:
         return self._reserved.get(currency, ZERO)

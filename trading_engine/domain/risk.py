@@ -29,7 +29,7 @@ Limits are in the reporting currency; basis points are hundredths of a percent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -258,67 +258,29 @@ def check_pre_trade(
 _UNFINISHED = frozenset({OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 
 
-class CircuitBreaker:
-    """A halt switch for new orders. Tripping an open breaker keeps its first reason and time."""
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """The circuit breaker at one moment: open while it has a reason. The constructor trusts its
+    arguments (``from_dict`` validates)."""
 
-    __slots__ = ("_reason", "_tripped_at", "_reset_at")
-
-    def __init__(self) -> None:
-        self._reason: str | None = None
-        self._tripped_at: datetime | None = None
-        self._reset_at: datetime | None = None
+    reason: str | None = None
+    tripped_at: datetime | None = None
+    reset_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
-        return self._reason is not None
-
-    @property
-    def reason(self) -> str | None:
-        return self._reason
-
-    @property
-    def tripped_at(self) -> datetime | None:
-        return self._tripped_at
-
-    @property
-    def reset_at(self) -> datetime | None:
-        """When it was last reset; None if never."""
-        return self._reset_at
-
-    def trip(self, reason: str, at: datetime) -> bool:
-        """Open the breaker; True if this call opened it, False if it was open already."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise ValidationError(
-                "reason must be a non-empty string saying why trading halts", field="reason"
-            )
-        require_aware(at, field="at")
-        if self._reason is not None:
-            return False
-        self._reason = reason
-        self._tripped_at = at
-        return True
-
-    def reset(self, at: datetime) -> bool:
-        """Close the breaker; True if this call closed it, False if it was closed already."""
-        require_aware(at, field="at")
-        if self._reason is None:
-            return False
-        self._reason = None
-        self._tripped_at = None
-        self._reset_at = at
-        return True
+        return self.reason is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "is_open": self.is_open,
-            "reason": self._reason,
-            "tripped_at": None if self._tripped_at is None else isoformat_exact(self._tripped_at),
-            "reset_at": None if self._reset_at is None else isoformat_exact(self._reset_at),
+            "reason": self.reason,
+            "tripped_at": None if self.tripped_at is None else isoformat_exact(self.tripped_at),
+            "reset_at": None if self.reset_at is None else isoformat_exact(self.reset_at),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CircuitBreaker:
-        breaker = cls()
+    def from_dict(cls, data: Mapping[str, Any]) -> BreakerState:
         is_open, reason, tripped_at, reset_at = (
             required_field(data, key, record="circuit breaker")
             for key in ("is_open", "reason", "tripped_at", "reset_at")
@@ -329,19 +291,75 @@ class CircuitBreaker:
                 "a closed one neither",
                 field="is_open",
             )
+        breaker = CircuitBreaker()
         if reason is not None:
             breaker.trip(reason, parse_timestamp(tripped_at, field="tripped_at"))
-        if reset_at is not None:
-            breaker._reset_at = parse_timestamp(reset_at, field="reset_at")
-        return breaker
+        return replace(
+            breaker.state, reset_at=None if reset_at is None else parse_timestamp(reset_at, field="reset_at")
+        )
+
+
+class CircuitBreaker:
+    """A halt switch for new orders. Tripping an open breaker keeps its first reason and time.
+
+    The state is one immutable ``BreakerState``, replaced when the breaker trips or resets."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: BreakerState | None = None) -> None:
+        self._state = BreakerState() if state is None else state
+
+    @property
+    def state(self) -> BreakerState:
+        return self._state
+
+    @property
+    def is_open(self) -> bool:
+        return self._state.reason is not None
+
+    @property
+    def reason(self) -> str | None:
+        return self._state.reason
+
+    @property
+    def tripped_at(self) -> datetime | None:
+        return self._state.tripped_at
+
+    @property
+    def reset_at(self) -> datetime | None:
+        """When it was last reset; None if never."""
+        return self._state.reset_at
+
+    def trip(self, reason: str, at: datetime) -> bool:
+        """Open the breaker; True if this call opened it, False if it was open already."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError(
+                "reason must be a non-empty string saying why trading halts", field="reason"
+            )
+        require_aware(at, field="at")
+        if self._state.reason is not None:
+            return False
+        self._state = replace(self._state, reason=reason, tripped_at=at)
+        return True
+
+    def reset(self, at: datetime) -> bool:
+        """Close the breaker; True if this call closed it, False if it was closed already."""
+        require_aware(at, field="at")
+        if self._state.reason is None:
+            return False
+        self._state = BreakerState(reset_at=at)
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._state.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CircuitBreaker:
+        return cls(BreakerState.from_dict(data))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CircuitBreaker):
             return NotImplemented
-        return (self._reason, self._tripped_at, self._reset_at) == (
-            other._reason,
-            other._tripped_at,
-            other._reset_at,
-        )
+        return self._state == other._state
 
     __hash__ = None  # type: ignore[assignment]

@@ -1,6 +1,9 @@
-"""The strategy port: systematic strategies as pure decision functions.
+"""The strategy contract: systematic strategies as pure decision functions.
 
-A strategy instance trades one symbol. The runtime (``services/strategies.py``) feeds it events
+The built-in strategies are in ``domain/strategies/``; the runtime that runs them is
+``services/strategy_runtime/``.
+
+A strategy instance trades one symbol. The runtime feeds it events
 one at a time and it answers each with intents:
 
 * ``on_tick(price, context)``: a new market price of its symbol;
@@ -22,7 +25,7 @@ parameters (an error names the parameter and what is allowed).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -36,11 +39,18 @@ from trading_engine.domain.orders import Fill, OrderType, RejectReason, Side, Ti
 
 @dataclass(frozen=True)
 class PlaceOrder:
+    """An order the strategy wants placed on its symbol; the runtime adds the symbol and the
+    instance id and places it as an ``OrderRequest`` (whose fields these are a subset of)."""
+
     side: Side
     quantity: Decimal
     type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
+
+    def order_fields(self) -> dict[str, object]:
+        """The ``OrderRequest`` fields this intent chooses, by name."""
+        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
 
 
 @dataclass(frozen=True)

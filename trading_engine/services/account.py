@@ -25,11 +25,11 @@ from typing import Any
 import structlog
 
 from trading_engine.domain.decimals import BPS, ONE, ZERO, plain
-from trading_engine.domain.errors import StoreUnavailable
+from trading_engine.domain.errors import StoreUnavailable, ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order, OrderType, Side
-from trading_engine.domain.portfolio import Portfolio
-from trading_engine.domain.ports.repository import ChangeSet, TradingStore
+from trading_engine.domain.portfolio import CashBalance, Portfolio
+from trading_engine.domain.ports.repository import ChangeSet, StoredState, TradingStore
 from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import CircuitBreaker
 
@@ -120,14 +120,14 @@ class Account:
             self._install_initial()
             await self._store.commit(
                 ChangeSet(
-                    account={"reporting_currency": self._reporting_currency},
-                    cash=self.cash_rows(self._initial_cash),
-                    breaker=self.breaker.to_dict(),
+                    account=self.portfolio.settings,
+                    cash=self.cash_of(self._initial_cash),
+                    breaker=self.breaker.state,
                 )
             )
             log.info("account_initialised", cash={c: plain(v) for c, v in self._initial_cash.items()})
         else:
-            self._install(state.portfolio, state.open_orders, state.breaker)
+            self._install(state)
             log.info(
                 "account_loaded",
                 open_orders=len(self.open_orders),
@@ -142,17 +142,18 @@ class Account:
         self.open_orders = OpenOrders()
         self._forget_unsaved()
 
-    def _install(
-        self,
-        portfolio: Mapping[str, Any],
-        open_orders: Iterable[Order],
-        breaker: Mapping[str, Any] | None,
-    ) -> None:
-        self.portfolio = Portfolio.from_dict({**portfolio, "reserved": {}})
-        self.open_orders = OpenOrders(open_orders)
+    def _install(self, state: StoredState) -> None:
+        if state.account is None:
+            raise ValidationError(
+                "the stored account has no settings (reporting_currency); the store holds orders or "
+                "cash without the account they belong to",
+                field="reporting_currency",
+            )
+        self.portfolio = Portfolio.restore(state.account, state.cash, state.positions)
+        self.open_orders = OpenOrders(state.open_orders)
         for order in self.open_orders.values():
             self.reserve_for(order)
-        self.breaker = CircuitBreaker.from_dict(breaker) if breaker else CircuitBreaker()
+        self.breaker = CircuitBreaker(state.breaker)
         self._forget_unsaved()
 
     def _forget_unsaved(self) -> None:
@@ -183,8 +184,8 @@ class Account:
             self._committed(changes)
 
     def _committed(self, changes: ChangeSet) -> None:
-        for record in changes.orders:
-            order_id = record["order_id"]
+        for snapshot in changes.orders:
+            order_id = snapshot.order_id
             order, count = self._committing.get(order_id, (None, 0))
             if count <= 1:
                 self._committing.pop(order_id, None)
@@ -228,7 +229,7 @@ class Account:
             if state is None:  # the very first commit failed: back to the initial account
                 self._install_initial()
             else:
-                self._install(state.portfolio, state.open_orders, state.breaker)
+                self._install(state)
             self._venue.restore(tuple(self.open_orders.values()))
             self._store.reset()
             log.warning("account_reloaded_after_failed_write", open_orders=len(self.open_orders))
@@ -236,17 +237,8 @@ class Account:
             self._recovery = None
 
     # -- helpers for use cases ----------------------------------------------------------------
-    def cash_rows(self, currencies: Iterable[str]) -> tuple[tuple[str, dict[str, str]], ...]:
-        return tuple(
-            (
-                currency,
-                {
-                    "balance": plain(self.portfolio.cash_balance(currency)),
-                    "reserved": plain(self.portfolio.reserved_cash(currency)),
-                },
-            )
-            for currency in sorted(set(currencies))
-        )
+    def cash_of(self, currencies: Iterable[str]) -> tuple[CashBalance, ...]:
+        return tuple(self.portfolio.cash_snapshot(currency) for currency in sorted(set(currencies)))
 
     def reservation(self, order: Order, quantity: Decimal | None = None) -> Decimal:
         """Cash a resting buy limit order holds back for ``quantity`` (default: what remains)."""
@@ -307,9 +299,9 @@ class Account:
         symbols = {o.symbol for o in orders} | {f.symbol for f in fills}
         touched = {s for s in symbols if s in self.instruments}
         return ChangeSet(
-            orders=tuple(o.to_dict() for o in orders),
+            orders=tuple(o.snapshot for o in orders),
             fills=fills,
-            positions=tuple(self.portfolio.position(s).to_dict() for s in sorted({f.symbol for f in fills})),
-            cash=self.cash_rows(self.instruments[s].quote for s in touched),
+            positions=tuple(self.portfolio.position(s).snapshot for s in sorted({f.symbol for f in fills})),
+            cash=self.cash_of(self.instruments[s].quote for s in touched),
             **extra,
         )

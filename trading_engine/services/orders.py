@@ -21,7 +21,8 @@ import structlog
 
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.errors import Conflict, DomainError, NotFound, ValidationError
-from trading_engine.domain.orders import Fill, Order, OrderStatus, OrderType, RejectReason, Side, TimeInForce
+# OrderRequest is the domain's; the drivers (HTTP handlers, the strategy runtime) take it from here too.
+from trading_engine.domain.orders import Fill, Order, OrderRequest, OrderStatus, RejectReason
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.repository import OrderPage, OrderQuery, TradingStore
 from trading_engine.domain.ports.venue import ExecutionVenuePort
@@ -34,20 +35,6 @@ log = structlog.get_logger(__name__)
 
 
 new_order_id = IdGenerator("ord_")
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """A client's order, already well-formed (types checked); business rules are checked here."""
-
-    symbol: str
-    side: Side | str
-    type: OrderType | str
-    quantity: Decimal
-    limit_price: Decimal | None = None
-    time_in_force: TimeInForce | str = TimeInForce.GTC
-    client_order_id: str | None = None
-    strategy_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +86,6 @@ class OrderService:
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._fill_listeners: list[Callable[[Order, Fill], None]] = []
-        venue.set_listener(self)
 
     def add_fill_listener(self, listener: Callable[[Order, Fill], None]) -> None:
         """Call ``listener(order, fill)`` for every fill: at once for a resting order's fill, after
@@ -155,8 +141,7 @@ class OrderService:
 
     def _replay(self, request: OrderRequest, existing: Order) -> PlaceResult:
         """A retry gets the answer the first request got: the order, or its rejection again."""
-        probe = self._build(request, order_id=existing.order_id, at=existing.created_at)
-        if not existing.same_request(probe):
+        if existing.request_fingerprint() != request.fingerprint():
             raise Conflict(
                 f"client_order_id {request.client_order_id!r} already names order "
                 f"{existing.order_id} with different fields; reuse an id only to retry the same request"
@@ -165,23 +150,9 @@ class OrderService:
             raise OrderRejected(existing)
         return PlaceResult(existing, created=False)
 
-    def _build(self, request: OrderRequest, *, order_id: str, at: datetime) -> Order:
-        return Order.create(
-            order_id=order_id,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            quantity=request.quantity,
-            limit_price=request.limit_price,
-            time_in_force=request.time_in_force,
-            client_order_id=request.client_order_id,
-            strategy_id=request.strategy_id,
-            created_at=at,
-        )
-
     async def _place_new(self, request: OrderRequest, started: float) -> Order:
         now = self._clock.now()
-        order = self._build(request, order_id=self._order_ids(), at=now)
+        order = Order.from_request(request, order_id=self._order_ids(), created_at=now)
         account = self._account
         decision = check_pre_trade(
             order,

@@ -8,30 +8,33 @@ orders and fills go to the store, which holds every order ever placed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from trading_engine.domain.orders import Fill, Order, OrderStatus
+from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
+from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 
 
 @dataclass(frozen=True)
 class ChangeSet:
-    """Snapshots to write in one transaction. Order, position, cash, breaker and account rows are
-    upserts of the latest state; fills are appended (a fill id already stored is an error).
+    """Immutable values to write in one transaction. Order, position, cash, breaker and account
+    rows are upserts of the latest state; fills are appended (a fill id already stored is an
+    error). Each store turns the values into its own rows.
 
-    ``account`` holds the portfolio's own settings, ``{"reporting_currency": "USD"}``: the use case
-    writes it with its first commit (and again if it ever changes), and ``load_state`` returns it
-    as part of the portfolio, so ``Portfolio.from_dict`` can rebuild the account from the rows.
+    ``account`` holds the portfolio's own settings: the use case writes it with its first commit
+    (and again if it ever changes), and ``load_state`` returns it.
     """
 
-    orders: tuple[Mapping[str, Any], ...] = ()  # Order.to_dict()
+    orders: tuple[OrderSnapshot, ...] = ()  # Order.snapshot, upserted by order_id
     fills: tuple[Fill, ...] = ()
-    positions: tuple[Mapping[str, Any], ...] = ()  # Position.to_dict()
-    cash: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (currency, {"balance": .., "reserved": ..})
-    breaker: Mapping[str, Any] | None = None  # CircuitBreaker.to_dict()
-    account: Mapping[str, Any] | None = None  # {"reporting_currency": "USD"}
-    strategies: tuple[Mapping[str, Any], ...] = ()  # StrategyRecord (upserted by strategy_id)
+    positions: tuple[PositionSnapshot, ...] = ()  # upserted by symbol
+    cash: tuple[CashBalance, ...] = ()  # upserted by currency
+    breaker: BreakerState | None = None
+    account: AccountSettings | None = None
+    strategies: tuple[StrategyRecord, ...] = ()  # upserted by strategy_id
 
     def __bool__(self) -> bool:
         return bool(
@@ -42,11 +45,16 @@ class ChangeSet:
 
 @dataclass(frozen=True)
 class StoredState:
-    """The last durable state the engine needs in memory: the account and the resting orders."""
+    """The last durable state the engine needs in memory: the account and the resting orders.
 
-    portfolio: Mapping[str, Any]  # Portfolio.to_dict(), reporting_currency from the account row
+    ``account`` is None only when orders or cash were stored without the account's settings.
+    """
+
+    account: AccountSettings | None = None
+    cash: tuple[CashBalance, ...] = ()  # every currency stored, by currency code
+    positions: tuple[PositionSnapshot, ...] = ()  # every symbol ever traded (flat ones too), by symbol
     open_orders: tuple[Order, ...] = ()  # open or partially filled, oldest first
-    breaker: Mapping[str, Any] | None = None
+    breaker: BreakerState | None = None
 
 
 @dataclass(frozen=True)
@@ -77,18 +85,17 @@ class OrderRepository(Protocol):
 
 
 class StrategyRepository(Protocol):
-    """Strategy instances (one record each) and the fills of their orders.
+    """Strategy instances (one ``StrategyRecord`` each) and the fills of their orders.
 
-    A record is a mapping: ``strategy_id``, ``strategy`` (its name), ``symbol``, ``params``
-    (a JSON-ready mapping: decimals as strings), ``status`` (``running``, ``stopped`` or
-    ``error``), ``reason`` (why it stopped, or None), ``created_at`` and ``updated_at`` (UTC ISO
-    8601 strings). Records are written through ``ChangeSet.strategies``.
+    Records are written through ``ChangeSet.strategies``; a record written again keeps the
+    ``created_at`` of its first write and its place in the listing.
     """
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None: ...
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None: ...
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
-        """Every record (optionally only those with ``status``), oldest first."""
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
+        """Every record (optionally only those with ``status``), oldest first (``created_at``, then
+        first write); a status that is not a ``StrategyStatus`` is a ValidationError."""
         ...
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:

@@ -8,7 +8,7 @@ the instrument's grid (``grid``): quantities floor to the lot, bids floor and as
 tick, and nothing below the instrument's minimum order size is emitted.
 
 The specs declare only each strategy's own parameters; the runtime adds the per-instance limits
-(``max_position``, ``max_orders_per_second``, ``max_open_orders``) to every spec.
+(``max_position_notional``, ``max_orders_per_second``, ``max_open_orders``) to every spec.
 
 ``check_for_instrument`` is the one rule a spec cannot check on its own: whether a size parameter
 is at least the minimum order size of the instrument the instance will trade (the spec's

@@ -10,41 +10,21 @@ the result here:
 * ``order_quantity`` is the snapped quantity, or ``None`` when that is below the instrument's
   minimum order size, in which case a strategy emits nothing (never a zero quantity).
 
-All rounding is exact: the division by the step runs with enough precision for the whole
-quotient, so a large value never loses digits to the default 28-digit context.
+All rounding is exact (``domain/ticks.py``, the engine's one floor/ceil-to-step arithmetic), so a
+large value never loses digits to the default 28-digit context.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal
 
 from trading_engine.domain.instruments import Instrument
-
-
-def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    if step <= 0:
-        raise ValueError(f"step {step} must be greater than 0")
-    if value == 0:
-        return value * step  # 0 with the step's exponent
-    with localcontext() as context:
-        context.prec = max(context.prec, value.adjusted() - step.adjusted() + 3)
-        steps = (value / step).to_integral_value(rounding=rounding)
-        return steps * step
-
-
-def floor_to(value: Decimal, step: Decimal) -> Decimal:
-    """The largest whole multiple of ``step`` at or below ``value``."""
-    return _to_step(value, step, ROUND_FLOOR)
-
-
-def ceil_to(value: Decimal, step: Decimal) -> Decimal:
-    """The smallest whole multiple of ``step`` at or above ``value``."""
-    return _to_step(value, step, ROUND_CEILING)
+from trading_engine.domain.ticks import ceil_to_tick, floor_to_tick
 
 
 def snap_quantity(quantity: Decimal, instrument: Instrument) -> Decimal:
     """``|quantity|`` floored to the instrument's lot (0 when less than one lot)."""
-    return floor_to(abs(quantity), instrument.lot_size)
+    return floor_to_tick(abs(quantity), instrument.lot_size)
 
 
 def order_quantity(quantity: Decimal, instrument: Instrument) -> Decimal | None:
@@ -58,9 +38,9 @@ def order_quantity(quantity: Decimal, instrument: Instrument) -> Decimal | None:
 
 def snap_bid(price: Decimal, instrument: Instrument) -> Decimal:
     """A buy price floored to the tick."""
-    return floor_to(price, instrument.tick_size)
+    return floor_to_tick(price, instrument.tick_size)
 
 
 def snap_ask(price: Decimal, instrument: Instrument) -> Decimal:
     """A sell price ceiled to the tick."""
-    return ceil_to(price, instrument.tick_size)
+    return ceil_to_tick(price, instrument.tick_size)

@@ -17,7 +17,8 @@ from typing import Any
 
 from trading_engine.domain.decimals import ZERO
 from trading_engine.domain.orders import Fill, OrderType, Side
-from trading_engine.domain.strategies.grid import floor_to, order_quantity
+from trading_engine.domain.strategies.grid import order_quantity
+from trading_engine.domain.ticks import floor_to_tick
 from trading_engine.domain.strategy import (
     Intent,
     Parameter,
@@ -38,7 +39,7 @@ class RiskIgnorant:
 
     def _size(self, context: StrategyContext) -> Decimal:
         if self.size is None:
-            self.size = floor_to(self.quantity, context.instrument.lot_size)
+            self.size = floor_to_tick(self.quantity, context.instrument.lot_size)
         return self.size
 
     def on_tick(self, price: Decimal, context: StrategyContext) -> Sequence[Intent]:
@@ -53,8 +54,8 @@ class RiskIgnorant:
     def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]:
         lot = context.instrument.lot_size
         size = self._size(context)
-        grown = max(floor_to(size * self.growth, lot), size + lot)
-        self.size = min(grown, floor_to(self.quantity * MAX_MULTIPLE, lot))
+        grown = max(floor_to_tick(size * self.growth, lot), size + lot)
+        self.size = min(grown, floor_to_tick(self.quantity * MAX_MULTIPLE, lot))
         return []
 
 

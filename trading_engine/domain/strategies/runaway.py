@@ -27,6 +27,7 @@ from trading_engine.domain.strategy import (
 )
 
 _SIDES = (Side.BUY, Side.SELL)
+MAX_ORDERS_PER_TICK = 1000  # as many as max_orders_per_second allows in one second, at most
 
 
 class Runaway:
@@ -60,7 +61,9 @@ SPEC = StrategySpec(
         "the order-rate limit and the circuit breaker to contain."
     ),
     parameters=(
-        Parameter("orders_per_tick", "integer", 5, "Market orders emitted on every tick.", minimum=1),
+        # Bounded: a tick's orders are built at once, and an unbounded count stalls the event loop.
+        Parameter("orders_per_tick", "integer", 5, "Market orders emitted on every tick.", minimum=1,
+                  maximum=MAX_ORDERS_PER_TICK),
         Parameter(
             "quantity", "decimal", Decimal("0.001"),
             "Size of each order in the base currency (floored to the lot).",

@@ -68,7 +68,7 @@ from trading_engine.domain.orders import Fill, Order, OrderStatus, OrderType, Si
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import MarketDataPort, Quote
 from trading_engine.domain.ports.venue import ExecutionReport, VenueListener
-from trading_engine.infrastructure.market.ticks import (
+from trading_engine.domain.ticks import (
     ceil_to_tick,
     exact_difference,
     exact_product,

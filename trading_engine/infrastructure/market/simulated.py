@@ -35,7 +35,7 @@ import structlog
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import Quote, QuoteListener
-from trading_engine.infrastructure.market.ticks import nearest_tick
+from trading_engine.domain.ticks import nearest_tick
 
 log = structlog.get_logger(__name__)
 

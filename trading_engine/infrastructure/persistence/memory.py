@@ -1,8 +1,10 @@
 """``InMemoryTradingStore``: the SQLite store's behaviour without a file, for unit tests.
 
-It keeps what ``commit`` hands it as JSON text (the same rows SQLite writes), so nothing a caller
-holds can change it and every read returns fresh objects. Its semantics match
-``SqliteTradingStore`` and are checked by the same contract tests:
+It keeps the immutable values ``commit`` hands it (order, position and breaker snapshots, fills,
+cash and account settings; strategy records as the JSON rows SQLite writes), so nothing a caller
+holds can change it, and every read returns fresh objects (an ``Order`` is rebuilt around its
+stored snapshot) that cannot change it either. Its semantics match ``SqliteTradingStore`` and are
+checked by the same contract tests:
 
 - a change set is applied all or nothing; orders, positions, cash, the breaker, the account and
   strategy records are upserts (an order keeps the sequence number of its first insert, a strategy
@@ -22,31 +24,29 @@ Each successful commit is its own transaction, so ``transactions`` equals ``comm
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from trading_engine.domain.errors import StoreUnavailable
-from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.orders import Fill, Order, OrderSnapshot
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
-    CashRow,
-    FillRow,
-    OrderRow,
-    Rows,
     StrategyRow,
+    check_change_set,
     check_query,
     check_strategy_status,
     describe,
     encode_cursor,
     keep_first_created,
-    portfolio_record,
     refusing,
-    rows_of,
+    strategy_record,
+    strategy_row,
     write_failed,
 )
 
@@ -60,17 +60,17 @@ class ConstraintViolation(Exception):
 class InMemoryTradingStore:
     def __init__(self) -> None:
         self._running = False
-        self._orders: dict[str, tuple[int, OrderRow]] = {}
+        self._orders: dict[str, tuple[int, OrderSnapshot]] = {}
         self._client_ids: dict[str, str] = {}
-        self._fills: dict[str, FillRow] = {}  # insertion order is sequence order
+        self._fills: dict[str, Fill] = {}  # insertion order is sequence order
         self._fills_by_order: dict[str, list[str]] = {}
         self._fills_by_strategy: dict[str, list[str]] = {}
         self._strategies: dict[str, tuple[int, StrategyRow]] = {}
         self._strategy_seq = 0
-        self._positions: dict[str, str] = {}
-        self._cash: dict[str, CashRow] = {}
-        self._breaker: str | None = None
-        self._account: str | None = None
+        self._positions: dict[str, PositionSnapshot] = {}
+        self._cash: dict[str, CashBalance] = {}
+        self._breaker: BreakerState | None = None
+        self._account: AccountSettings | None = None
         self._order_seq = 0
         self._broken: Exception | None = None
         self._failure: Exception | None = None
@@ -112,44 +112,45 @@ class InMemoryTradingStore:
             raise StoreUnavailable(f"{NOT_RUNNING}; nothing was stored")
         if self._failure is not None:
             raise StoreUnavailable(refusing(self._failure))
-        rows = rows_of(changes)
+        changes = check_change_set(changes)
+        strategies = tuple(strategy_row(record) for record in changes.strategies)
         try:
             if self._broken is not None:
                 raise self._broken
-            self._apply(rows)
+            self._apply(changes, strategies)
         except Exception as exc:
             self._failure = exc
             log.error("store_commit_failed", error=describe(exc), batch_size=1)
             raise StoreUnavailable(write_failed(exc)) from exc
         self._commits += 1
 
-    def _apply(self, rows: Rows) -> None:
+    def _apply(self, changes: ChangeSet, strategies: tuple[StrategyRow, ...]) -> None:
         undo: list[Callable[[], None]] = []
         order_seq = self._order_seq
         try:
-            for order in rows.orders:
+            for order in changes.orders:
                 self._upsert_order(order, undo)
-            for fill in rows.fills:
+            for fill in changes.fills:
                 self._insert_fill(fill, undo)
         except ConstraintViolation:
             for action in reversed(undo):
                 action()
             self._order_seq = order_seq
             raise
-        for position in rows.positions:
-            self._positions[position.symbol] = position.data
-        for cash in rows.cash:
+        for position in changes.positions:
+            self._positions[position.symbol] = position
+        for cash in changes.cash:
             self._cash[cash.currency] = cash
-        if rows.breaker is not None:
-            self._breaker = rows.breaker
-        if rows.account is not None:
-            self._account = rows.account
+        if changes.breaker is not None:
+            self._breaker = changes.breaker
+        if changes.account is not None:
+            self._account = changes.account
         stored = {
             row.strategy_id: self._strategies[row.strategy_id][1]
-            for row in rows.strategies
+            for row in strategies
             if row.strategy_id in self._strategies
         }
-        for strategy in keep_first_created(rows.strategies, stored):
+        for strategy in keep_first_created(strategies, stored):
             existing = self._strategies.get(strategy.strategy_id)
             if existing is None:
                 self._strategy_seq += 1
@@ -158,8 +159,8 @@ class InMemoryTradingStore:
                 seq = existing[0]
             self._strategies[strategy.strategy_id] = (seq, strategy)
 
-    def _upsert_order(self, row: OrderRow, undo: list[Callable[[], None]]) -> None:
-        order_id, client_id = row.order_id, row.client_order_id
+    def _upsert_order(self, snapshot: OrderSnapshot, undo: list[Callable[[], None]]) -> None:
+        order_id, client_id = snapshot.order_id, snapshot.request.client_order_id
         if client_id is not None and self._client_ids.get(client_id, order_id) != order_id:
             raise ConstraintViolation("UNIQUE constraint failed: orders.client_order_id")
         existing = self._orders.get(order_id)
@@ -170,29 +171,29 @@ class InMemoryTradingStore:
         else:
             seq, old = existing
             undo.append(lambda: self._orders.__setitem__(order_id, existing))
-            if old.client_order_id is not None and old.client_order_id != client_id:
-                released = old.client_order_id
+            released = old.request.client_order_id
+            if released is not None and released != client_id:
                 del self._client_ids[released]
                 undo.append(lambda: self._client_ids.__setitem__(released, order_id))
         if client_id is not None and client_id not in self._client_ids:
             self._client_ids[client_id] = order_id
             undo.append(lambda: self._client_ids.pop(client_id))
-        self._orders[order_id] = (seq, row)
+        self._orders[order_id] = (seq, snapshot)
 
-    def _insert_fill(self, row: FillRow, undo: list[Callable[[], None]]) -> None:
-        if row.fill_id in self._fills:
+    def _insert_fill(self, fill: Fill, undo: list[Callable[[], None]]) -> None:
+        if fill.fill_id in self._fills:
             raise ConstraintViolation("UNIQUE constraint failed: fills.fill_id")
-        if row.order_id not in self._orders:
+        if fill.order_id not in self._orders:
             raise ConstraintViolation("FOREIGN KEY constraint failed")
-        self._fills[row.fill_id] = row
-        indexes = [(self._fills_by_order, row.order_id)]
-        if row.strategy_id is not None:
-            indexes.append((self._fills_by_strategy, row.strategy_id))
+        self._fills[fill.fill_id] = fill
+        indexes = [(self._fills_by_order, fill.order_id)]
+        if fill.strategy_id is not None:
+            indexes.append((self._fills_by_strategy, fill.strategy_id))
         for index, key in indexes:
-            index.setdefault(key, []).append(row.fill_id)
+            index.setdefault(key, []).append(fill.fill_id)
 
         def remove() -> None:
-            del self._fills[row.fill_id]
+            del self._fills[fill.fill_id]
             for index, key in indexes:
                 siblings = index[key]
                 siblings.pop()
@@ -208,26 +209,23 @@ class InMemoryTradingStore:
     async def get_order(self, order_id: str) -> Order | None:
         self._require_running()
         found = self._orders.get(order_id)
-        return None if found is None else _order(found[1])
+        return None if found is None else Order(found[1])
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
         self._require_running()
         order_id = self._client_ids.get(client_order_id)
-        return None if order_id is None else _order(self._orders[order_id][1])
+        return None if order_id is None else Order(self._orders[order_id][1])
 
     async def fills_for_order(self, order_id: str) -> Sequence[Fill]:
         self._require_running()
-        return [
-            Fill.from_dict(json.loads(self._fills[fill_id].data))
-            for fill_id in self._fills_by_order.get(order_id, ())
-        ]
+        return [self._fills[fill_id] for fill_id in self._fills_by_order.get(order_id, ())]
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None:
         self._require_running()
         found = self._strategies.get(strategy_id)
-        return None if found is None else json.loads(found[1].data)
+        return None if found is None else strategy_record(found[1].data)
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
         self._require_running()
         wanted = check_strategy_status(status)
         matches = sorted(
@@ -238,26 +236,23 @@ class InMemoryTradingStore:
             ),
             key=lambda item: item[:2],
         )
-        return [json.loads(row.data) for _created_at, _seq, row in matches]
+        return [strategy_record(row.data) for _created_at, _seq, row in matches]
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
         self._require_running()
-        return [
-            Fill.from_dict(json.loads(self._fills[fill_id].data))
-            for fill_id in self._fills_by_strategy.get(strategy_id, ())
-        ]
+        return [self._fills[fill_id] for fill_id in self._fills_by_strategy.get(strategy_id, ())]
 
     async def list_orders(self, query: OrderQuery) -> OrderPage:
         self._require_running()
         wanted = check_query(query)
         matches = sorted(
             (
-                (seq, row)
-                for seq, row in self._orders.values()
+                (seq, snapshot)
+                for seq, snapshot in self._orders.values()
                 if (wanted.before_seq is None or seq < wanted.before_seq)
-                and (wanted.status is None or row.status == wanted.status)
-                and (wanted.symbol is None or row.symbol == wanted.symbol)
-                and (wanted.strategy_id is None or row.strategy_id == wanted.strategy_id)
+                and (wanted.status is None or snapshot.status == wanted.status)
+                and (wanted.symbol is None or snapshot.request.symbol == wanted.symbol)
+                and (wanted.strategy_id is None or snapshot.request.strategy_id == wanted.strategy_id)
             ),
             key=lambda item: item[0],
             reverse=True,
@@ -265,7 +260,7 @@ class InMemoryTradingStore:
         page = matches[: wanted.limit]
         more = len(matches) > wanted.limit
         return OrderPage(
-            orders=tuple(_order(row) for _seq, row in page),
+            orders=tuple(Order(snapshot) for _seq, snapshot in page),
             next_cursor=encode_cursor(page[-1][0]) if more else None,
         )
 
@@ -279,11 +274,9 @@ class InMemoryTradingStore:
             key=lambda item: item[0],
         )
         return StoredState(
-            portfolio=portfolio_record(self._account, self._positions.values(), self._cash.values()),
-            open_orders=tuple(_order(row) for _seq, row in open_orders),
-            breaker=None if self._breaker is None else json.loads(self._breaker),
+            account=self._account,
+            cash=tuple(self._cash[currency] for currency in sorted(self._cash)),
+            positions=tuple(self._positions[symbol] for symbol in sorted(self._positions)),
+            open_orders=tuple(Order(snapshot) for _seq, snapshot in open_orders),
+            breaker=self._breaker,
         )
-
-
-def _order(row: OrderRow) -> Order:
-    return Order.from_dict(json.loads(row.data))

@@ -1,16 +1,13 @@
 """What both stores share, so the memory store behaves exactly like SQLite.
 
-- ``rows_of`` checks a ``ChangeSet`` and flattens it into rows (JSON text plus the columns the
-  queries filter on). It runs in ``commit`` before the change joins any batch, so a malformed
-  change set fails only its own caller, with a ValidationError, and never the store.
-- The checks on a strategy record (``StrategyRepository``'s format), ``keep_first_created`` for
-  their upserts and ``check_strategy_status`` for ``list_strategies``.
+- ``check_change_set``: a ``ChangeSet`` holds the domain's values; anything else fails the
+  caller of ``commit`` with a ValidationError, before the change joins any batch, never the store.
+  The values themselves are not checked again: the domain guarantees them. Each store turns them
+  into its own rows.
+- A ``StrategyRecord`` as a row and back (``strategy_row``, ``strategy_record``),
+  ``keep_first_created`` for their upserts and ``check_strategy_status`` for ``list_strategies``.
 - The cursor format and the checks on an ``OrderQuery``.
-- ``portfolio_record`` rebuilds ``Portfolio.to_dict()`` from the account, position and cash rows.
 - The messages of ``StoreUnavailable``, one wording for both stores.
-
-Rows carry JSON text, never live objects: what a store keeps cannot change under it, and what a
-read returns is always a fresh object.
 """
 
 from __future__ import annotations
@@ -18,53 +15,34 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, NamedTuple
 
-from trading_engine.domain.decimals import to_decimal
+from trading_engine.domain.decimals import json_text
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.instruments import SYMBOL_RULE, parse_currency, parse_symbol
-from trading_engine.domain.orders import Fill, OrderStatus, parse_enum, parse_identifier, required_field
+from trading_engine.domain.orders import (
+    Fill,
+    OrderSnapshot,
+    OrderStatus,
+    parse_enum,
+    required_field,
+)
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
+from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 
 MAX_PAGE_SIZE = 1000
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 """The statuses ``load_state`` returns as open orders: resting on the venue."""
-STRATEGY_STATUSES = ("running", "stopped", "error")
-"""The values of a strategy record's ``status``."""
-
-
-class OrderRow(NamedTuple):
-    """Column order of the SQLite upsert; ``data`` is the full ``Order.to_dict()`` as JSON."""
-
-    order_id: str
-    client_order_id: str | None
-    symbol: str
-    side: str
-    type: str
-    status: str
-    strategy_id: str | None
-    created_at: str
-    updated_at: str
-    data: str
-
-
-class FillRow(NamedTuple):
-    fill_id: str
-    order_id: str
-    strategy_id: str | None
-    data: str
 
 
 class StrategyRow(NamedTuple):
     """Column order of the SQLite upsert. ``created_at`` and ``updated_at`` are the record's
     timestamps in one exact UTC form (``isoformat_exact``), so they sort as text; ``data`` is the
-    record as written, as JSON."""
+    record as JSON (``strategy_row``)."""
 
     strategy_id: str
     strategy: str
@@ -75,67 +53,44 @@ class StrategyRow(NamedTuple):
     data: str
 
 
-class PositionRow(NamedTuple):
-    symbol: str
-    data: str
-
-
-class CashRow(NamedTuple):
-    currency: str
-    balance: str
-    reserved: str
-
-
-@dataclass(frozen=True)
-class Rows:
-    """One change set, checked and flattened, in the order it is written."""
-
-    orders: tuple[OrderRow, ...] = ()
-    fills: tuple[FillRow, ...] = ()
-    positions: tuple[PositionRow, ...] = ()
-    cash: tuple[CashRow, ...] = ()
-    breaker: str | None = None
-    account: str | None = None
-    strategies: tuple[StrategyRow, ...] = ()
-
-
 def to_json(record: Mapping[str, Any], *, what: str) -> str:
     """``record`` as compact JSON; Decimals become strings (exact), anything else not JSON fails."""
     try:
-        return json.dumps(record, separators=(",", ":"), allow_nan=False, default=_exact)
+        return json_text(record)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{what} cannot be stored as JSON: {exc}", field=what) from None
 
 
-def _exact(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serialisable")
+_VALUES: tuple[tuple[str, type], ...] = (
+    ("orders", OrderSnapshot),
+    ("fills", Fill),
+    ("positions", PositionSnapshot),
+    ("cash", CashBalance),
+)
+_OPTIONAL_VALUES: tuple[tuple[str, type], ...] = (("breaker", BreakerState), ("account", AccountSettings))
 
 
-def rows_of(changes: ChangeSet) -> Rows:
-    """``changes`` as rows; a ValidationError naming the record when one is malformed."""
+def check_change_set(changes: object) -> ChangeSet:
+    """``changes`` if it is a ``ChangeSet`` of the domain's values; a ValidationError naming the
+    section otherwise."""
     if not isinstance(changes, ChangeSet):
         raise ValidationError(
             f"commit takes a ChangeSet, not {type(changes).__name__}", field="changes"
         )
-    return Rows(
-        orders=tuple(_order_row(record) for record in changes.orders),
-        fills=tuple(_fill_row(fill) for fill in changes.fills),
-        positions=tuple(_position_row(record) for record in changes.positions),
-        cash=tuple(_cash_row(entry) for entry in changes.cash),
-        breaker=None if changes.breaker is None else _breaker_json(changes.breaker),
-        account=None if changes.account is None else _account_json(changes.account),
-        strategies=tuple(strategy_row(record) for record in changes.strategies),
-    )
-
-
-def _mapping(record: object, *, what: str) -> Mapping[str, Any]:
-    if not isinstance(record, Mapping):
-        raise ValidationError(
-            f"{what} record must be a mapping (its to_dict()), not {type(record).__name__}", field=what
-        )
-    return record
+    for section, kind in _VALUES:
+        for value in getattr(changes, section):
+            if not isinstance(value, kind):
+                raise ValidationError(
+                    f"ChangeSet.{section} holds {kind.__name__} values, not {type(value).__name__}",
+                    field=section,
+                )
+    for section, kind in _OPTIONAL_VALUES:
+        value = getattr(changes, section)
+        if value is not None and not isinstance(value, kind):
+            raise ValidationError(
+                f"ChangeSet.{section} is a {kind.__name__} or None, not {type(value).__name__}", field=section
+            )
+    return changes
 
 
 def _text(record: Mapping[str, Any], key: str, *, what: str, optional: bool = False) -> Any:
@@ -149,146 +104,49 @@ def _text(record: Mapping[str, Any], key: str, *, what: str, optional: bool = Fa
     return value
 
 
-def _order_row(record: object) -> OrderRow:
-    order = _mapping(record, what="order")
-    status = parse_enum(OrderStatus, _text(order, "status", what="order"), field="status")
-    return OrderRow(
-        order_id=_text(order, "order_id", what="order"),
-        client_order_id=_text(order, "client_order_id", what="order", optional=True),
-        symbol=_text(order, "symbol", what="order"),
-        side=_text(order, "side", what="order"),
-        type=_text(order, "type", what="order"),
-        status=status.value,
-        strategy_id=_text(order, "strategy_id", what="order", optional=True),
-        created_at=_text(order, "created_at", what="order"),
-        updated_at=_text(order, "updated_at", what="order"),
-        data=to_json(order, what="order"),
-    )
-
-
-def _fill_row(fill: object) -> FillRow:
-    if not isinstance(fill, Fill):
-        raise ValidationError(f"ChangeSet.fills holds Fill objects, not {type(fill).__name__}", field="fills")
-    return FillRow(fill.fill_id, fill.order_id, fill.strategy_id, to_json(fill.to_dict(), what="fill"))
-
-
-def _position_row(record: object) -> PositionRow:
-    position = _mapping(record, what="position")
-    return PositionRow(_text(position, "symbol", what="position"), to_json(position, what="position"))
-
-
-def _cash_row(entry: object) -> CashRow:
-    if not isinstance(entry, tuple) or len(entry) != 2:
-        raise ValidationError(
-            f"ChangeSet.cash holds (currency, {{'balance': ..., 'reserved': ...}}) pairs, not {entry!r}",
-            field="cash",
-        )
-    currency, amounts = entry
-    code = parse_currency(currency, field="cash currency")
-    amounts = _mapping(amounts, what="cash")
-    balance = to_decimal(required_field(amounts, "balance", record="cash"), field=f"cash {code} balance")
-    reserved = to_decimal(required_field(amounts, "reserved", record="cash"), field=f"cash {code} reserved")
-    return CashRow(code, str(balance), str(reserved))
-
-
-def _breaker_json(record: object) -> str:
-    breaker = _mapping(record, what="circuit breaker")
-    required_field(breaker, "is_open", record="circuit breaker")
-    return to_json(breaker, what="circuit breaker")
-
-
-def _account_json(record: object) -> str:
-    account = _mapping(record, what="account")
-    parse_currency(required_field(account, "reporting_currency", record="account"), field="reporting_currency")
-    return to_json(account, what="account")
-
-
 def strategy_row(record: object) -> StrategyRow:
-    """A strategy record checked against the format ``StrategyRepository`` documents.
-
-    Every value must already be JSON (``str``, ``int``, finite ``float``, ``bool``, None, lists and
-    mappings with string keys), so that what a read returns equals what was written: a Decimal in
-    ``params`` is refused rather than turned into a string behind the caller's back.
-    """
-    if not isinstance(record, Mapping):
+    """A ``StrategyRecord`` as a row. ``data`` is the record as JSON, as schema version 2 stores
+    it: its fields by name, the status as its value, timestamps as ``isoformat_exact`` text."""
+    if not isinstance(record, StrategyRecord):
         raise ValidationError(
-            f"ChangeSet.strategies holds strategy records (mappings), not {type(record).__name__}",
-            field="strategies",
+            f"ChangeSet.strategies holds StrategyRecord values, not {type(record).__name__}", field="strategies"
         )
-    what = "strategy"
-    strategy_id = parse_identifier(required_field(record, "strategy_id", record=what), field="strategy_id")
-    name = _text(record, "strategy", what=what)
-    symbol = required_field(record, "symbol", record=what)
-    if parse_symbol(symbol)[0] != symbol:
-        raise ValidationError(f"symbol {symbol!r} is not valid; expected {SYMBOL_RULE}", field="symbol")
-    params = required_field(record, "params", record=what)
-    if not isinstance(params, Mapping):
-        raise ValidationError(
-            f"strategy record field 'params' must be a mapping, not {type(params).__name__}", field="params"
-        )
-    status = _strategy_status(required_field(record, "status", record=what))
-    reason = required_field(record, "reason", record=what)
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationError(
-            f"strategy record field 'reason' must be a string or None, not {type(reason).__name__}",
-            field="reason",
-        )
-    created_at = _utc_timestamp(record, "created_at")
-    updated_at = _utc_timestamp(record, "updated_at")
-    plain = {}
-    for key, value in record.items():
-        if not isinstance(key, str):
-            raise ValidationError(f"strategy record has the key {key!r}; keys are strings", field="strategies")
-        plain[key] = _json_copy(value, path=key, field=key)
+    created_at, updated_at = isoformat_exact(record.created_at), isoformat_exact(record.updated_at)
+    data = {
+        "strategy_id": record.strategy_id,
+        "strategy": record.strategy,
+        "symbol": record.symbol,
+        "params": dict(record.params),
+        "status": record.status.value,
+        "reason": record.reason,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
     return StrategyRow(
-        strategy_id=strategy_id,
-        strategy=name,
-        symbol=symbol,
-        status=status,
+        strategy_id=record.strategy_id,
+        strategy=record.strategy,
+        symbol=record.symbol,
+        status=record.status.value,
         created_at=created_at,
         updated_at=updated_at,
-        data=to_json(plain, what="strategy"),
+        data=to_json(data, what="strategy"),
     )
 
 
-def _utc_timestamp(record: Mapping[str, Any], key: str) -> str:
-    """The record's ``key`` as ``isoformat_exact`` text; it must be an ISO 8601 string in UTC."""
-    text = required_field(record, key, record="strategy")
-    moment = parse_timestamp(text, field=key)
-    if datetime.fromisoformat(text).utcoffset() != timedelta(0):
-        raise ValidationError(
-            f"{key} {text!r} is not in UTC; expected e.g. 2026-01-02T03:04:05.678901Z", field=key
-        )
-    return isoformat_exact(moment)
-
-
-def _json_copy(value: object, *, path: str, field: str) -> Any:
-    """``value`` as plain JSON data (dicts and lists), checked to read back equal to itself: a
-    ValidationError on ``field`` when it holds anything else."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValidationError(f"strategy record field {path} is {value!r}, which JSON cannot hold", field=field)
-        return value
-    if isinstance(value, list):
-        return [_json_copy(item, path=f"{path}[{index}]", field=field) for index, item in enumerate(value)]
-    if isinstance(value, Mapping):
-        copy = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(
-                    f"strategy record field {path} has the key {key!r}; JSON keys are strings", field=field
-                )
-            copy[key] = _json_copy(item, path=f"{path}.{key}", field=field)
-        return copy
-    hint = ""
-    if isinstance(value, Decimal):
-        hint = " (write decimals as strings)"
-    elif isinstance(value, tuple):
-        hint = " (write a list, not a tuple)"
-    raise ValidationError(
-        f"strategy record field {path} is a {type(value).__name__}, not a JSON value{hint}", field=field
+def strategy_record(data: str) -> StrategyRecord:
+    """The record of a stored row's ``data``. Rows written before records were typed may spell a
+    timestamp with an explicit ``+00:00`` offset (read as the same instant) and hold other keys
+    (ignored)."""
+    stored = json.loads(data)
+    return StrategyRecord(
+        strategy_id=stored["strategy_id"],
+        strategy=stored["strategy"],
+        symbol=stored["symbol"],
+        params=stored["params"],
+        status=parse_enum(StrategyStatus, stored["status"], field="status"),
+        reason=stored["reason"],
+        created_at=parse_timestamp(stored["created_at"], field="created_at"),
+        updated_at=parse_timestamp(stored["updated_at"], field="updated_at"),
     )
 
 
@@ -315,37 +173,8 @@ def keep_first_created(rows: Iterable[StrategyRow], first: dict[str, StrategyRow
 
 
 def check_strategy_status(status: object) -> str | None:
-    """``list_strategies``' filter: None, or one of ``STRATEGY_STATUSES``."""
-    return None if status is None else _strategy_status(status)
-
-
-def _strategy_status(status: object) -> str:
-    if not isinstance(status, str) or status not in STRATEGY_STATUSES:
-        raise ValidationError(
-            f"status {status!r} is not allowed; allowed: {', '.join(STRATEGY_STATUSES)}", field="status"
-        )
-    return status
-
-
-def portfolio_record(
-    account: str | None, positions: Iterable[str], cash: Iterable[CashRow]
-) -> dict[str, Any]:
-    """The ``Portfolio.to_dict()`` shape from stored rows.
-
-    Cash balances come from every cash row; ``reserved`` lists only the currencies with a non-zero
-    reservation, as ``Portfolio`` keeps them (``Portfolio.from_dict`` refuses a reservation of 0).
-    Without an account row there is no ``reporting_currency`` key, and ``Portfolio.from_dict``
-    says so by name.
-    """
-    record: dict[str, Any] = {}
-    if account is not None:
-        record["reporting_currency"] = json.loads(account)["reporting_currency"]
-    rows = sorted(cash)
-    record["cash"] = {row.currency: row.balance for row in rows}
-    record["reserved"] = {row.currency: row.reserved for row in rows if Decimal(row.reserved) != 0}
-    decoded = [json.loads(data) for data in positions]
-    record["positions"] = sorted(decoded, key=lambda position: position["symbol"])
-    return record
+    """``list_strategies``' filter: None, or the value of a ``StrategyStatus``."""
+    return None if status is None else parse_enum(StrategyStatus, status, field="status").value
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,11 @@ Schema
     ``schema_version`` records every migration applied, with the time. ``MIGRATIONS`` lists the
     SQL of each version in order; a file at an older version is migrated on start, one at a newer
     version than this code knows is refused with ``IncompatibleSchema`` naming both versions.
-    Orders are kept as the full ``Order.to_dict()`` JSON plus the columns the queries filter on;
+    Each value of a change set is kept as its ``to_dict()`` JSON (read back through ``from_dict``,
+    which validates), orders with the columns the queries filter on too, cash as two text columns;
     ``seq`` numbers orders (and fills) in insertion order, kept across upserts, and drives the
     newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
-    (``strategies``: the record as written in ``data``, its timestamps as exact UTC text to sort on,
+    (``strategies``: the ``StrategyRecord`` as JSON in ``data``, its timestamps as exact UTC text to sort on,
     ``seq`` for insertion order) and ``fills.strategy_id``, filled in from the fills already stored.
 """
 
@@ -54,33 +55,38 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
+from trading_engine.domain.decimals import plain, to_decimal
 from trading_engine.domain.errors import StoreUnavailable
-from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.orders import Fill, Order, OrderSnapshot
+from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.risk import BreakerState
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
-    CashRow,
     ListFilter,
-    Rows,
     StrategyRow,
+    check_change_set,
     check_query,
     check_strategy_status,
     describe,
     encode_cursor,
     keep_first_created,
-    portfolio_record,
     refusing,
-    rows_of,
+    strategy_record,
+    strategy_row,
+    to_json,
     write_failed,
 )
 
@@ -185,6 +191,69 @@ _UPSERT_BREAKER = (
 _UPSERT_ACCOUNT = (
     "INSERT INTO account (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
 )
+
+
+class OrderRow(NamedTuple):
+    """Column order of the order upsert; ``data`` is the full ``OrderSnapshot.to_dict()`` as JSON."""
+
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    status: str
+    strategy_id: str | None
+    created_at: str
+    updated_at: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One change set as rows, in the order it is written: each tuple matches its statement's
+    parameters (``data`` columns hold the value's ``to_dict()`` as JSON)."""
+
+    orders: tuple[OrderRow, ...] = ()
+    fills: tuple[tuple[str, str, str | None, str], ...] = ()  # fill_id, order_id, strategy_id, data
+    positions: tuple[tuple[str, str], ...] = ()  # symbol, data
+    cash: tuple[tuple[str, str, str], ...] = ()  # currency, balance, reserved
+    breaker: str | None = None
+    account: str | None = None
+    strategies: tuple[StrategyRow, ...] = ()
+
+
+def rows_of(changes: ChangeSet) -> Rows:
+    """``changes`` as rows; a ValidationError when it holds anything but the domain's values."""
+    changes = check_change_set(changes)
+    return Rows(
+        orders=tuple(_order_row(snapshot) for snapshot in changes.orders),
+        fills=tuple(
+            (fill.fill_id, fill.order_id, fill.strategy_id, to_json(fill.to_dict(), what="fill"))
+            for fill in changes.fills
+        ),
+        positions=tuple((p.symbol, to_json(p.to_dict(), what="position")) for p in changes.positions),
+        cash=tuple((c.currency, plain(c.balance), plain(c.reserved)) for c in changes.cash),
+        breaker=None if changes.breaker is None else to_json(changes.breaker.to_dict(), what="breaker"),
+        account=None if changes.account is None else to_json(changes.account.to_dict(), what="account"),
+        strategies=tuple(strategy_row(record) for record in changes.strategies),
+    )
+
+
+def _order_row(snapshot: OrderSnapshot) -> OrderRow:
+    request = snapshot.request
+    data = snapshot.to_dict()
+    return OrderRow(
+        order_id=snapshot.order_id,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side.value,
+        type=request.type.value,
+        status=snapshot.status.value,
+        strategy_id=request.strategy_id,
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        data=to_json(data, what="order"),
+    )
 
 
 class IncompatibleSchema(RuntimeError):
@@ -411,10 +480,10 @@ class SqliteTradingStore:
     async def list_orders(self, query: OrderQuery) -> OrderPage:
         return await self._read(_list_orders, check_query(query))
 
-    async def get_strategy(self, strategy_id: str) -> Mapping[str, Any] | None:
+    async def get_strategy(self, strategy_id: str) -> StrategyRecord | None:
         return await self._read(_one_strategy, strategy_id)
 
-    async def list_strategies(self, status: str | None = None) -> Sequence[Mapping[str, Any]]:
+    async def list_strategies(self, status: StrategyStatus | None = None) -> Sequence[StrategyRecord]:
         return await self._read(_list_strategies, check_strategy_status(status))
 
     async def fills_for_strategy(self, strategy_id: str) -> Sequence[Fill]:
@@ -588,17 +657,17 @@ def _fills_for_strategy(conn: sqlite3.Connection, strategy_id: str) -> list[Fill
     return [Fill.from_dict(json.loads(data)) for (data,) in rows]
 
 
-def _one_strategy(conn: sqlite3.Connection, strategy_id: str) -> dict[str, Any] | None:
+def _one_strategy(conn: sqlite3.Connection, strategy_id: str) -> StrategyRecord | None:
     row = conn.execute("SELECT data FROM strategies WHERE strategy_id = ?", (strategy_id,)).fetchone()
-    return None if row is None else json.loads(row[0])
+    return None if row is None else strategy_record(row[0])
 
 
-def _list_strategies(conn: sqlite3.Connection, status: str | None) -> list[dict[str, Any]]:
+def _list_strategies(conn: sqlite3.Connection, status: str | None) -> list[StrategyRecord]:
     if status is None:
         rows = conn.execute("SELECT data FROM strategies ORDER BY created_at, seq")
     else:
         rows = conn.execute("SELECT data FROM strategies WHERE status = ? ORDER BY created_at, seq", (status,))
-    return [json.loads(data) for (data,) in rows]
+    return [strategy_record(data) for (data,) in rows]
 
 
 def _list_orders(conn: sqlite3.Connection, wanted: ListFilter) -> OrderPage:
@@ -637,7 +706,7 @@ def _load_state(conn: sqlite3.Connection) -> StoredState | None:
             return None
         account = conn.execute("SELECT data FROM account WHERE id = 1").fetchone()
         positions = [data for (data,) in conn.execute("SELECT data FROM positions ORDER BY symbol")]
-        cash = [CashRow(*row) for row in conn.execute("SELECT currency, balance, reserved FROM cash")]
+        cash = conn.execute("SELECT currency, balance, reserved FROM cash ORDER BY currency").fetchall()
         breaker = conn.execute("SELECT data FROM breaker WHERE id = 1").fetchone()
         placeholders = ", ".join("?" for _ in OPEN_STATUSES)
         open_orders = conn.execute(
@@ -646,7 +715,13 @@ def _load_state(conn: sqlite3.Connection) -> StoredState | None:
     finally:
         _rollback(conn)  # a read-only transaction: ending it keeps nothing either way
     return StoredState(
-        portfolio=portfolio_record(None if account is None else account[0], positions, cash),
+        account=None if account is None else AccountSettings.from_dict(json.loads(account[0])),
+        cash=tuple(
+            CashBalance(currency, to_decimal(balance, field=f"cash {currency} balance"),
+                        to_decimal(reserved, field=f"cash {currency} reserved"))
+            for currency, balance, reserved in cash
+        ),
+        positions=tuple(PositionSnapshot.from_dict(json.loads(data)) for data in positions),
         open_orders=tuple(Order.from_dict(json.loads(data)) for (data,) in open_orders),
-        breaker=None if breaker is None else json.loads(breaker[0]),
+        breaker=None if breaker is None else BreakerState.from_dict(json.loads(breaker[0])),
     )

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from trading_engine.domain.decimals import plain
+from trading_engine.domain.decimals import json_text
 from trading_engine.presentation.http.errors import ApiError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -27,18 +27,8 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number this API accepts; numbers must be finite")
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)  # positional, never 1E+3: exact, and what clients parse
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, default=_default, separators=(",", ":"))
-
-
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=dumps)
+    return web.json_response(data, status=status, dumps=json_text)
 
 
 def describe_validation_error(exc: PydanticValidationError) -> tuple[str, str]:
@@ -79,3 +69,18 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         field, message = describe_validation_error(exc)
         allowed = ", ".join(model.model_fields)
         raise ApiError(422, message.replace("{allowed}", allowed), code="validation_error", field=field) from None
+
+
+def read_query(request: web.Request, model: type[Model]) -> Model:
+    """The query string as ``model``; an unknown or invalid parameter is a 400 naming it."""
+    unknown = sorted(set(request.query) - set(model.model_fields))
+    if unknown:
+        raise ApiError(
+            400, f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(model.model_fields)}",
+            field=unknown[0],
+        )
+    try:
+        return model.model_validate(dict(request.query))
+    except PydanticValidationError as exc:
+        field, message = describe_validation_error(exc)
+        raise ApiError(400, message, field=field) from None

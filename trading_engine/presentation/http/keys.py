@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -9,3 +11,6 @@ ROUTE = web.RequestKey("route", str)
 
 # The body size limit, kept on the app for the 413 message.
 MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)
+
+# The OpenAPI document, generated from the app's router once its routes are registered.
+OPENAPI = web.AppKey("openapi", dict[str, Any])

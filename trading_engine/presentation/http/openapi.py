@@ -1,383 +1,276 @@
-"""The OpenAPI 3 document of the HTTP API, served at GET /api/v1/openapi.json.
+"""The OpenAPI 3.1 document of the HTTP API, generated, never written by hand.
 
-Request bodies come from the pydantic models in ``schemas.py``; responses are described here. A
-test checks that every registered route is documented and every documented one is registered.
+Paths and methods come from the aiohttp router, what each route does from its ``Operation``
+(declared beside the route table in ``routes.py``), and every body schema from the pydantic models
+(``schemas.py`` for requests, ``responses.py`` for responses). The names this running service
+offers (its strategies, chaos ones only when enabled, and its instruments) are listed as the only
+allowed values, so a client or a fuzzer that follows the document sends what the service accepts.
 """
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from trading_engine.domain.orders import RejectReason
-from trading_engine.presentation.http.schemas import CircuitBreakerAction, CreateOrder, StartStrategy, StopStrategy
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import core_schema
 
-DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "Exact decimal, as a string."}
-NULLABLE_DECIMAL = {"oneOf": [DECIMAL, {"type": "null"}]}
-TIMESTAMP = {"type": "string", "format": "date-time"}
-NULLABLE_STRING = {"type": ["string", "null"]}
+from trading_engine.presentation.http.auth import MUTATING_METHODS
+from trading_engine.presentation.http.responses import DECIMAL_TEXT, Error
+from trading_engine.presentation.http.schemas import CreateOrder, StartStrategy
+
+REF = "#/components/schemas/{model}"
+IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def decimal_pattern(*, digits: int = 15, places: int = 12, sign: str = "") -> str:
+    """A decimal string of at most ``digits`` integer digits and ``places`` decimals: ``sign`` is
+    ``"+"`` for a positive one, ``"0+"`` for one that may also be zero, else any."""
+    if sign == "+":
+        return rf"^([1-9][0-9]{{0,{digits - 1}}}(\.[0-9]{{1,{places}}})?|0?\.[0-9]{{0,{places - 1}}}[1-9])$"
+    return rf"^{'' if sign else '-?'}[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A documented answer: what it means and its body model (``None``: a body in one of
+    ``media_types`` that no schema describes)."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    media_types: tuple[str, ...] = ("application/json",)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one route does. Statuses mapped to a string are errors, in the one error shape.
+
+    A route with a ``body`` also documents the refusals of ``read_json`` (400, 413, 415, 422); a
+    mutating method the bearer token (401) and a store that cannot record (503); a ``query`` model
+    its parameters and 400. ``links`` name the operations that take this answer's ``passes`` field
+    (as their path or query parameter, or body field, of the same name).
+    """
+
+    summary: str
+    responses: Mapping[int, Reply | str]
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    links: tuple[str, ...] = ()
+    passes: str = ""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The names this running service accepts: listed in the document as the allowed values."""
+
+    strategies: Sequence[Mapping[str, Any]] = ()  # StrategyManager.available() entries
+    symbols: Sequence[str] = ()
+
+
+BODY_ERRORS = {
+    400: "Malformed JSON or a body that is not a JSON object (code invalid_json).",
+    413: "Body larger than http.max_body_bytes.",
+    415: "Body not sent as application/json.",
+    422: "A field is missing, unknown, of the wrong type or out of range (`field` names it).",
+}
+WRITE_ERRORS = {
+    401: "Missing or wrong bearer token (mutating requests need Authorization: Bearer <token>).",
+    503: "The database cannot record the change right now; nothing was stored.",
+}
+QUERY_ERROR = {400: "A query parameter is unknown or invalid (`field` names it)."}
+SERVER_ERROR = {500: "Unexpected failure; the body has a request_id to quote."}
+
+
+class _JsonSchema(GenerateJsonSchema):
+    def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
+        """A request's decimal string as the model accepts it (sign, magnitude, decimals); a
+        response's as the API writes it."""
+        if self.mode == "serialization":
+            return DECIMAL_TEXT
+        below = schema.get("lt")
+        return decimal_pattern(
+            digits=Decimal(below).adjusted() if below is not None else 28,
+            places=schema.get("decimal_places") or 28,
+            sign="+" if schema.get("gt") == 0 else "0+" if schema.get("ge") == 0 else "",
+        )
+
+
+def _models(operations: Mapping[str, Operation]) -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    seen: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Error, "serialization"): None}
+    for op in operations.values():
+        for model in (op.body, op.query):
+            if model is not None:
+                seen[(model, "validation")] = None
+        for reply in op.responses.values():
+            if isinstance(reply, Reply) and reply.model is not None:
+                seen[(reply.model, "serialization")] = None
+    return list(seen)
+
+
+@cache
+def _schemas(models: tuple[tuple[type[BaseModel], JsonSchemaMode], ...]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    """(model and mode -> its $ref, every component schema): pydantic's, generated once."""
+    refs, top = models_json_schema(models, ref_template=REF, schema_generator=_JsonSchema)
+    return refs, top.get("$defs", {})
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _json(_ref("Error"), description)
+def _query_parameters(model: type[BaseModel], ref: dict[str, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = components[ref["$ref"].rsplit("/", 1)[-1]]
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k not in ("title", "description", "default")}
+        options = [branch for branch in prop.pop("anyOf", ()) if branch != {"type": "null"}]
+        if options:  # an optional parameter is absent, never null
+            prop.update(options[0] if len(options) == 1 else {"anyOf": options})
+        if model.model_fields[name].default is not None:
+            prop["default"] = model.model_fields[name].default
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        description = model.model_fields[name].description
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
 
 
-COMMON_ERRORS = {"500": _error("Unexpected failure; the body has a request_id to quote.")}
-WRITE_ERRORS = {
-    "400": _error("Malformed JSON or a body that is not a JSON object (code invalid_json)."),
-    "401": _error("Missing or wrong bearer token (mutating requests need Authorization: Bearer <token>)."),
-    "413": _error("Body larger than http.max_body_bytes."),
-    "415": _error("Body not sent as application/json."),
-    "422": _error("A field is missing, unknown, of the wrong type or out of range (`field` names it)."),
-    "503": _error("The database cannot record the change right now; nothing was stored."),
-}
-
-ORDER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "order_id": {"type": "string"},
-        "client_order_id": NULLABLE_STRING,
-        "symbol": {"type": "string"},
-        "side": {"enum": ["buy", "sell"]},
-        "type": {"enum": ["market", "limit"]},
-        "quantity": DECIMAL,
-        "limit_price": NULLABLE_DECIMAL,
-        "time_in_force": {"enum": ["gtc", "ioc"]},
-        "strategy_id": NULLABLE_STRING,
-        "status": {"enum": ["new", "open", "partially_filled", "filled", "cancelled", "rejected", "expired"]},
-        "filled_quantity": DECIMAL,
-        "remaining_quantity": DECIMAL,
-        "filled_notional": DECIMAL,
-        "average_fill_price": NULLABLE_DECIMAL,
-        "fees": DECIMAL,
-        "reject_reason": {"oneOf": [{"enum": [r.value for r in RejectReason]}, {"type": "null"}]},
-        "reject_message": NULLABLE_STRING,
-        "cancel_reason": NULLABLE_STRING,
-        "created_at": TIMESTAMP,
-        "updated_at": TIMESTAMP,
-    },
-    "required": ["order_id", "symbol", "side", "type", "quantity", "status", "created_at"],
-}
-
-POSITION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "symbol": {"type": "string"},
-        "currency": {"type": "string", "description": "Quote currency the amounts are in."},
-        "quantity": DECIMAL,
-        "average_entry_price": DECIMAL,
-        "mark": NULLABLE_DECIMAL,
-        "market_value": DECIMAL,
-        "unrealized_pnl": DECIMAL,
-        "realized_pnl": DECIMAL,
-        "fees_paid": DECIMAL,
-    },
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "properties": {
-            "error": {
-                "type": "object",
-                "properties": {
-                    "code": {"type": "string", "description": "snake_case code; a reject reason for rejected orders."},
-                    "message": {"type": "string", "description": "What was wrong and what is allowed."},
-                    "request_id": {"type": "string"},
-                    "field": {"type": "string", "description": "The input field at fault, when one is."},
-                    "order_id": {"type": "string", "description": "For a rejected order: its id."},
-                    "order": _ref("Order"),
-                },
-                "required": ["code", "message", "request_id"],
-            }
-        },
-        "required": ["error"],
-    },
-    "Order": ORDER_SCHEMA,
-    "Fill": {
-        "type": "object",
-        "properties": {
-            "fill_id": {"type": "string"},
-            "order_id": {"type": "string"},
-            "symbol": {"type": "string"},
-            "side": {"enum": ["buy", "sell"]},
-            "quantity": DECIMAL,
-            "price": DECIMAL,
-            "fee": DECIMAL,
-            "fee_currency": {"type": "string"},
-            "timestamp": TIMESTAMP,
-            "strategy_id": NULLABLE_STRING,
-        },
-    },
-    "Position": POSITION_SCHEMA,
-    "CircuitBreaker": {
-        "type": "object",
-        "properties": {
-            "is_open": {"type": "boolean"},
-            "reason": NULLABLE_STRING,
-            "tripped_at": {"oneOf": [TIMESTAMP, {"type": "null"}]},
-            "reset_at": {"oneOf": [TIMESTAMP, {"type": "null"}]},
-        },
-    },
-    "Price": {
-        "type": "object",
-        "properties": {
-            "symbol": {"type": "string"},
-            "price": NULLABLE_DECIMAL,
-            "timestamp": {"oneOf": [TIMESTAMP, {"type": "null"}]},
-            "age_seconds": {"type": ["number", "null"]},
-            "fresh": {"type": "boolean"},
-        },
-    },
-}
-
-ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
-STRATEGY_ID = {"name": "strategy_id", "in": "path", "required": True, "schema": {"type": "string"}}
-STRATEGY_FILTER = {
-    "name": "strategy_id", "in": "query", "schema": {"type": "string"},
-    "description": "Only what this strategy instance traded (its own position and P&L).",
-}
-INSTANCE = {"type": "object", "description": "A strategy instance: strategy_id, strategy, symbol, params, "
-            "status (running, stopped, error), reason, position, trades, limit_hits, created_at, updated_at."}
+def _links(op: Operation, operations: Mapping[str, Operation], paths: Mapping[str, str]) -> dict[str, Any]:
+    links = {}
+    value = f"$response.body#/{op.passes}"
+    for target in op.links:
+        link: dict[str, Any] = {"operationId": target}
+        target_op = operations[target]
+        if "{" + op.passes + "}" in paths[target]:
+            link["parameters"] = {f"path.{op.passes}": value}
+        elif target_op.query is not None and op.passes in target_op.query.model_fields:
+            link["parameters"] = {f"query.{op.passes}": value}
+        elif target_op.body is not None and op.passes in target_op.body.model_fields:
+            link["requestBody"] = {op.passes: value}
+        else:
+            raise ValueError(f"operation {target} takes no {op.passes!r}: it cannot be linked")
+        links[target] = link
+    return links
 
 
-def _body(model: Any) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+def _responses(
+    method: str, op: Operation, refs: Mapping[Any, Any], links: dict[str, Any]
+) -> dict[str, Any]:
+    errors: dict[int, str] = {}
+    if op.body is not None:
+        errors |= BODY_ERRORS
+    if method in MUTATING_METHODS:
+        errors |= WRITE_ERRORS
+    if op.query is not None:
+        errors |= QUERY_ERROR
+    errors |= SERVER_ERROR
+    answers: dict[int, Reply | str] = {**errors, **op.responses}
+    out: dict[str, Any] = {}
+    for status in sorted(answers):
+        reply = answers[status]
+        if isinstance(reply, str):
+            out[str(status)] = _json(refs[(Error, "serialization")], reply)
+        elif reply.model is None:
+            out[str(status)] = {"description": reply.description, "content": {t: {} for t in reply.media_types}}
+        else:
+            out[str(status)] = _json(refs[(reply.model, "serialization")], reply.description)
+            if links and 200 <= status < 300:
+                out[str(status)]["links"] = links
+    return out
 
 
-def _operations() -> dict[str, dict[str, Any]]:
-    reject_codes = ", ".join(f"`{r.value}`" for r in RejectReason)
+def _parameter(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A strategy parameter's schema as the request accepts it: a decimal one (listed with string
+    bounds) as a JSON number within its bounds, or a decimal string."""
+    if schema["type"] != "string":
+        return dict(schema)
+    bounds = {k: float(v) for k, v in schema.items() if k in ("minimum", "exclusiveMinimum", "maximum")}
+    sign = "+" if bounds.get("exclusiveMinimum") == 0 else "0+" if bounds.get("minimum") == 0 else ""
     return {
-        "/api/v1/health": {
-            "get": {
-                "summary": "Liveness and identity of this instance",
-                "responses": {"200": _json({"type": "object"}, "Healthy, with service, instance, version, environment, timestamp.")},
-            }
-        },
-        "/api/v1/ready": {
-            "get": {
-                "summary": "Readiness: every registered check (database, market_data, ...)",
-                "responses": {
-                    "200": _json({"type": "object"}, "Every check is ok."),
-                    "503": _json({"type": "object"}, "At least one check failed or timed out."),
-                },
-            }
-        },
-        "/api/v1/metrics": {
-            "get": {
-                "summary": "Prometheus exposition (text 0.0.4; OpenMetrics when Accept asks)",
-                "responses": {
-                    "200": {"description": "Metrics.", "content": {"text/plain": {}}},
-                    "401": _error("metrics.bearer_token is set and the request lacks it."),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "The same exposition on Prometheus's default path",
-                "responses": {
-                    "200": {"description": "Metrics.", "content": {"text/plain": {}}},
-                    "401": _error("metrics.bearer_token is set and the request lacks it."),
-                },
-            }
-        },
-        "/api/v1/openapi.json": {
-            "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1.")}}
-        },
-        "/api/v1/orders": {
-            "post": {
-                "summary": "Place an order",
-                "description": (
-                    "Answered once the order, its fills, position and cash are durable. A market order "
-                    "comes back filled. Pre-trade risk rejections are stored with status `rejected` "
-                    f"and answered 422 with the reason as the error code: {reject_codes}."
-                ),
-                "security": [{"bearer": []}],
-                "requestBody": _body(CreateOrder),
-                "responses": {
-                    "201": _json(_ref("Order"), "Created."),
-                    "200": _json(_ref("Order"), "An order with this client_order_id and the same fields already exists."),
-                    "409": _error("client_order_id already names an order with different fields."),
-                    **WRITE_ERRORS,
-                    "422": _error("Invalid field, or rejected by pre-trade risk (error.code is the reason, error.order the stored order)."),
-                    **COMMON_ERRORS,
-                },
-            },
-            "get": {
-                "summary": "List orders, newest first",
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": ORDER_SCHEMA["properties"]["status"]},
-                    {"name": "symbol", "in": "query", "schema": {"type": "string"}},
-                    {"name": "strategy_id", "in": "query", "schema": {"type": "string"},
-                     "description": "Only the orders of this strategy instance."},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page."},
-                ],
-                "responses": {
-                    "200": _json(
-                        {"type": "object", "properties": {"orders": {"type": "array", "items": _ref("Order")},
-                                                          "next_cursor": NULLABLE_STRING}},
-                        "A page of orders; next_cursor is null on the last page.",
-                    ),
-                    "400": _error("A query parameter is unknown or invalid (a malformed cursor included)."),
-                    **COMMON_ERRORS,
-                },
-            },
-        },
-        "/api/v1/orders/{order_id}": {
-            "get": {
-                "summary": "One order",
-                "parameters": [ORDER_ID],
-                "responses": {"200": _json(_ref("Order"), "The order."), "404": _error("No such order."), **COMMON_ERRORS},
-            },
-            "delete": {
-                "summary": "Cancel a resting order",
-                "security": [{"bearer": []}],
-                "parameters": [ORDER_ID],
-                "responses": {
-                    "200": _json(_ref("Order"), "Cancelled."),
-                    "401": WRITE_ERRORS["401"],
-                    "404": _error("No such order."),
-                    "409": _error("The order is no longer open (filled, cancelled, rejected or expired)."),
-                    "503": WRITE_ERRORS["503"],
-                    **COMMON_ERRORS,
-                },
-            },
-        },
-        "/api/v1/orders/{order_id}/fills": {
-            "get": {
-                "summary": "The fills of one order, oldest first",
-                "parameters": [ORDER_ID],
-                "responses": {
-                    "200": _json({"type": "object", "properties": {"fills": {"type": "array", "items": _ref("Fill")}}}, "Fills."),
-                    "404": _error("No such order."),
-                    **COMMON_ERRORS,
-                },
-            }
-        },
-        "/api/v1/positions/current": {
-            "get": {
-                "summary": "Open positions at the current marks",
-                "parameters": [STRATEGY_FILTER],
-                "responses": {
-                    "200": _json({"type": "object", "properties": {"positions": {"type": "array", "items": _ref("Position")}}}, "Positions."),
-                    **COMMON_ERRORS,
-                },
-            }
-        },
-        "/api/v1/portfolio/pnl": {
-            "get": {
-                "summary": "Cash, equity, exposure and P&L in the reporting currency",
-                "parameters": [STRATEGY_FILTER],
-                "responses": {"200": _json({"type": "object"}, "The account's valuation."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/risk/status": {
-            "get": {
-                "summary": "Risk limits, their utilisation, the circuit breaker and market data freshness",
-                "responses": {"200": _json({"type": "object"}, "Risk status."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/risk/circuit-breaker": {
-            "post": {
-                "summary": "Trip or reset the circuit breaker",
-                "description": "Tripping rejects every new order (circuit_breaker_open) and cancels resting orders.",
-                "security": [{"bearer": []}],
-                "requestBody": _body(CircuitBreakerAction),
-                "responses": {
-                    "200": _json(
-                        {"type": "object", "properties": {"changed": {"type": "boolean"},
-                                                          "circuit_breaker": _ref("CircuitBreaker"),
-                                                          "cancelled_orders": {"type": "array", "items": {"type": "string"}}}},
-                        "The breaker after the action.",
-                    ),
-                    **WRITE_ERRORS,
-                    **COMMON_ERRORS,
-                },
-            }
-        },
-        "/api/v1/market/prices": {
-            "get": {
-                "summary": "Latest price of every instrument",
-                "responses": {"200": _json({"type": "object", "properties": {"prices": {"type": "array", "items": _ref("Price")}}}, "Prices."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/strategies/available": {
-            "get": {
-                "summary": "Strategies that can be started, with their parameter schemas and defaults",
-                "responses": {"200": _json({"type": "object"}, "Strategies."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/strategies/start": {
-            "post": {
-                "summary": "Start a strategy instance on one symbol",
-                "description": "Every order the instance places goes through pre-trade risk and its own "
-                               "limits (max_position_notional, max_orders_per_second, max_open_orders).",
-                "security": [{"bearer": []}],
-                "requestBody": _body(StartStrategy),
-                "responses": {
-                    "201": _json(INSTANCE, "Started; strategy_id names the instance."),
-                    "409": _error("strategies.max_instances instances are running already."),
-                    **WRITE_ERRORS,
-                    "422": _error("Unknown strategy or symbol, or a bad parameter (`field` is params.<name>)."),
-                    **COMMON_ERRORS,
-                },
-            }
-        },
-        "/api/v1/strategies/stop": {
-            "post": {
-                "summary": "Stop a strategy instance; its resting orders are cancelled",
-                "security": [{"bearer": []}],
-                "requestBody": _body(StopStrategy),
-                "responses": {
-                    "200": _json(INSTANCE, "Stopped."),
-                    "404": _error("No such instance."),
-                    "409": _error("The instance is not running."),
-                    **WRITE_ERRORS,
-                    **COMMON_ERRORS,
-                },
-            }
-        },
-        "/api/v1/strategies/active": {
-            "get": {
-                "summary": "Running strategy instances",
-                "responses": {"200": _json({"type": "object"}, "Instances."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/strategies/{strategy_id}/status": {
-            "get": {
-                "summary": "One strategy instance",
-                "parameters": [STRATEGY_ID],
-                "responses": {"200": _json(INSTANCE, "The instance."), "404": _error("No such instance."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/strategies/{strategy_id}/performance": {
-            "get": {
-                "summary": "Trades, P&L, win rate, maximum drawdown and Sharpe ratio of an instance",
-                "parameters": [STRATEGY_ID],
-                "responses": {"200": _json({"type": "object"}, "Performance (README: formulas)."),
-                              "404": _error("No such instance."), **COMMON_ERRORS},
-            }
-        },
-        "/api/v1/market/prices/{symbol}": {
-            "get": {
-                "summary": "Latest price of one instrument",
-                "parameters": [{"name": "symbol", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("Price"), "The price."), "404": _error("Unknown symbol."), **COMMON_ERRORS},
-            }
-        },
+        "description": schema["description"], "default": schema["default"],
+        "anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": decimal_pattern(sign=sign)}],
     }
 
 
-def build_openapi(version: str) -> dict[str, Any]:
+def _offer(components: dict[str, Any], offer: Offer) -> None:
+    """List the strategy names and symbols this service accepts (replacing the open strings)."""
+    if offer.symbols:
+        components[CreateOrder.__name__]["properties"]["symbol"] = {
+            "enum": list(offer.symbols), "description": "An instrument this service trades."
+        }
+    if offer.strategies:
+        start = components[StartStrategy.__name__]
+        variants = []
+        for strategy in offer.strategies:
+            params = {name: _parameter(param) for name, param in strategy["parameters"].items()}
+            properties = {
+                **start["properties"],
+                "strategy": {"const": strategy["name"], "description": strategy["description"]},
+                "params": {"type": "object", "properties": params, "additionalProperties": False},
+            }
+            if offer.symbols:
+                properties["symbol"] = {"enum": list(offer.symbols)}
+            variants.append({**start, "title": strategy["name"], "properties": properties})
+        components[StartStrategy.__name__] = {
+            "oneOf": variants, "description": "One of the strategies GET /api/v1/strategies/available lists.",
+        }
+
+
+def build_openapi(
+    router: web.UrlDispatcher,
+    operations: Mapping[str, Operation],
+    *,
+    version: str,
+    offer: Offer | None = None,
+) -> dict[str, Any]:
+    """The document of the routes registered on ``router``, each described by ``operations[name]``."""
+    refs, defs = _schemas(tuple(_models(operations)))
+    components = copy.deepcopy(defs)
+    routes = [
+        route for route in router.routes()
+        if route.method not in IGNORED_METHODS and route.resource is not None and route.name in operations
+    ]
+    unknown = [r.resource.canonical for r in router.routes()
+               if r.method not in IGNORED_METHODS and r.resource is not None and r.name not in operations]
+    if unknown:
+        raise ValueError(f"routes without an Operation to document them: {', '.join(unknown)}")
+    path_of = {str(route.name): route.resource.canonical for route in routes if route.resource is not None}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        assert route.resource is not None and route.name is not None
+        path, name, method = route.resource.canonical, route.name, route.method
+        op = operations[name]
+        item: dict[str, Any] = {"operationId": name, "summary": op.summary}
+        if op.description:
+            item["description"] = op.description
+        if method in MUTATING_METHODS:
+            item["security"] = [{"bearer": []}]
+        parameters = [
+            {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
+            for param in re.findall(r"{(\w+)}", path)
+        ]
+        if op.query is not None:
+            parameters += _query_parameters(op.query, refs[(op.query, "validation")], components)
+        if parameters:
+            item["parameters"] = parameters
+        if op.body is not None:
+            item["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+            }
+        item["responses"] = _responses(method, op, refs, _links(op, operations, path_of))
+        paths.setdefault(path, {})[method.lower()] = item
+    _offer(components, offer or Offer())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -385,9 +278,9 @@ def build_openapi(version: str) -> dict[str, Any]:
             "version": version,
             "description": "Orders on a paper venue, positions and P&L, pre-trade risk. Decimals are strings.",
         },
-        "paths": _operations(),
+        "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

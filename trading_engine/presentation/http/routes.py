@@ -1,4 +1,5 @@
-"""Every route of the HTTP API, in one place (the OpenAPI document lists the same ones)."""
+"""Every route of the HTTP API, in one place, and beside it what each one does: the OpenAPI
+document is generated from the router and these declarations (``openapi.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from trading_engine.domain.orders import RejectReason
 from trading_engine.presentation.http.handlers.health import HealthHandlers
 from trading_engine.presentation.http.handlers.market import MarketHandlers
 from trading_engine.presentation.http.handlers.metrics import MetricsHandlers
@@ -14,6 +16,32 @@ from trading_engine.presentation.http.handlers.orders import OrderHandlers
 from trading_engine.presentation.http.handlers.portfolio import PortfolioHandlers
 from trading_engine.presentation.http.handlers.risk import RiskHandlers
 from trading_engine.presentation.http.handlers.strategies import StrategyHandlers
+from trading_engine.presentation.http.openapi import Operation, Reply
+from trading_engine.presentation.http.responses import (
+    AvailableStrategies,
+    BreakerChange,
+    Fills,
+    Health,
+    Instance,
+    Instances,
+    Order,
+    OrderPage,
+    Performance,
+    Pnl,
+    Positions,
+    Price,
+    Prices,
+    Readiness,
+    RiskStatus,
+)
+from trading_engine.presentation.http.schemas import (
+    CircuitBreakerAction,
+    CreateOrder,
+    OrderListQuery,
+    StartStrategy,
+    StopStrategy,
+    StrategyFilter,
+)
 
 API = "/api/v1"
 
@@ -61,3 +89,95 @@ def setup_routes(app: web.Application, h: Handlers) -> None:
     add.add_get(f"{API}/strategies/{{strategy_id}}/status", h.strategies.status, name="strategy_status")
     add.add_get(f"{API}/strategies/{{strategy_id}}/performance", h.strategies.performance,
                 name="strategy_performance")
+
+
+METRICS = Reply("Prometheus exposition.", media_types=("text/plain", "application/openmetrics-text"))
+NO_ORDER = "No such order."
+NO_INSTANCE = "No such strategy instance."
+INSTANCE_ROUTES = ("strategy_status", "strategy_performance", "strategy_stop", "positions", "pnl", "list_orders")
+
+OPERATIONS: dict[str, Operation] = {
+    "health": Operation("Liveness and identity of this instance", {200: Reply("Healthy.", Health)}),
+    "ready": Operation("Readiness: every registered check (database, market_data, ...)", {
+        200: Reply("Every check is ok.", Readiness),
+        503: Reply("At least one check failed or timed out.", Readiness),
+    }),
+    "metrics": Operation("Prometheus exposition (text 0.0.4; OpenMetrics when Accept asks)", {
+        200: METRICS, 401: "metrics.bearer_token is set and the request lacks it.",
+    }),
+    "metrics_default_path": Operation("The same exposition on Prometheus's default path", {
+        200: METRICS, 401: "metrics.bearer_token is set and the request lacks it.",
+    }),
+    "openapi": Operation("This document", {200: Reply("OpenAPI 3.1.")}),
+    "create_order": Operation(
+        "Place an order",
+        {
+            201: Reply("Created.", Order),
+            200: Reply("An order with this client_order_id and the same fields already exists.", Order),
+            409: "client_order_id already names an order with different fields.",
+            422: "Invalid field, or rejected by pre-trade risk (error.code is the reason, error.order the "
+                 "stored order).",
+        },
+        description=(
+            "Answered once the order, its fills, position and cash are durable. A market order comes "
+            "back filled. Pre-trade risk rejections are stored with status `rejected` and answered 422 "
+            "with the reason as the error code: " + ", ".join(f"`{r.value}`" for r in RejectReason) + "."
+        ),
+        body=CreateOrder, links=("get_order", "cancel_order", "order_fills"), passes="order_id",
+    ),
+    "list_orders": Operation("List orders, newest first", {
+        200: Reply("A page of orders; next_cursor is null on the last page.", OrderPage),
+    }, query=OrderListQuery),
+    "get_order": Operation("One order", {200: Reply("The order.", Order), 404: NO_ORDER}),
+    "cancel_order": Operation("Cancel a resting order", {
+        200: Reply("Cancelled; the order stays readable.", Order),
+        404: NO_ORDER,
+        409: "The order is no longer open (filled, cancelled, rejected or expired).",
+    }),
+    "order_fills": Operation("The fills of one order, oldest first", {200: Reply("Fills.", Fills), 404: NO_ORDER}),
+    "positions": Operation("Open positions at the current marks", {
+        200: Reply("Positions; with strategy_id, the one position that instance holds.", Positions),
+        404: NO_INSTANCE,
+    }, query=StrategyFilter),
+    "pnl": Operation("Cash, equity, exposure and P&L in the reporting currency", {
+        200: Reply("The account's valuation; with strategy_id, that instance's P&L.", Pnl),
+        404: NO_INSTANCE,
+    }, query=StrategyFilter),
+    "risk_status": Operation(
+        "Risk limits, their utilisation, the circuit breaker and market data freshness",
+        {200: Reply("Risk status.", RiskStatus)},
+    ),
+    "circuit_breaker": Operation(
+        "Trip or reset the circuit breaker",
+        {200: Reply("The breaker after the action.", BreakerChange)},
+        description="Tripping rejects every new order (circuit_breaker_open) and cancels resting orders; "
+                    "it needs a reason.",
+        body=CircuitBreakerAction,
+    ),
+    "prices": Operation("Latest price of every instrument", {200: Reply("Prices.", Prices)}),
+    "price": Operation("Latest price of one instrument", {200: Reply("The price.", Price), 404: "Unknown symbol."}),
+    "strategies_available": Operation(
+        "Strategies that can be started, with their parameter schemas and defaults",
+        {200: Reply("Strategies.", AvailableStrategies)},
+    ),
+    "strategy_start": Operation(
+        "Start a strategy instance on one symbol",
+        {
+            201: Reply("Started; strategy_id names the instance.", Instance),
+            409: "strategies.max_instances instances are running already.",
+            422: "Unknown strategy or symbol, or a bad parameter (`field` is params.<name>).",
+        },
+        description="Every order the instance places goes through pre-trade risk and its own limits "
+                    "(max_position_notional, max_orders_per_second, max_open_orders).",
+        body=StartStrategy, links=INSTANCE_ROUTES, passes="strategy_id",
+    ),
+    "strategy_stop": Operation("Stop a strategy instance; its resting orders are cancelled", {
+        200: Reply("Stopped.", Instance), 404: NO_INSTANCE, 409: "The instance is not running.",
+    }, body=StopStrategy),
+    "strategies_active": Operation("Running strategy instances", {200: Reply("Instances.", Instances)}),
+    "strategy_status": Operation("One strategy instance", {200: Reply("The instance.", Instance), 404: NO_INSTANCE}),
+    "strategy_performance": Operation(
+        "Trades, P&L, win rate, maximum drawdown and Sharpe ratio of an instance",
+        {200: Reply("Performance (README: formulas).", Performance), 404: NO_INSTANCE},
+    ),
+}

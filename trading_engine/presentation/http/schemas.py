@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from trading_engine.domain.orders import OrderStatus
 
 IDENTIFIER = r"^[A-Za-z0-9._:-]{1,64}$"
 # Numbers stay far inside what 28-digit decimal arithmetic computes exactly.
@@ -20,6 +22,11 @@ class _Body(BaseModel):
 
 class CreateOrder(_Body):
     """A new order. Numbers may be JSON numbers or strings; they are parsed exactly."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"symbol": "BTC-USD", "side": "buy", "type": "limit", "quantity": "0.01", "limit_price": "45000",
+         "time_in_force": "gtc", "client_order_id": "example-limit-buy"},
+    ]})
 
     symbol: str = Field(pattern=SYMBOL, description="Instrument, e.g. BTC-USD.", examples=["BTC-USD"])
     side: Literal["buy", "sell"]
@@ -40,16 +47,33 @@ class CreateOrder(_Body):
 
 
 class CircuitBreakerAction(_Body):
+    # The risk service refuses a trip without a reason; the document says so too.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"action": {"const": "trip"}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string", "pattern": r"\S"}}},
+    })
+
     action: Literal["trip", "reset"]
-    reason: str | None = Field(default=None, max_length=500, description="Required to trip.")
+    reason: str | None = Field(default=None, max_length=500, description="Required to trip: why trading halts.")
+
+
+StrategyId = Annotated[str | None, Field(pattern=IDENTIFIER, description="Only what this strategy instance traded.")]
+
+
+class StrategyFilter(_Body):
+    """The query of GET /positions/current and /portfolio/pnl."""
+
+    strategy_id: StrategyId = None
 
 
 class OrderListQuery(_Body):
-    status: Literal["new", "open", "partially_filled", "filled", "cancelled", "rejected", "expired"] | None = None
+    status: OrderStatus | None = None
     symbol: str | None = Field(default=None, pattern=SYMBOL)
-    strategy_id: str | None = Field(default=None, pattern=IDENTIFIER)
+    strategy_id: StrategyId = None
     limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="next_cursor of the previous page.",
+    )
 
 
 class StartStrategy(_Body):

@@ -1,15 +1,12 @@
-"""GET /api/v1/openapi.json."""
+"""GET /api/v1/openapi.json: the document generated for this app when it was built."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
+
+from trading_engine.presentation.http.keys import OPENAPI
 
 
 class OpenApiHandlers:
-    def __init__(self, document: dict[str, Any]) -> None:
-        self._document = document
-
     async def document(self, request: web.Request) -> web.Response:
-        return web.json_response(self._document)
+        return web.json_response(request.app[OPENAPI])

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError as PydanticValidationError
 
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.orders import OrderStatus
+from trading_engine.domain.orders import OrderRequest
 from trading_engine.domain.ports.repository import OrderQuery
-from trading_engine.presentation.http.bodies import describe_validation_error, json_response, read_json
+from trading_engine.presentation.http.bodies import json_response, read_json, read_query
 from trading_engine.presentation.http.errors import ApiError
 from trading_engine.presentation.http.schemas import CreateOrder, OrderListQuery
-from trading_engine.services.orders import OrderRequest, OrderService
+from trading_engine.services.orders import OrderService
 
 
 class OrderHandlers:
@@ -20,35 +19,15 @@ class OrderHandlers:
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request, CreateOrder)
-        result = await self._orders.place(
-            OrderRequest(
-                symbol=body.symbol,
-                side=body.side,
-                type=body.type,
-                quantity=body.quantity,
-                limit_price=body.limit_price,
-                time_in_force=body.time_in_force,
-                client_order_id=body.client_order_id,
-            )
-        )
+        result = await self._orders.place(OrderRequest(**body.model_dump()))
         return json_response(result.order.to_dict(), status=201 if result.created else 200)
 
     async def list(self, request: web.Request) -> web.Response:
-        unknown = set(request.query) - set(OrderListQuery.model_fields)
-        if unknown:
-            raise ApiError(
-                400, f"unknown query parameter {sorted(unknown)[0]!r}; allowed: "
-                f"{', '.join(OrderListQuery.model_fields)}", field=sorted(unknown)[0],
-            )
-        try:
-            query = OrderListQuery.model_validate(dict(request.query))
-        except PydanticValidationError as exc:
-            field, message = describe_validation_error(exc)
-            raise ApiError(400, message, field=field) from None
+        query = read_query(request, OrderListQuery)
         try:
             page = await self._orders.list(
                 OrderQuery(
-                    status=OrderStatus(query.status) if query.status else None,
+                    status=query.status,
                     symbol=query.symbol.upper() if query.symbol else None,
                     strategy_id=query.strategy_id,
                     limit=query.limit,

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
 from aiohttp import web
 
-from trading_engine.domain.portfolio import PositionValuation
-from trading_engine.presentation.http.bodies import json_response
-from trading_engine.presentation.http.errors import ApiError
+from trading_engine.presentation.http.bodies import json_response, read_query
+from trading_engine.presentation.http.schemas import StrategyFilter
 from trading_engine.services.portfolio import PortfolioService
-from trading_engine.services.strategies import StrategyManager
-
-
-def position_json(item: PositionValuation) -> dict[str, Any]:
-    return {
-        "symbol": item.symbol,
-        "currency": item.currency,
-        "quantity": item.quantity,
-        "average_entry_price": item.average_entry_price,
-        "mark": item.mark,
-        "market_value": item.market_value,
-        "unrealized_pnl": item.unrealized_pnl,
-        "realized_pnl": item.realized_pnl,
-        "fees_paid": item.fees_paid,
-    }
-
-
-def _strategy_filter(request: web.Request) -> str | None:
-    unknown = sorted(set(request.query) - {"strategy_id"})
-    if unknown:
-        raise ApiError(400, f"unknown query parameter {unknown[0]!r}; allowed: strategy_id", field=unknown[0])
-    return request.query.get("strategy_id")
+from trading_engine.services.strategy_runtime import StrategyManager
 
 
 class PortfolioHandlers:
@@ -40,7 +18,7 @@ class PortfolioHandlers:
         self._strategies = strategies
 
     async def positions(self, request: web.Request) -> web.Response:
-        strategy_id = _strategy_filter(request)
+        strategy_id = read_query(request, StrategyFilter).strategy_id
         if strategy_id is not None:  # the one symbol that instance trades, attributed to it
             perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             positions = [] if perf["position"] == 0 else [{
@@ -49,27 +27,13 @@ class PortfolioHandlers:
                 "realized_pnl": perf["realized_pnl"], "fees_paid": perf["fees"], "strategy_id": strategy_id,
             }]
             return json_response({"positions": positions})
-        return json_response({"positions": [position_json(p) for p in self._portfolio.positions()]})
+        return json_response({"positions": [asdict(p) for p in self._portfolio.positions()]})
 
     async def pnl(self, request: web.Request) -> web.Response:
-        strategy_id = _strategy_filter(request)
+        strategy_id = read_query(request, StrategyFilter).strategy_id
         if strategy_id is not None:
             perf = self._strategies.performance_of(await self._strategies.find(strategy_id))
             return json_response({k: perf[k] for k in (
                 "strategy_id", "symbol", "currency", "realized_pnl", "unrealized_pnl", "fees", "net_pnl", "trades")})
         v = self._portfolio.valuation()
-        return json_response(
-            {
-                "reporting_currency": v.reporting_currency,
-                "cash": v.cash,
-                "reserved": v.reserved,
-                "equity": v.equity,
-                "gross_exposure": v.gross_exposure,
-                "net_exposure": v.net_exposure,
-                "realized_pnl": v.realized_pnl,
-                "unrealized_pnl": v.unrealized_pnl,
-                "fees": v.fees,
-                "net_pnl": v.realized_pnl + v.unrealized_pnl - v.fees,
-                "positions": [position_json(p) for p in v.positions],
-            }
-        )
+        return json_response({**asdict(v), "net_pnl": v.realized_pnl + v.unrealized_pnl - v.fees})

@@ -9,18 +9,23 @@ from aiohttp import web
 from trading_engine.domain.timefmt import isoformat_utc
 from trading_engine.presentation.http.bodies import json_response, read_json
 from trading_engine.presentation.http.schemas import StartStrategy, StopStrategy
-from trading_engine.services.strategies import Instance, StrategyManager
+from trading_engine.services.strategy_runtime import Instance, StrategyManager
 
 
 def instance_json(instance: Instance) -> dict[str, Any]:
     record = instance.record()
     return {
-        **record,
-        "position": instance.position.quantity,
-        "trades": instance.trades,
-        "limit_hits": instance.limit_hits,
-        "created_at": isoformat_utc(instance.created_at),
-        "updated_at": isoformat_utc(instance.updated_at or instance.created_at),
+        "strategy_id": record.strategy_id,
+        "strategy": record.strategy,
+        "symbol": record.symbol,
+        "params": dict(record.params),
+        "status": record.status,
+        "reason": record.reason,
+        "created_at": isoformat_utc(record.created_at),
+        "updated_at": isoformat_utc(record.updated_at),
+        "position": instance.performance.position.quantity,
+        "trades": instance.performance.trades,
+        "limit_hits": instance.limits.hits,
     }
 
 

@@ -1,9 +1,10 @@
-"""Exact decimal helpers for the market adapters: snapping prices onto a tick grid and products
-that must not round.
+"""Exact decimal helpers: snapping a number onto a grid of steps (prices onto the tick grid,
+quantities onto the lot grid) and products that must not round.
 
-Every function works in one ``decimal`` context of its own, wide enough for the operands, so the
-results are exact and never depend on the caller's context. Values and steps must be greater
-than 0.
+The one place the engine floors, ceils or rounds to a step: the paper venue, the simulated feed
+and the built-in strategies all call these. Every function works in one ``decimal`` context of its
+own, wide enough for the operands, so the results are exact and never depend on the caller's
+context. Steps must be greater than 0; values may have any sign.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ _EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[Inexact])
 
 
 def _ticks(value: Decimal, tick: Decimal) -> tuple[Decimal, Decimal, Context]:
-    """``(whole ticks in value, remainder, context)``, both exact."""
+    """``(whole ticks in value, truncated toward zero; remainder, with value's sign; context)``,
+    both exact."""
+    if not tick > 0:
+        raise ValueError(f"step {tick} must be greater than 0")
     context = _EXACT
     whole = context.divide_int(value, tick)
     remainder = context.subtract(value, context.multiply(whole, tick))
@@ -28,7 +32,9 @@ def _ticks(value: Decimal, tick: Decimal) -> tuple[Decimal, Decimal, Context]:
 
 def floor_to_tick(value: Decimal, tick: Decimal) -> Decimal:
     """The largest whole number of ``tick`` s that is not above ``value``."""
-    whole, _remainder, context = _ticks(value, tick)
+    whole, remainder, context = _ticks(value, tick)
+    if remainder < 0:
+        whole = context.subtract(whole, 1)
     return context.multiply(whole, tick)
 
 
@@ -42,6 +48,8 @@ def ceil_to_tick(value: Decimal, tick: Decimal) -> Decimal:
 
 def nearest_tick(value: Decimal, tick: Decimal) -> Decimal:
     """``value`` rounded to the nearest whole number of ``tick`` s, halves to the even count."""
+    if value < 0:
+        return -nearest_tick(-value, tick)
     whole, remainder, context = _ticks(value, tick)
     twice = context.multiply(remainder, 2)
     if twice > tick or (twice == tick and context.remainder(whole, 2) == 1):

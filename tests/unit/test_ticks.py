@@ -1,4 +1,5 @@
-"""Tick rounding and exact products used by the market adapters."""
+"""Rounding onto a grid of steps and exact products: the one arithmetic the market adapters and
+the strategies snap with."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import localcontext
 
 import pytest
 
-from trading_engine.infrastructure.market.ticks import (
+from trading_engine.domain.ticks import (
     ceil_to_tick,
     exact_difference,
     exact_product,
@@ -29,6 +30,9 @@ from trading_engine.infrastructure.market.ticks import (
         ("7", "10", "0", "10", "10"),
         ("12345678901234567890123456789.0001", "0.001", "12345678901234567890123456789.000",
          "12345678901234567890123456789.001", "12345678901234567890123456789.000"),
+        ("-1.3", "0.25", "-1.50", "-1.25", "-1.25"),  # floor goes down, ceil up, for any sign
+        ("-100.125", "0.01", "-100.13", "-100.12", "-100.12"),
+        ("0", "0.01", "0", "0", "0"),
     ],
 )
 def test_rounding_onto_the_grid_is_exact(value, tick, floor, ceil, nearest) -> None:
@@ -44,3 +48,10 @@ def test_results_do_not_depend_on_the_callers_context() -> None:
         assert exact_product(D("0.003"), D("100.07"), D("7.5")) == D("2.251575")
         assert scaled_by_bps(D("1234567.891"), D("2.5")) == D("308.64197275")
         assert exact_difference(D("1234567.891"), D("0.5")) == D("1234567.391")
+
+
+@pytest.mark.parametrize("step", ["0", "-0.01"])
+def test_a_step_must_be_positive(step) -> None:
+    for snap in (floor_to_tick, ceil_to_tick, nearest_tick):
+        with pytest.raises(ValueError, match="must be greater than 0"):
+            snap(D("1.23"), D(step))

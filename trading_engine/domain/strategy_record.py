@@ -1,0 +1,101 @@
+"""What is kept of a strategy instance: its status and the record the store holds.
+
+A :class:`StrategyRecord` is written (through ``ChangeSet.strategies``) when an instance starts
+and whenever its status changes, and read back to resume or report it after a restart. It is
+checked when it is made, so a store only serialises it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from trading_engine.domain.errors import ValidationError
+from trading_engine.domain.instruments import SYMBOL_RULE, parse_symbol
+from trading_engine.domain.orders import parse_identifier
+from trading_engine.domain.timefmt import require_aware
+
+
+class StrategyStatus(StrEnum):
+    """``running`` until stopped (by a client, or at startup when not resumed: ``stopped``) or
+    halted by a failure or containment (``error``)."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class StrategyRecord:
+    """One strategy instance as stored.
+
+    ``params`` are its validated parameters as JSON values (decimals as strings in positional
+    notation, lists rather than tuples), so that what a store reads back equals what was written;
+    ``reason`` says why it stopped (None while running, or when no reason was given). Timestamps
+    are timezone-aware and kept in UTC.
+    """
+
+    strategy_id: str
+    strategy: str
+    symbol: str
+    params: Mapping[str, Any]
+    status: StrategyStatus
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        parse_identifier(self.strategy_id, field="strategy_id")
+        if not isinstance(self.strategy, str) or not self.strategy:
+            raise ValidationError(f"strategy must be a non-empty name, not {self.strategy!r}", field="strategy")
+        if not isinstance(self.symbol, str) or parse_symbol(self.symbol)[0] != self.symbol:
+            raise ValidationError(f"symbol {self.symbol!r} is not valid; expected {SYMBOL_RULE}", field="symbol")
+        if not isinstance(self.params, Mapping):
+            raise ValidationError(
+                f"params must be a mapping of parameter names to values, not {type(self.params).__name__}",
+                field="params",
+            )
+        object.__setattr__(self, "params", MappingProxyType(_json_copy(self.params, path="params")))
+        if not isinstance(self.status, StrategyStatus):
+            allowed = ", ".join(status.value for status in StrategyStatus)
+            raise ValidationError(
+                f"status {self.status!r} is not a StrategyStatus; allowed: {allowed}", field="status"
+            )
+        if self.reason is not None and not isinstance(self.reason, str):
+            raise ValidationError(
+                f"reason must be a string or None, not {type(self.reason).__name__}", field="reason"
+            )
+        for name in ("created_at", "updated_at"):
+            object.__setattr__(self, name, require_aware(getattr(self, name), field=name).astimezone(UTC))
+
+
+def _json_copy(value: object, *, path: str) -> Any:
+    """``value`` as plain JSON data (dicts and lists), so it reads back equal to itself; a
+    ValidationError on ``params`` when it holds anything else."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{path} is {value!r}, which JSON cannot hold", field="params")
+        return value
+    if isinstance(value, list):
+        return [_json_copy(item, path=f"{path}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        copy = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(f"{path} has the key {key!r}; keys are strings", field="params")
+            copy[key] = _json_copy(item, path=f"{path}.{key}")
+        return copy
+    hint = ""
+    if isinstance(value, Decimal):
+        hint = " (write decimals as strings)"
+    elif isinstance(value, tuple):
+        hint = " (write a list, not a tuple)"
+    raise ValidationError(f"{path} is a {type(value).__name__}, not a JSON value{hint}", field="params")

@@ -1,0 +1,77 @@
+"""A running (or stopped) strategy instance: who it is, its state, its inbox and its task."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from trading_engine.domain.decimals import plain
+from trading_engine.domain.strategy import Strategy, StrategySpec
+from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
+from trading_engine.services.strategy_runtime.limits import InstanceLimits
+from trading_engine.services.strategy_runtime.performance import PerformanceTrack
+
+
+@dataclass
+class Inbox:
+    """What the instance's task has still to handle: its own events (fills, risk events) oldest
+    first, then the latest tick of its symbol (a newer tick replaces one not handled yet)."""
+
+    events: deque[tuple[str, Any]] = field(default_factory=deque)
+    pending_tick: tuple[Decimal, float] | None = None  # (price, monotonic time received)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def put(self, kind: str, payload: Any) -> None:
+        self.events.append((kind, payload))
+        self.wakeup.set()
+
+    def put_tick(self, price: Decimal, received: float) -> None:
+        self.pending_tick = (price, received)
+        self.wakeup.set()
+
+    @property
+    def idle(self) -> bool:
+        return not self.events and self.pending_tick is None and not self.wakeup.is_set()
+
+
+@dataclass
+class Instance:
+    strategy_id: str
+    spec: StrategySpec
+    symbol: str
+    params: dict[str, Any]  # validated: decimals as Decimal
+    strategy: Strategy
+    created_at: datetime
+    performance: PerformanceTrack
+    limits: InstanceLimits
+    status: StrategyStatus = StrategyStatus.RUNNING
+    reason: str | None = None
+    updated_at: datetime | None = None
+    inbox: Inbox = field(default_factory=Inbox)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status is StrategyStatus.RUNNING
+
+    def record(self) -> StrategyRecord:
+        return StrategyRecord(
+            strategy_id=self.strategy_id,
+            strategy=self.spec.name,
+            symbol=self.symbol,
+            params={k: plain(v) if isinstance(v, Decimal) else v for k, v in self.params.items()},
+            status=self.status,
+            reason=self.reason,
+            created_at=self.created_at,
+            updated_at=self.updated_at or self.created_at,
+        )
+
+
+def seed_of(strategy_id: str) -> int:
+    """A seed of the instance's own, the same across restarts."""
+    return int.from_bytes(hashlib.sha256(strategy_id.encode()).digest()[:8], "big")
