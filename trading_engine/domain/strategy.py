@@ -114,9 +114,15 @@ class Strategy(Protocol):
 # -- parameters ----------------------------------------------------------------------------------
 
 
+MAX_DECIMAL_PARAMETER = Decimal("1E+15")
+
+
 @dataclass(frozen=True)
 class Parameter:
-    """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"`` or ``"number"`` (float)."""
+    """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"`` or ``"number"`` (float).
+
+    A decimal without a ``maximum`` of its own is bounded by ``MAX_DECIMAL_PARAMETER``, as every
+    number the API takes is: sizes and notionals stay where exact arithmetic is cheap."""
 
     name: str
     kind: str
@@ -125,6 +131,13 @@ class Parameter:
     minimum: Any = None
     maximum: Any = None
     exclusive_minimum: bool = False
+
+    @property
+    def upper(self) -> Any:
+        """The largest value allowed: ``maximum``, or for a decimal ``MAX_DECIMAL_PARAMETER``."""
+        if self.maximum is None and self.kind == "decimal":
+            return MAX_DECIMAL_PARAMETER
+        return self.maximum
 
     def schema(self) -> dict[str, Any]:
         """JSON-schema-like description for the API (decimals as strings)."""
@@ -135,8 +148,8 @@ class Parameter:
         }
         if self.minimum is not None:
             out["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = _json(self.minimum)
-        if self.maximum is not None:
-            out["maximum"] = _json(self.maximum)
+        if self.upper is not None:
+            out["maximum"] = _json(self.upper)
         return out
 
     def parse(self, value: Any) -> Any:
@@ -169,7 +182,7 @@ class Parameter:
         low_fails = self.minimum is not None and (
             parsed <= self.minimum if self.exclusive_minimum else parsed < self.minimum
         )
-        if low_fails or (self.maximum is not None and parsed > self.maximum):
+        if low_fails or (self.upper is not None and parsed > self.upper):
             raise ValidationError(f"{field_name} {value} is out of range; it must be{bounds}", field=field_name)
         return parsed
 
@@ -180,8 +193,8 @@ class Parameter:
         parts = []
         if self.minimum is not None:
             parts.append(f"{'greater than' if self.exclusive_minimum else 'at least'} {self.minimum}")
-        if self.maximum is not None:
-            parts.append(f"at most {self.maximum}")
+        if self.upper is not None:
+            parts.append(f"at most {self.upper}")
         return (" " + " and ".join(parts)) if parts else ""
 
 
