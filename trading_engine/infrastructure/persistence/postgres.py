@@ -49,7 +49,6 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import structlog
@@ -62,6 +61,7 @@ from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQu
 from trading_engine.domain.risk import BreakerState
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.infrastructure.persistence.database_url import hide_password, redact_url
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
@@ -187,24 +187,6 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (and nothing else changed)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<a database URL that cannot be parsed>"
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-def schema_for_instance(instance_name: str) -> str:
-    """The schema of an engine instance: ``trading-engine-lh`` -> ``trading_engine_lh``."""
-    return instance_name.lower().replace("-", "_")
 
 
 class PostgresTradingStore:
@@ -389,7 +371,7 @@ class PostgresTradingStore:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, ceiling)
             if self._pool is not None:
-                self._pool.expire_connections()  # the read connections died with the server too
+                await self._pool.expire_connections()  # the read connections died with the server too
             log.info("store_reconnected", database=self._shown, schema=self._schema)
 
     # -- schema --------------------------------------------------------------------------------
@@ -518,8 +500,7 @@ class PostgresTradingStore:
         text = str(exc) or type(exc).__name__
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
             text = f"constraint failed: {text}"
-        password = urlsplit(self._url).password if "://" in self._url else None
-        return text.replace(password, "***") if password else text
+        return hide_password(text, self._url)
 
     # -- reading -----------------------------------------------------------------------------
 
