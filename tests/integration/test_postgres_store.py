@@ -149,7 +149,7 @@ async def test_schemas_keep_instances_apart(postgres_cluster: PostgresCluster) -
 
 async def test_a_second_writer_on_a_schema_is_refused(postgres_cluster: PostgresCluster, schema: PostgresSchema) -> None:
     first = PostgresTradingStore(postgres_cluster.url(), schema.name)
-    second = PostgresTradingStore(postgres_cluster.url(), schema.name)
+    second = PostgresTradingStore(postgres_cluster.url(), schema.name, lock_wait_seconds=0.2)
     await first.start()
     try:
         with pytest.raises(StoreUnavailable) as caught:

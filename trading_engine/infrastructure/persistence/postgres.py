@@ -202,6 +202,7 @@ class PostgresTradingStore:
         connect_timeout_seconds: float = 5.0,
         reconnect_initial_seconds: float = 0.05,
         reconnect_max_seconds: float = 2.0,
+        lock_wait_seconds: float = 2.0,
     ) -> None:
         if not isinstance(schema, str) or not SCHEMA_NAME.match(schema):
             raise ValueError(
@@ -217,6 +218,7 @@ class PostgresTradingStore:
         self._read_connections = read_connections
         self._connect_timeout = connect_timeout_seconds
         self._backoff = (reconnect_initial_seconds, reconnect_max_seconds)
+        self._lock_wait = lock_wait_seconds
         self._conn: asyncpg.Connection | None = None
         self._pool: asyncpg.Pool | None = None
         self._queue: asyncio.Queue[Pending | Stop] | None = None
@@ -277,10 +279,7 @@ class PostgresTradingStore:
     async def _open_writer(self, *, migrate: bool) -> None:
         conn = await self._connect()
         try:
-            locked = await conn.fetchval(
-                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", f"trading-engine:{self._schema}"
-            )
-            if not locked:
+            if not await self._lock(conn):
                 raise StoreUnavailable(
                     f"schema {self._schema} on {self._shown} is in use by another engine process; "
                     "one process writes one schema: stop the other or give this one another "
@@ -295,6 +294,17 @@ class PostgresTradingStore:
             raise
         conn.add_termination_listener(lambda _conn: self._lost.set())
         self._conn = conn
+
+    async def _lock(self, conn: asyncpg.Connection) -> bool:
+        """Take the schema's advisory lock, waiting up to ``lock_wait_seconds``: the session of a
+        process that was just killed may take a moment to end on the server."""
+        key = f"trading-engine:{self._schema}"
+        for attempt in range(max(1, int(self._lock_wait / 0.1) + 1)):
+            if await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key):
+                return True
+            if attempt * 0.1 < self._lock_wait:
+                await asyncio.sleep(0.1)
+        return False
 
     async def start(self) -> None:
         if self._writer_task is not None:
