@@ -186,6 +186,7 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.InternalClientError,  # e.g. "cannot switch to state ...": a connection broken mid-query
 )
 
 
@@ -292,8 +293,14 @@ class PostgresTradingStore:
         except BaseException:
             await _close(conn)
             raise
-        conn.add_termination_listener(lambda _conn: self._lost.set())
+        conn.add_termination_listener(self._connection_lost)
         self._conn = conn
+
+    def _connection_lost(self, conn: asyncpg.Connection) -> None:
+        """The writer connection ``conn`` is gone: have the supervisor reconnect (a connection
+        already replaced, or none while reconnecting, changes nothing)."""
+        if conn is self._conn:
+            self._lost.set()
 
     async def _lock(self, conn: asyncpg.Connection) -> bool:
         """Take the schema's advisory lock, waiting up to ``lock_wait_seconds``: the session of a
@@ -345,7 +352,7 @@ class PostgresTradingStore:
                 await asyncio.gather(supervisor, return_exceptions=True)
             pool, self._pool = self._pool, None
             if pool is not None:
-                pool.terminate() if self._lost.is_set() else await _close_pool(pool)
+                await _close_pool(pool)
             conn, self._conn = self._conn, None
             await _close(conn)
 
@@ -366,6 +373,7 @@ class PostgresTradingStore:
         """Reconnect the writer whenever its connection is lost, with exponential backoff."""
         while True:
             await self._lost.wait()
+            self._lost.clear()
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.terminate()
@@ -373,11 +381,11 @@ class PostgresTradingStore:
             delay, ceiling = self._backoff
             while True:
                 try:
-                    self._lost.clear()
                     await self._open_writer(migrate=False)
                     break
-                except StoreUnavailable as exc:
-                    log.warning("store_reconnect_failed", error=exc.message, retry_in_seconds=delay)
+                except Exception as exc:  # the server is down, starting up, or went away again
+                    error = exc.message if isinstance(exc, StoreUnavailable) else self._describe(exc)
+                    log.warning("store_reconnect_failed", error=error, retry_in_seconds=delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, ceiling)
             if self._pool is not None:
@@ -455,8 +463,6 @@ class PostgresTradingStore:
                 fail_all(drain(queue)[0], lambda: StoreUnavailable(f"{NOT_RUNNING}; nothing was stored"))
                 raise
             except Exception as exc:
-                if isinstance(exc, _CONNECTION_ERRORS):
-                    self._lost.set()
                 failure = _Described(self._describe(exc))
                 self._failure = failure
                 queued, stopping_too = drain(queue)
@@ -477,6 +483,13 @@ class PostgresTradingStore:
         conn = self._conn
         if conn is None or conn.is_closed():
             raise ConnectionError(f"not connected to {self._shown}; reconnecting")
+        try:
+            await self._write_batch(conn, batch)
+        except _CONNECTION_ERRORS:
+            self._connection_lost(conn)
+            raise
+
+    async def _write_batch(self, conn: asyncpg.Connection, batch: list[Rows]) -> None:
         async with conn.transaction():
             orders = [row for rows in batch for row in rows.orders]
             if orders:
