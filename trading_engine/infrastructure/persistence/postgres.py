@@ -1,9 +1,9 @@
 """``PostgresTradingStore``: the trading store in one PostgreSQL schema, shared by a fleet.
 
 Driver
-    asyncpg: native asyncio (no thread per connection), the binary protocol, and an
-    ``executemany`` that pipelines a batch's rows in one round trip, which is what group commit
-    needs to reach thousands of acknowledged orders per second.
+    asyncpg: native asyncio (no thread per connection), the binary protocol, prepared statements
+    cached per connection and arrays as parameters, so a whole batch of change sets is written in
+    one round trip, which is what group commit needs for thousands of acknowledged orders a second.
 
 Connections
     One writer connection, held for the process's life, owns the schema: on ``start()`` it takes a
@@ -17,7 +17,9 @@ Connections
 Group commit and failures
     As in SQLite: ``commit`` turns the change set into rows on the caller's side, queues them, and
     one writer task writes everything queued (at most ``max_batch`` change sets) in ONE transaction,
-    one ``executemany`` per table, then resolves the futures. When a transaction fails (a
+    then resolves the futures. The transaction is one statement and one round trip: a CTE per
+    table inserting its rows from arrays (``unnest``), later upserts of a key winning; only a batch
+    with strategy records adds a read and a second statement. When a transaction fails (a
     constraint, the server going away, ...) every commit of the batch and every commit queued raises
     ``StoreUnavailable`` and the store refuses changes until the caller has reloaded the durable
     state and called ``reset()``. A commit whose connection broke while its COMMIT was on the way
@@ -147,25 +149,40 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 MAX_BATCH = 512
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-_UPSERT_ORDER = """
-INSERT INTO orders (order_id, client_order_id, symbol, side, type, status, strategy_id,
-                    created_at, updated_at, data)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-ON CONFLICT (order_id) DO UPDATE SET
-    client_order_id = excluded.client_order_id, symbol = excluded.symbol, side = excluded.side,
-    type = excluded.type, status = excluded.status, strategy_id = excluded.strategy_id,
-    created_at = excluded.created_at, updated_at = excluded.updated_at, data = excluded.data
-"""
-_INSERT_FILL = "INSERT INTO fills (fill_id, order_id, strategy_id, data) VALUES ($1, $2, $3, $4)"
-_UPSERT_POSITION = (
-    "INSERT INTO positions (symbol, data) VALUES ($1, $2) ON CONFLICT (symbol) DO UPDATE SET data = excluded.data"
-)
-_UPSERT_CASH = (
-    "INSERT INTO cash (currency, balance, reserved) VALUES ($1, $2, $3) "
-    "ON CONFLICT (currency) DO UPDATE SET balance = excluded.balance, reserved = excluded.reserved"
-)
-_UPSERT_BREAKER = "INSERT INTO breaker (id, data) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
-_UPSERT_ACCOUNT = "INSERT INTO account (id, data) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
+# One CTE per table, each inserting the rows of its arrays in the order given (``ord``): the batch
+# is one statement. Upserted keys appear once per statement (``_latest``): PostgreSQL refuses to
+# update a row twice in one statement.
+_ORDER_CTE = """orders_written AS (
+    INSERT INTO orders (order_id, client_order_id, symbol, side, type, status, strategy_id,
+                        created_at, updated_at, data)
+    SELECT order_id, client_order_id, symbol, side, type, status, strategy_id, created_at, updated_at, data::json
+    FROM unnest({0}) WITH ORDINALITY
+        AS u (order_id, client_order_id, symbol, side, type, status, strategy_id, created_at, updated_at, data, ord)
+    ORDER BY ord
+    ON CONFLICT (order_id) DO UPDATE SET
+        client_order_id = excluded.client_order_id, symbol = excluded.symbol, side = excluded.side,
+        type = excluded.type, status = excluded.status, strategy_id = excluded.strategy_id,
+        created_at = excluded.created_at, updated_at = excluded.updated_at, data = excluded.data
+)"""
+_FILL_CTE = """fills_written AS (
+    INSERT INTO fills (fill_id, order_id, strategy_id, data)
+    SELECT fill_id, order_id, strategy_id, data::json
+    FROM unnest({0}) WITH ORDINALITY AS u (fill_id, order_id, strategy_id, data, ord) ORDER BY ord
+)"""
+_POSITION_CTE = """positions_written AS (
+    INSERT INTO positions (symbol, data) SELECT symbol, data::json FROM unnest({0}) AS u (symbol, data)
+    ON CONFLICT (symbol) DO UPDATE SET data = excluded.data
+)"""
+_CASH_CTE = """cash_written AS (
+    INSERT INTO cash (currency, balance, reserved) SELECT * FROM unnest({0}) AS u (currency, balance, reserved)
+    ON CONFLICT (currency) DO UPDATE SET balance = excluded.balance, reserved = excluded.reserved
+)"""
+_BREAKER_CTE = """breaker_written AS (
+    INSERT INTO breaker (id, data) VALUES (1, {0}::json) ON CONFLICT (id) DO UPDATE SET data = excluded.data
+)"""
+_ACCOUNT_CTE = """account_written AS (
+    INSERT INTO account (id, data) VALUES (1, {0}::json) ON CONFLICT (id) DO UPDATE SET data = excluded.data
+)"""
 # created_at is not updated: a record keeps the created_at of its first write.
 _UPSERT_STRATEGY = """
 INSERT INTO strategies (strategy_id, strategy, symbol, status, created_at, updated_at, data)
@@ -490,33 +507,24 @@ class PostgresTradingStore:
             raise
 
     async def _write_batch(self, conn: asyncpg.Connection, batch: list[Rows]) -> None:
+        """The batch in one round trip where it can: one statement whose data-modifying CTEs
+        upsert every table from arrays (``unnest``), atomic on its own. Strategy records need the
+        stored ones first, so a batch holding some is one explicit transaction."""
+        statement, params = _batch_statement(batch)
+        strategies = [row for rows in batch for row in rows.strategies]
+        if not strategies:
+            if statement:
+                await conn.execute(statement, *params)
+            return
         async with conn.transaction():
-            orders = [row for rows in batch for row in rows.orders]
-            if orders:
-                await conn.executemany(_UPSERT_ORDER, orders)
-            fills = [row for rows in batch for row in rows.fills]
-            if fills:
-                await conn.executemany(_INSERT_FILL, fills)
-            positions = [row for rows in batch for row in rows.positions]
-            if positions:
-                await conn.executemany(_UPSERT_POSITION, positions)
-            cash = [row for rows in batch for row in rows.cash]
-            if cash:
-                await conn.executemany(_UPSERT_CASH, cash)
-            breakers = [rows.breaker for rows in batch if rows.breaker is not None]
-            if breakers:
-                await conn.execute(_UPSERT_BREAKER, breakers[-1])
-            accounts = [rows.account for rows in batch if rows.account is not None]
-            if accounts:
-                await conn.execute(_UPSERT_ACCOUNT, accounts[-1])
-            strategies = [row for rows in batch for row in rows.strategies]
-            if strategies:
-                ids = list(dict.fromkeys(row.strategy_id for row in strategies))
-                found = await conn.fetch(
-                    f"SELECT {_STRATEGY_COLUMNS} FROM strategies WHERE strategy_id = ANY($1::text[])", ids
-                )
-                stored = {row["strategy_id"]: StrategyRow(*row.values()) for row in found}
-                await conn.executemany(_UPSERT_STRATEGY, keep_first_created(strategies, stored))
+            if statement:
+                await conn.execute(statement, *params)
+            ids = list(dict.fromkeys(row.strategy_id for row in strategies))
+            found = await conn.fetch(
+                f"SELECT {_STRATEGY_COLUMNS} FROM strategies WHERE strategy_id = ANY($1::text[])", ids
+            )
+            stored = {row["strategy_id"]: StrategyRow(*row.values()) for row in found}
+            await conn.executemany(_UPSERT_STRATEGY, keep_first_created(strategies, stored))
 
     def _describe(self, exc: BaseException) -> str:
         """The error as one phrase, the URL's password never in it; a constraint says so."""
@@ -566,6 +574,47 @@ class PostgresTradingStore:
 
 class _Described(Exception):
     """A failure kept by its (redacted) description: what ``refusing`` and ``write_failed`` show."""
+
+
+def _latest(rows: list[Any]) -> list[Any]:
+    """One row per key (the first column): the last value written, in the place of the first."""
+    latest: dict[Any, Any] = {}
+    for row in rows:
+        latest[row[0]] = row
+    return list(latest.values())
+
+
+def _batch_statement(batch: list[Rows]) -> tuple[str, list[Any]]:
+    """The statement writing ``batch`` (strategy records aside) and its parameters: each table's
+    columns as text arrays; empty when there is nothing to write."""
+    params: list[Any] = []
+    ctes: list[str] = []
+
+    def arrays(rows: list[Any], width: int) -> str:
+        placeholders = []
+        for column in range(width):
+            params.append([row[column] for row in rows])
+            placeholders.append(f"${len(params)}::text[]")
+        return ", ".join(placeholders)
+
+    for template, rows, width in (
+        (_ORDER_CTE, _latest([row for rows in batch for row in rows.orders]), 10),
+        (_FILL_CTE, [row for rows in batch for row in rows.fills], 4),
+        (_POSITION_CTE, _latest([row for rows in batch for row in rows.positions]), 2),
+        (_CASH_CTE, _latest([row for rows in batch for row in rows.cash]), 3),
+    ):
+        if rows:
+            ctes.append(template.format(arrays(rows, width)))
+    for template, values in (
+        (_BREAKER_CTE, [rows.breaker for rows in batch if rows.breaker is not None]),
+        (_ACCOUNT_CTE, [rows.account for rows in batch if rows.account is not None]),
+    ):
+        if values:
+            params.append(values[-1])
+            ctes.append(template.format(f"${len(params)}"))
+    if not ctes:
+        return "", []
+    return "WITH " + ",\n".join(ctes) + "\nSELECT 1", params
 
 
 async def _close(conn: asyncpg.Connection | None) -> None:
