@@ -59,31 +59,24 @@ from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
-from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.ports.repository import OrderPage, OrderQuery, StoredState
 from trading_engine.domain.risk import BreakerState
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence.database_url import hide_password, redact_url
+from trading_engine.infrastructure.persistence.group_commit import GroupCommitStore
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
-    STOP,
     IncompatibleSchema,
     ListFilter,
-    Pending,
     Rows,
-    Stop,
     StrategyRow,
     check_query,
     check_strategy_status,
-    drain,
     encode_cursor,
-    fail_all,
     keep_first_created,
-    refusing,
-    rows_of,
     strategy_record,
-    write_failed,
 )
 
 log = structlog.get_logger(__name__)
@@ -207,7 +200,7 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class PostgresTradingStore:
+class PostgresTradingStore(GroupCommitStore):
     """The ``TradingStore`` in PostgreSQL schema ``schema``; see the module docstring."""
 
     def __init__(
@@ -227,27 +220,19 @@ class PostgresTradingStore:
                 f"schema {schema!r} is not allowed; it must be 1-63 lowercase letters, digits and "
                 "underscores, not starting with a digit"
             )
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"max_batch {max_batch!r} is not allowed; it must be an int >= 1")
+        super().__init__(max_batch)
         self._url = url
         self._shown = redact_url(url)
         self._schema = schema
-        self._max_batch = max_batch
         self._read_connections = read_connections
         self._connect_timeout = connect_timeout_seconds
         self._backoff = (reconnect_initial_seconds, reconnect_max_seconds)
         self._lock_wait = lock_wait_seconds
         self._conn: asyncpg.Connection | None = None
         self._pool: asyncpg.Pool | None = None
-        self._queue: asyncio.Queue[Pending | Stop] | None = None
-        self._writer_task: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
-        self._accepting = False
         self._readable = False
-        self._failure: BaseException | None = None
-        self._transactions = 0
-        self._commits = 0
 
     @property
     def schema(self) -> str:
@@ -257,20 +242,6 @@ class PostgresTradingStore:
     def url(self) -> str:
         """The URL with its password redacted."""
         return self._shown
-
-    @property
-    def transactions(self) -> int:
-        """Write transactions committed (each holds one or more change sets)."""
-        return self._transactions
-
-    @property
-    def commits(self) -> int:
-        """Change sets committed."""
-        return self._commits
-
-    @property
-    def failed(self) -> bool:
-        return self._failure is not None
 
     @property
     def connected(self) -> bool:
@@ -343,26 +314,20 @@ class PostgresTradingStore:
             await _close(self._conn)
             self._conn = None
             raise StoreUnavailable(f"the database {self._shown} cannot be reached ({self._describe(exc)})") from exc
-        self._failure = None
         self._lost.clear()
-        self._queue = asyncio.Queue()
-        self._writer_task = asyncio.create_task(self._write_loop(self._queue), name="postgres-group-commit")
+        self._start_writer("postgres-group-commit")
         self._supervisor = asyncio.create_task(self._supervise(), name="postgres-reconnect")
-        self._accepting = self._readable = True
+        self._readable = True
         log.info("store_started", database=self._shown, schema=self._schema, schema_version=SCHEMA_VERSION)
 
     async def stop(self) -> None:
         """Finish the commits already queued, then close the connections."""
         if self._writer_task is None:
             return
-        self._accepting = False
-        task, queue, supervisor = self._writer_task, self._queue, self._supervisor
+        supervisor, self._supervisor = self._supervisor, None
         try:
-            if queue is not None:
-                queue.put_nowait(STOP)
-                await task
+            await self._stop_writer()
         finally:
-            self._writer_task = self._queue = self._supervisor = None
             self._readable = False
             if supervisor is not None:
                 supervisor.cancel()
@@ -372,11 +337,6 @@ class PostgresTradingStore:
                 await _close_pool(pool)
             conn, self._conn = self._conn, None
             await _close(conn)
-
-    def reset(self) -> None:
-        if self._failure is not None:
-            log.info("store_reset", error=self._describe(self._failure))
-        self._failure = None
 
     async def is_ready(self) -> bool:
         if not self._readable or self._failure is not None or not self.connected:
@@ -447,54 +407,6 @@ class PostgresTradingStore:
                 log.info("store_schema_migrated", database=self._shown, schema=self._schema, schema_version=version)
 
     # -- writing -----------------------------------------------------------------------------
-
-    async def commit(self, changes: ChangeSet) -> None:
-        if self._failure is not None:
-            raise StoreUnavailable(refusing(self._failure))
-        if not self._accepting or self._queue is None:
-            raise StoreUnavailable(f"{NOT_RUNNING}; nothing was stored")
-        rows = rows_of(changes)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((rows, future))
-        # A caller cancelled here does not withdraw the change: it is written with its batch.
-        await future
-
-    async def _write_loop(self, queue: asyncio.Queue[Pending | Stop]) -> None:
-        while True:
-            item = await queue.get()
-            if isinstance(item, Stop):
-                return
-            batch = [item]
-            stopping = False
-            while len(batch) < self._max_batch and not queue.empty():
-                following = queue.get_nowait()
-                if isinstance(following, Stop):
-                    stopping = True
-                    break
-                batch.append(following)
-            try:
-                await self._write([rows for rows, _ in batch])
-            except asyncio.CancelledError:
-                unknown = "the store was stopped while writing this change; it may or may not be stored"
-                fail_all(batch, lambda: StoreUnavailable(unknown))
-                fail_all(drain(queue)[0], lambda: StoreUnavailable(f"{NOT_RUNNING}; nothing was stored"))
-                raise
-            except Exception as exc:
-                failure = _Described(self._describe(exc))
-                self._failure = failure
-                queued, stopping_too = drain(queue)
-                log.error("store_commit_failed", error=str(failure), batch_size=len(batch), queued=len(queued))
-                fail_all(batch + queued, lambda: StoreUnavailable(write_failed(failure)))
-                if stopping or stopping_too:
-                    return
-                continue
-            self._transactions += 1
-            self._commits += len(batch)
-            for _rows, future in batch:
-                if not future.done():
-                    future.set_result(None)
-            if stopping:
-                return
 
     async def _write(self, batch: list[Rows]) -> None:
         conn = self._conn
@@ -570,10 +482,6 @@ class PostgresTradingStore:
 
     async def load_state(self) -> StoredState | None:
         return await self._read(_load_state)
-
-
-class _Described(Exception):
-    """A failure kept by its (redacted) description: what ``refusing`` and ``write_failed`` show."""
 
 
 def _latest(rows: list[Any]) -> list[Any]:

@@ -1,4 +1,6 @@
-"""What both stores share, so the memory store behaves exactly like SQLite.
+"""What the stores share, so the memory store, SQLite and PostgreSQL behave alike.
+
+- ``rows_of``: a change set as rows (``Rows``), the same for SQLite and PostgreSQL.
 
 - ``check_change_set``: a ``ChangeSet`` holds the domain's values; anything else fails the
   caller of ``commit`` with a ValidationError, before the change joins any batch, never the store.
@@ -12,16 +14,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from trading_engine.domain.decimals import json_text, plain
-from trading_engine.domain.errors import StoreUnavailable, ValidationError
+from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import (
     Fill,
     OrderSnapshot,
@@ -318,30 +319,3 @@ def _order_row(snapshot: OrderSnapshot) -> OrderRow:
 
 class IncompatibleSchema(RuntimeError):
     """The database (file or schema) was written by a newer version of the service than this one."""
-
-
-class Stop:
-    """Queued by ``stop()`` behind the last commit: the writer task ends when it reaches it."""
-
-
-STOP = Stop()
-Pending = tuple[Rows, "asyncio.Future[None]"]
-
-
-def drain(queue: asyncio.Queue[Pending | Stop]) -> tuple[list[Pending], bool]:
-    """Everything queued, and whether ``stop()`` was among it."""
-    pending: list[Pending] = []
-    stopping = False
-    while not queue.empty():
-        item = queue.get_nowait()
-        if isinstance(item, Stop):
-            stopping = True
-        else:
-            pending.append(item)
-    return pending, stopping
-
-
-def fail_all(batch: list[Pending], error: Callable[[], StoreUnavailable]) -> None:
-    for _rows, future in batch:
-        if not future.done():
-            future.set_exception(error())  # one instance each: tracebacks must not pile up on one
