@@ -228,9 +228,12 @@ def run(args: argparse.Namespace) -> None:
         sqlite, postgres = measured
         print()
         print(f"PostgreSQL over SQLite, acknowledged orders/s: {ratio(median(postgres.acked), median(sqlite.acked)):.3f}")
-        print("What bounds PostgreSQL here: the engine's one event loop (its CPU per order above) and the "
-              "server's backends on the same two cores (db us/req); group commit keeps the WAL flushes "
-              "per order well below one, so the disk is not the limit.")
+        cpu = median([r.cpu_us_per_request for r in postgres.orders if r.cpu_us_per_request] or [float("nan")])
+        db = median(postgres.server_cpu_us or [float("nan")])
+        print(f"What bounds PostgreSQL: the engine's one event loop, {cpu:.0f} us of CPU per order, at most "
+              f"~{1e6 / cpu:,.0f} orders/s on one core; the server adds {db:.0f} us per order on the other core "
+              "(with wrk beside them), and group commit makes one WAL flush serve a whole batch, so the disk "
+              "is not the limit.")
     competing = foreign.report()
     if competing:
         print(competing)
