@@ -114,7 +114,7 @@ class Strategy(Protocol):
 # -- parameters ----------------------------------------------------------------------------------
 
 
-MAX_DECIMAL_PARAMETER = Decimal("1E+15")
+MAX_DECIMAL_PARAMETER = Decimal("1000000000000000")  # 1e15, written out: schemas show it positionally
 
 
 @dataclass(frozen=True)
