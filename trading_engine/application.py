@@ -41,10 +41,12 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
         await started
     lifecycle = container.lifecycle()
     lifecycle.mark_serving()
+    grpc_server = await container.grpc_server()
     log.info(
         "service_started",
         host=container.config.http.host(),
         port=container.config.http.port(),
+        grpc_port=None if grpc_server is None else grpc_server.port,
         readiness_checks=container.health_service().check_names,
     )
     yield
@@ -52,6 +54,14 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
     stopped = container.shutdown_resources()
     if stopped is not None:
         await stopped
+
+
+async def _stop_accepting_grpc(app: web.Application) -> None:
+    """On shutdown, while HTTP drains its in-flight requests, gRPC stops accepting and drains too
+    (the container's resource waits for it to finish)."""
+    grpc_server = await app[CONTAINER].grpc_server()
+    if grpc_server is not None:
+        grpc_server.begin_stop()
 
 
 def create_app(container: Container) -> web.Application:
@@ -69,6 +79,7 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     app[MAX_BODY_BYTES] = max_body
     app.cleanup_ctx.append(_container_resources)
+    app.on_shutdown.append(_stop_accepting_grpc)
     setup_routes(
         app,
         Handlers(
