@@ -151,6 +151,10 @@ class GrpcServer:
         await self._health.start()
         log.info("grpc_server_started", host=self._settings.host, port=self.port)
 
+    @property
+    def price_subscribers(self) -> int:
+        return self._prices.subscribers
+
     def begin_stop(self) -> None:
         """Start stopping (idempotent): the HTTP server drains at the same time."""
         if self._stopping is None:
