@@ -116,7 +116,10 @@ class GrpcServer:
                 GrpcMetricsInterceptor(metrics, served_methods()),
                 CallContextInterceptor(settings.api_token, mutating_methods()),
             ],
-            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+            # No SO_REUSEPORT: a second process on the same port fails to start instead of
+            # silently sharing the port's calls with the first.
+            options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+                     ("grpc.so_reuseport", 0)],
         )
         u = use_cases
         trading_pb2_grpc.add_TradingServiceServicer_to_server(TradingServicer(u.orders, u.portfolio, u.strategies),
