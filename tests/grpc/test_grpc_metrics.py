@@ -57,11 +57,11 @@ async def test_exact_values_after_a_known_sequence(api: GrpcApi) -> None:
     }
     assert await samples(api, "grpc_server_handled_total") == {
         key("GetPortfolio", grpc_code="OK"): 2,
-        key("PlaceOrder", grpc_code="UNAUTHENTICATED"): 1,
+        key("PlaceOrder", grpc_code="Unauthenticated"): 1,
         key("PlaceOrder", grpc_code="OK"): 1,
-        key("GetOrder", grpc_code="NOT_FOUND"): 1,
-        key("unknown", "unknown", grpc_code="UNIMPLEMENTED"): 2,
-        key("StreamPrices", "trading_engine.v1.MarketService", "server_stream", grpc_code="CANCELLED"): 1,
+        key("GetOrder", grpc_code="NotFound"): 1,
+        key("unknown", "unknown", grpc_code="Unimplemented"): 2,
+        key("StreamPrices", "trading_engine.v1.MarketService", "server_stream", grpc_code="Canceled"): 1,
     }
     assert await samples(api, "grpc_server_msg_received_total") == {
         key("GetPortfolio"): 2, key("PlaceOrder"): 2, key("GetOrder"): 1, key("unknown", "unknown"): 2,

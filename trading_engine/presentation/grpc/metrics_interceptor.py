@@ -4,7 +4,8 @@
 ``grpc_server_handling_seconds``, ``grpc_server_msg_received_total`` and
 ``grpc_server_msg_sent_total``, labelled ``grpc_type``, ``grpc_service`` and ``grpc_method``.
 Labels are bounded: service and method are those of a registered method, anything else is
-``unknown``; codes are the 17 gRPC status codes. Handles are bound once per method (and code)
+``unknown``; codes are the 17 gRPC status codes, spelled as Go spells them (``OK``,
+``InvalidArgument``, ``Unavailable``), as go-grpc-prometheus labels them. Handles are bound once per method (and code)
 and reused, and the port is wrapped in :class:`GuardedMetrics`, so a failing port never fails a
 call. It runs outside the call context interceptor, so it counts the status that interceptor
 answers, refusals included.
@@ -31,6 +32,19 @@ SENT = "grpc_server_msg_sent_total"
 UNKNOWN = "unknown"
 
 
+def go_code_name(code: grpc.StatusCode) -> str:
+    """A status code as Go's ``codes.Code.String()`` spells it (``InvalidArgument``, ``Canceled``):
+    the ``grpc_code`` values go-grpc-prometheus dashboards and alerts select on."""
+    if code is grpc.StatusCode.OK:
+        return "OK"
+    if code is grpc.StatusCode.CANCELLED:
+        return "Canceled"
+    return "".join(part.capitalize() for part in code.name.split("_"))
+
+
+GRPC_CODES = {code: go_code_name(code) for code in grpc.StatusCode}
+
+
 class _Series:
     """The bound handles of one method."""
 
@@ -46,7 +60,7 @@ class _Series:
     def handled(self, code: grpc.StatusCode) -> None:
         bound = self._handled.get(code)
         if bound is None:
-            bound = self._metrics.counter(HANDLED, {**self._labels, "grpc_code": code.name})
+            bound = self._metrics.counter(HANDLED, {**self._labels, "grpc_code": GRPC_CODES[code]})
             self._handled[code] = bound
         bound.inc()
 
