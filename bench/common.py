@@ -41,6 +41,7 @@ class Service:
     def __init__(self, label: str, args: Sequence[str], env: dict[str, str]) -> None:
         self.label = label
         self.port = free_port()
+        self.grpc_port = free_port()
         self.args = list(args)
         # Each service has a directory of its own for its database and its stderr.
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
@@ -51,6 +52,7 @@ class Service:
             **env,
             "HOST": "127.0.0.1",
             "HTTP_PORT": str(self.port),
+            "GRPC_PORT": str(self.grpc_port),
         }
         self.log_path = self.workdir / "stderr.log"
         self.proc: subprocess.Popen[bytes] | None = None
