@@ -134,7 +134,7 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     ),
     "grpc_server_handled_total": MetricSpec(
         MetricKind.COUNTER,
-        "gRPC calls completed on the server, by type, service, method and status code (OK, NOT_FOUND, ...).",
+        "gRPC calls completed on the server, by type, service, method and status code (OK, NotFound, ...: as Go spells them).",
         (*GRPC_LABELS, "grpc_code"),
     ),
     "grpc_server_handling_seconds": MetricSpec(

@@ -9,22 +9,25 @@ not have is a bug and raises, so a field added to the JSON API without the proto
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from trading_engine.domain.decimals import json_text
+from trading_engine.domain.decimals import plain
 
 M = TypeVar("M", bound=Message)
 
-_AS_JSON = ("google.protobuf.Timestamp", "google.protobuf.Struct")
+_TIMESTAMP = "google.protobuf.Timestamp"
+_STRUCT = "google.protobuf.Struct"
 
 
+@cache
 def enum_prefix(enum: EnumDescriptor) -> str:
     """``SIDE_`` for ``Side``: its zero value's name without ``UNSPECIFIED``."""
     return enum.values_by_number[0].name.removesuffix("UNSPECIFIED")
@@ -32,36 +35,64 @@ def enum_prefix(enum: EnumDescriptor) -> str:
 
 def to_message(cls: type[M], data: Mapping[str, Any]) -> M:
     message = cls()
-    json_format.ParseDict(_fields(json.loads(json_text(data)), cls.DESCRIPTOR), message)
+    _fill(message, data)
     return message
 
 
-def _fields(data: Mapping[str, Any], descriptor: Descriptor) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _fill(message: Message, data: Mapping[str, Any]) -> None:
+    fields = message.DESCRIPTOR.fields_by_name
     for key, value in data.items():
         if value is None:
             continue
-        field = descriptor.fields_by_name[key]
+        field = fields[key]
         entry = field.message_type
         if entry is not None and entry.GetOptions().map_entry:
+            target = getattr(message, key)
             inner = entry.fields_by_name["value"]
-            out[key] = {k: _value(inner, v) for k, v in value.items()}
+            for k, v in value.items():
+                if inner.message_type is not None:
+                    _fill(target[k], v)
+                else:
+                    target[k] = _scalar(inner, v)
         elif field.is_repeated:
-            out[key] = [_value(field, v) for v in value]
+            target = getattr(message, key)
+            if entry is not None:
+                for v in value:
+                    _fill(target.add(), v)
+            else:
+                target.extend(_scalar(field, v) for v in value)
+        elif entry is None:
+            setattr(message, key, _scalar(field, value))
+        elif entry.full_name == _TIMESTAMP:
+            target = getattr(message, key)
+            if isinstance(value, datetime):
+                target.FromDatetime(value)
+            else:
+                target.FromJsonString(value)
+        elif entry.full_name == _STRUCT:
+            getattr(message, key).update(_plain(value))
         else:
-            out[key] = _value(field, value)
-    return out
+            _fill(getattr(message, key), value)
 
 
-def _value(field: FieldDescriptor, value: Any) -> Any:
+def _scalar(field: FieldDescriptor, value: Any) -> Any:
     if field.enum_type is not None:
-        return enum_prefix(field.enum_type) + str(value).upper()
-    if field.message_type is not None:
-        if field.message_type.full_name in _AS_JSON:
-            return value
-        return _fields(value, field.message_type)
+        return field.enum_type.values_by_name[enum_prefix(field.enum_type) + str(value).upper()].number
     if field.type == FieldDescriptor.TYPE_STRING:
-        return str(value)
+        return plain(value) if isinstance(value, Decimal) else str(value)
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return float(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A free-form value as a Struct holds it: decimals as their positional text."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return plain(value)
     return value
 
 
