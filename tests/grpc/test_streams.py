@@ -139,3 +139,28 @@ async def test_shutdown_ends_streams_with_a_status(api: GrpcApi) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused_after:
         await api.trading.GetPortfolio(trading_pb2.GetPortfolioRequest(), timeout=1)
     assert refused_after.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_shutdown_lets_an_in_flight_unary_call_finish(api: GrpcApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders = api.container.order_service()
+    entered, release = asyncio.Event(), asyncio.Event()
+    real_get = orders.get
+
+    async def slow_get(order_id: str) -> object:
+        entered.set()
+        await release.wait()
+        return await real_get(order_id)
+
+    placed = (await api.trading.PlaceOrder(trading_pb2.PlaceOrderRequest(
+        symbol="BTC-USD", side=trading_pb2.SIDE_BUY, quantity="0.01"), metadata=AUTH)).order
+    monkeypatch.setattr(orders, "get", slow_get)
+    call = api.trading.GetOrder(trading_pb2.GetOrderRequest(order_id=placed.order_id))
+    async with asyncio.timeout(5):
+        await entered.wait()
+        server = await api.server()
+        server.begin_stop()  # the server stops accepting; the call in flight goes on
+        await asyncio.sleep(0)
+        release.set()
+        answer = await call
+        await server.stop()
+    assert answer.order.order_id == placed.order_id
