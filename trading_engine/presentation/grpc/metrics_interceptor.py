@@ -109,14 +109,19 @@ async def _counted(series: _Series, requests: AsyncIterator[Any]) -> AsyncIterat
         yield message
 
 
+def _begin(series: _Series, request: Any, request_streaming: bool) -> tuple[float, Any]:
+    """A call starts: count it and its request (a streamed request's messages as they come)."""
+    started = time.perf_counter()
+    series.started.inc()
+    if request_streaming:
+        return started, _counted(series, request)
+    series.received.inc()
+    return started, request
+
+
 def _unary(series: _Series, behavior: Behavior, request_streaming: bool) -> Behavior:
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        started = time.perf_counter()
-        series.started.inc()
-        if request_streaming:
-            request = _counted(series, request)
-        else:
-            series.received.inc()
+        started, request = _begin(series, request, request_streaming)
         failure: BaseException | None = None
         try:
             response = await behavior(request, context)
@@ -136,12 +141,7 @@ def _unary(series: _Series, behavior: Behavior, request_streaming: bool) -> Beha
 
 def _stream(series: _Series, behavior: Behavior, request_streaming: bool) -> Behavior:
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        series.started.inc()
-        if request_streaming:
-            request = _counted(series, request)
-        else:
-            series.received.inc()
+        started, request = _begin(series, request, request_streaming)
         failure: BaseException | None = None
         try:
             async for message in behavior(request, context):
