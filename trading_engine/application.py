@@ -36,6 +36,11 @@ log = structlog.get_logger(__name__)
 async def _container_resources(app: web.Application) -> AsyncIterator[None]:
     """Start the container's resources before serving; stop them after the last request."""
     container = app[CONTAINER]
+    # The engine first, alone: when it cannot start (the store cannot open), that is the error,
+    # before the resources that depend on it (the gRPC server) are attempted.
+    engine = container.trading.init()
+    if engine is not None:
+        await engine
     started = container.init_resources()
     if started is not None:
         await started
