@@ -7,7 +7,8 @@ client's own cost weighs the same on each side). Use cases: ``GetPortfolio`` /
 ``GET /api/v1/portfolio/pnl`` and ``PlaceOrder`` / ``POST /api/v1/orders`` (market orders of
 0.0001 BTC, buy and sell in turn: each is durable, so this one is bound by the store's commits).
 Rounds alternate which transport goes first. Figures are medians over rounds: calls/s, p50 and
-p99 latency, and the gRPC/HTTP ratio of calls/s (target: >= 1.0 for each use case).
+p99 latency, the service's CPU time per call (from /proc: what the server spends, whatever the
+client costs), and the gRPC/HTTP ratio of calls/s (target: >= 1.0 for each use case).
 
 Instructions: the metrics cost of the gRPC interceptor and of the HTTP RED middleware, in
 instructions per call, counted by valgrind's callgrind in a child process that drives each one
@@ -78,7 +79,7 @@ async def _load(call: Callable[[int], Awaitable[None]], concurrency: int, durati
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
-async def _rounds(service: Service, args: argparse.Namespace) -> dict[tuple[str, str], list[tuple[float, float, float]]]:
+async def _rounds(service: Service, args: argparse.Namespace) -> dict[tuple[str, str], list[tuple[float, ...]]]:
     import aiohttp
     import grpc
 
@@ -87,7 +88,7 @@ async def _rounds(service: Service, args: argparse.Namespace) -> dict[tuple[str,
     auth_metadata = (("authorization", f"Bearer {API_TOKEN}"),)
     auth_header = {"Authorization": f"Bearer {API_TOKEN}"}
     sides = ("buy", "sell")
-    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     async with grpc.aio.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel, \
             aiohttp.ClientSession(base_url=service.base_url,
                                   connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
@@ -120,15 +121,19 @@ async def _rounds(service: Service, args: argparse.Namespace) -> dict[tuple[str,
         for call in calls.values():  # warm both paths (connections, handle caches)
             await _load(call, args.concurrency, 0.5)
         table = StreamTable([("round", 5), ("use case", 9), ("transport", 9), ("calls/s", 9), ("p50 ms", 8),
-                             ("p99 ms", 8)])
+                             ("p99 ms", 8), ("server CPU us/call", 18)])
         for number in range(args.rounds):
             order = TRANSPORTS if number % 2 == 0 else TRANSPORTS[::-1]
             for use_case in USE_CASES:
                 for transport in order:
+                    cpu_before = service.cpu_seconds()
                     rate, latencies = await _load(calls[(use_case, transport)], args.concurrency, args.duration)
+                    cpu_after = service.cpu_seconds()
+                    cpu = (float("nan") if cpu_before is None or cpu_after is None
+                           else (cpu_after - cpu_before) / len(latencies) * 1e6)
                     p50, p99 = percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3
-                    results.setdefault((use_case, transport), []).append((rate, p50, p99))
-                    table.row(number + 1, use_case, transport, f"{rate:.0f}", f"{p50:.2f}", f"{p99:.2f}")
+                    results.setdefault((use_case, transport), []).append((rate, p50, p99, cpu))
+                    table.row(number + 1, use_case, transport, f"{rate:.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{cpu:.0f}")
                     service.check_alive()
     return results
 
@@ -243,14 +248,15 @@ def run(args: argparse.Namespace) -> None:
         results = asyncio.run(_rounds(service, args))
     print()
     table = StreamTable([("use case", 9), ("transport", 9), ("calls/s", 9), ("p50 ms", 8), ("p99 ms", 8),
-                         ("gRPC/HTTP", 9), ("target", 13)])
+                         ("server CPU us/call", 18), ("gRPC/HTTP", 9), ("target", 13)])
     for use_case in USE_CASES:
         rates = {t: median([r[0] for r in results[(use_case, t)]]) for t in TRANSPORTS}
         share = ratio(rates["grpc"], rates["http"])
         for transport in TRANSPORTS:
             rows = results[(use_case, transport)]
             table.row(use_case, transport, f"{rates[transport]:.0f}", f"{median([r[1] for r in rows]):.2f}",
-                      f"{median([r[2] for r in rows]):.2f}", f"{share:.2f}" if transport == "grpc" else "",
+                      f"{median([r[2] for r in rows]):.2f}", f"{median([r[3] for r in rows]):.0f}",
+                      f"{share:.2f}" if transport == "grpc" else "",
                       f">= 1.00 {verdict(share >= 1.0)}" if transport == "grpc" else "")
     report = foreign.report()
     if report:

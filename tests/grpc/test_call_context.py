@@ -47,15 +47,16 @@ async def test_request_id_is_the_clients_when_sane_and_logged_once_per_call_with
     with capture_logs() as logs:
         call = api.trading.PlaceOrder(MUTATING[0][2], metadata=(*AUTH, ("x-request-id", "client-id-1")))
         await call
-        echoed = dict(await call.initial_metadata())["x-request-id"]
+        echoed = dict(await call.trailing_metadata())["x-request-id"]
         insane = api.trading.GetPortfolio(pb.GetPortfolioRequest(), metadata=(("x-request-id", "bad id!"),))
         await insane
-        generated = dict(await insane.initial_metadata())["x-request-id"]
+        generated = dict(await insane.trailing_metadata())["x-request-id"]
         error = await refused(api.trading.GetOrder(pb.GetOrderRequest(order_id="ord_missing"),
                                                    metadata=(("x-request-id", "client-id-2"),)))
     assert echoed == "client-id-1"
     assert generated != "bad id!" and generated
     assert details(error)[0].metadata["request_id"] == "client-id-2"
+    assert dict(error.trailing_metadata())["x-request-id"] == "client-id-2"
     events = [e for e in logs if e["event"] == "grpc_request"]
     assert [(e["grpc_method"], e["code"], e["request_id"]) for e in events] == [
         ("PlaceOrder", "OK", "client-id-1"), ("GetPortfolio", "OK", generated), ("GetOrder", "NOT_FOUND", "client-id-2")]

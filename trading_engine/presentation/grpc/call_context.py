@@ -47,6 +47,8 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
         self._token = api_token
         self._mutating = frozenset(mutating_methods)
         self._ids = IdGenerator()
+        # One wrapped handler per served method, built on its first call.
+        self._handlers: dict[tuple[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -54,24 +56,32 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None:
-            handler = _unimplemented(details.method)
-        metadata = {key: value for key, value in (details.invocation_metadata or ()) if isinstance(value, str)}
-        return replace_behavior(handler, lambda behavior: self._wrap(details.method, metadata, behavior,
-                                                                     handler.response_streaming))
+        if handler is None:  # not cached: any client can invent method names
+            return self._wrapped(details.method, _unimplemented(details.method))
+        key = (details.method, handler)
+        wrapped = self._handlers.get(key)
+        if wrapped is None:
+            wrapped = self._handlers[key] = self._wrapped(details.method, handler)
+        return wrapped
 
-    def _wrap(self, method: str, metadata: dict[str, str], behavior: Behavior, streaming: bool) -> Behavior:
+    def _wrapped(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        return replace_behavior(handler, lambda behavior: self._wrap(method, behavior, handler.response_streaming))
+
+    def _wrap(self, method: str, behavior: Behavior, streaming: bool) -> Behavior:
         service, name = split_method(method)
         needs_token = method in self._mutating
 
-        def request_id_of() -> str:
+        def request_id_of(metadata: dict[str, Any]) -> str:
             incoming = metadata.get(REQUEST_ID_KEY)
-            return incoming if incoming and SANE_REQUEST_ID.fullmatch(incoming) else self._ids()
+            return incoming if isinstance(incoming, str) and SANE_REQUEST_ID.fullmatch(incoming) else self._ids()
 
-        async def begin(context: grpc.aio.ServicerContext, request_id: str) -> None:
+        def begin(context: grpc.aio.ServicerContext, request_id: str, metadata: dict[str, Any]) -> None:
             structlog.contextvars.bind_contextvars(request_id=request_id)
-            await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-            if needs_token and not token_matches(parse_bearer(metadata.get("authorization")), self._token):
+            # In the trailers (with the status): no extra send per call, and a refusal has it too.
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+            authorization = metadata.get("authorization")
+            presented = parse_bearer(authorization) if isinstance(authorization, str) else None
+            if needs_token and not token_matches(presented, self._token):
                 raise GrpcRefusal(
                     grpc.StatusCode.UNAUTHENTICATED, "unauthorized",
                     f"{name} needs 'authorization: Bearer <token>' metadata with the API token "
@@ -102,9 +112,10 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
 
         if streaming:
             async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                started, request_id, failure = time.perf_counter(), request_id_of(), None
+                metadata = dict(context.invocation_metadata() or ())
+                started, request_id, failure = time.perf_counter(), request_id_of(metadata), None
                 try:
-                    await begin(context, request_id)
+                    begin(context, request_id, metadata)
                     async for message in responses(behavior, request, context):
                         yield message
                 except (Exception, asyncio.CancelledError) as exc:
@@ -114,9 +125,10 @@ class CallContextInterceptor(grpc.aio.ServerInterceptor):
             return stream
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started, request_id, failure, response = time.perf_counter(), request_id_of(), None, None
+            metadata = dict(context.invocation_metadata() or ())
+            started, request_id, failure, response = time.perf_counter(), request_id_of(metadata), None, None
             try:
-                await begin(context, request_id)
+                begin(context, request_id, metadata)
                 response = await behavior(request, context)
             except (Exception, asyncio.CancelledError) as exc:
                 failure = exc

@@ -110,7 +110,8 @@ def rich_status(refusal: Refusal, request_id: str) -> grpc.Status:
         violation = error_details_pb2.BadRequest.FieldViolation(field=refusal.field, description=refusal.message)
         details.append(_packed(error_details_pb2.BadRequest(field_violations=[violation])))
     status = status_pb2.Status(code=refusal.code.value[0], message=refusal.message, details=details)
-    return rpc_status.to_status(status)
+    rich = rpc_status.to_status(status)
+    return rich._replace(trailing_metadata=(*rich.trailing_metadata, ("x-request-id", request_id)))  # type: ignore[attr-defined]
 
 
 def _packed(message: object) -> any_pb2.Any:

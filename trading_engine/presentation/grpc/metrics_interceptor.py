@@ -70,6 +70,7 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
         self._metrics = metrics if isinstance(metrics, GuardedMetrics) else GuardedMetrics(metrics)
         self._known = frozenset(known_methods)
         self._series: dict[tuple[str, str], _Series] = {}
+        self._handlers: dict[grpc.RpcMethodHandler, grpc.RpcMethodHandler] = {}
 
     def _series_of(self, method: str, kind: str) -> _Series:
         key = (method if method in self._known else UNKNOWN, kind)
@@ -88,10 +89,15 @@ class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        series = self._series_of(details.method, rpc_type(handler))
-        if handler.response_streaming:
-            return replace_behavior(handler, lambda behavior: _stream(series, behavior, handler.request_streaming))
-        return replace_behavior(handler, lambda behavior: _unary(series, behavior, handler.request_streaming))
+        known = details.method in self._known
+        wrapped = self._handlers.get(handler) if known else None
+        if wrapped is None:
+            series = self._series_of(details.method, rpc_type(handler))
+            measure = _stream if handler.response_streaming else _unary
+            wrapped = replace_behavior(handler, lambda behavior: measure(series, behavior, handler.request_streaming))
+            if known:  # an unknown method's handler is made per call: not kept
+                self._handlers[handler] = wrapped
+        return wrapped
 
 
 def _code(context: grpc.aio.ServicerContext, exc: BaseException | None) -> grpc.StatusCode:

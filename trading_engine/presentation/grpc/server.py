@@ -111,11 +111,12 @@ class GrpcServer:
             use_cases.health, [service.full_name for service in SERVICES], settings.health_interval_seconds
         )
         limit = settings.max_message_bytes
+        self.interceptors = (
+            GrpcMetricsInterceptor(metrics, served_methods()),
+            CallContextInterceptor(settings.api_token, mutating_methods()),
+        )
         self._server = grpc.aio.server(
-            interceptors=[
-                GrpcMetricsInterceptor(metrics, served_methods()),
-                CallContextInterceptor(settings.api_token, mutating_methods()),
-            ],
+            interceptors=self.interceptors,
             # No SO_REUSEPORT: a second process on the same port fails to start instead of
             # silently sharing the port's calls with the first.
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
