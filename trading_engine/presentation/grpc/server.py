@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from trading_engine.domain.ports.market_data import MarketDataPort, Quote
@@ -44,7 +45,6 @@ from trading_engine.v1 import (
     trading_pb2,
     trading_pb2_grpc,
 )
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +88,9 @@ class UseCases:
 
 
 @dataclass(frozen=True)
-class GrpcSettings:
+class GrpcServerSettings:
+    """``grpc.*`` with the two values it shares with HTTP: the shutdown timeout and the token."""
+
     host: str
     port: int
     max_message_bytes: int
@@ -100,7 +102,7 @@ class GrpcSettings:
 
 class GrpcServer:
     def __init__(
-        self, settings: GrpcSettings, use_cases: UseCases, metrics: MetricsPort, market_data: MarketDataPort,
+        self, settings: GrpcServerSettings, use_cases: UseCases, metrics: MetricsPort, market_data: MarketDataPort,
         strategy_updates: UpdateHub[StrategyUpdate],
     ) -> None:
         self._settings = settings
@@ -190,7 +192,7 @@ async def serve_grpc(
         yield None
         return
     server = GrpcServer(
-        GrpcSettings(
+        GrpcServerSettings(
             host=settings["host"], port=settings["port"], max_message_bytes=settings["max_message_bytes"],
             stream_buffer=settings["stream_buffer"], health_interval_seconds=settings["health_interval_seconds"],
             shutdown_timeout_seconds=shutdown_timeout_seconds, api_token=api_token,
