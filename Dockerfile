@@ -26,6 +26,7 @@ RUN pip install --no-deps . \
 USER engine
 
 EXPOSE 8083
+EXPOSE 50053
 
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-m", "trading_engine.healthcheck"]

@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape|orders|strategies] [options]``: the benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies|grpc] [options]``: the benchmarks.
 
 Without a command, runs ``overhead``, ``scrape`` and ``orders`` with their defaults (about 12 minutes,
 most of it the instruction counts under callgrind).
@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from bench import orders, overhead, scrape, strategies
+from bench import grpc, orders, overhead, scrape, strategies
 from bench.common import BenchError
 
 
@@ -31,7 +31,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench scrape --part stall --kind mix\n"
         "  python -m bench strategies --counts 50 --rounds 3\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds), "
@@ -51,11 +51,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "orders/s and health latency",
             description=strategies.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "grpc": commands.add_parser(
+            "grpc", help="GetPortfolio and PlaceOrder over gRPC beside HTTP: calls/s, p50/p99, ratio; "
+            "the metrics interceptor's instructions per call",
+            description=grpc.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
     orders.add_arguments(subparsers["orders"])
     scrape.add_arguments(subparsers["scrape"])
     strategies.add_arguments(subparsers["strategies"])
+    grpc.add_arguments(subparsers["grpc"])
     return parser, subparsers
 
 
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(module, subparsers[name].parse_args([]))
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
-        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies}
+        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies, "grpc": grpc}
         plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -26,6 +26,8 @@ TEST_OVERRIDES: dict[str, Any] = {
     "auth": {"api_token": API_TOKEN},
     # A still market: prices stay at each instrument's initial price unless a test moves them.
     "market": {"volatility_bps": "0"},
+    # The gRPC server is started by the gRPC tests (tests/grpc), on a free port.
+    "grpc": {"enabled": False},
 }
 
 

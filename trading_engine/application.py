@@ -37,15 +37,22 @@ log = structlog.get_logger(__name__)
 async def _container_resources(app: web.Application) -> AsyncIterator[None]:
     """Start the container's resources before serving; stop them after the last request."""
     container = app[CONTAINER]
+    # The engine first, alone: when it cannot start (the store cannot open), that is the error,
+    # before the resources that depend on it (the gRPC server) are attempted.
+    engine = container.trading.init()
+    if engine is not None:
+        await engine
     started = container.init_resources()
     if started is not None:
         await started
     lifecycle = container.lifecycle()
     lifecycle.mark_serving()
+    grpc_server = await container.grpc_server()
     log.info(
         "service_started",
         host=container.config.http.host(),
         port=container.config.http.port(),
+        grpc_port=None if grpc_server is None else grpc_server.port,
         readiness_checks=container.health_service().check_names,
     )
     yield
@@ -53,6 +60,14 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
     stopped = container.shutdown_resources()
     if stopped is not None:
         await stopped
+
+
+async def _stop_accepting_grpc(app: web.Application) -> None:
+    """On shutdown, while HTTP drains its in-flight requests, gRPC stops accepting and drains too
+    (the container's resource waits for it to finish)."""
+    grpc_server = await app[CONTAINER].grpc_server()
+    if grpc_server is not None:
+        grpc_server.begin_stop()
 
 
 def create_app(container: Container) -> web.Application:
@@ -72,6 +87,7 @@ def create_app(container: Container) -> web.Application:
     app[CONTAINER] = container
     app[MAX_BODY_BYTES] = max_body
     app.cleanup_ctx.append(_container_resources)
+    app.on_shutdown.append(_stop_accepting_grpc)
     setup_routes(
         app,
         Handlers(

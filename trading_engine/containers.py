@@ -31,6 +31,7 @@ from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.services.account import Account
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
@@ -40,6 +41,7 @@ from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
+from trading_engine.services.updates import UpdateHub
 
 
 def _instrument_table(entries: list[Mapping[str, Any]]) -> dict[str, Instrument]:
@@ -234,8 +236,11 @@ class Container(containers.DeclarativeContainer):
         performance_interval_seconds=config.strategies.performance_interval_seconds,
     )
     strategy_metrics = providers.Singleton(StrategyMetrics, guarded_metrics, account, market_view)
+    # Status changes, fills and P&L samples of the instances, for the gRPC stream's subscribers.
+    strategy_updates = providers.Singleton(UpdateHub, capacity=config.grpc.stream_buffer)
     strategy_runner = providers.Singleton(
-        InstanceRunner, order_service, risk_service, account, market_view, clock, strategy_metrics, strategy_settings
+        InstanceRunner, order_service, risk_service, account, market_view, clock, strategy_metrics, strategy_settings,
+        updates=strategy_updates,
     )
     strategy_manager = providers.Singleton(
         StrategyManager,
@@ -278,6 +283,28 @@ class Container(containers.DeclarativeContainer):
         checks=readiness_checks,
         timeout_seconds=config.health.readiness_timeout_seconds,
         clock=clock,
+    )
+
+    # -- the gRPC API: served beside HTTP, after trading starts and stopped before it stops -------
+    grpc_server = providers.Resource(
+        serve_grpc,
+        enabled=config.grpc.enabled,
+        settings=config.grpc,
+        shutdown_timeout_seconds=config.http.shutdown_timeout_seconds,
+        api_token=config.auth.api_token,
+        use_cases=providers.Factory(
+            UseCases,
+            orders=order_service,
+            portfolio=portfolio_service,
+            risk=risk_service,
+            market=market_view,
+            strategies=strategy_manager,
+            health=health_service,
+        ),
+        metrics=guarded_metrics,
+        market_data=market_data,
+        strategy_updates=strategy_updates,
+        trading=trading,
     )
 
 

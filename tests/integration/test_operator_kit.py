@@ -8,7 +8,8 @@
 * every PromQL expression of the dashboard and of the rules is valid and returns data, against the
   real service (as a subprocess, with traffic: fills, rejections, errors, a resting order, a circuit
   breaker trip and reset, a runaway strategy contained by its order-rate limit and the breaker, a
-  market maker quoting and filling, a metric pushed past its series limit) scraped by a real
+  market maker quoting and filling, a metric pushed past its series limit, gRPC calls answered and
+  refused) scraped by a real
   Prometheus that loads the shipped rule files. A dashboard whose queries return nothing is a
   broken dashboard. One documented exception: series that only a crashing strategy creates
   (NOT_PRODUCED_BY_THE_TRAFFIC).
@@ -30,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 
 from tests.support.process import REPO_ROOT, ServiceProcess
 from tests.support.prometheus import JOB, SHIPPED_SCRAPE_CONFIG, PrometheusServer, require_tool
+from trading_engine.v1 import trading_pb2, trading_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -300,6 +303,12 @@ def test_the_dashboard_covers_red_runtime_and_business_metrics() -> None:
         "trading_strategy_errors_total",
         "service_instance_strategy:trading_strategy_decision_seconds:p50_rate5m",
         "service_instance_strategy:trading_strategy_decision_seconds:p99_rate5m",
+        "service_instance_grpc_method:grpc_server_handled:rate5m",
+        "service_instance_grpc_method_code:grpc_server_handled:rate5m",
+        "service_instance_grpc_method:grpc_server_handled_errors:ratio_rate5m",
+        "service_instance_grpc_method:grpc_server_handling_seconds:p50_rate5m",
+        "service_instance_grpc_method:grpc_server_handling_seconds:p99_rate5m",
+        "service_instance_grpc_method:grpc_server_msg_sent:rate5m",
     ):
         assert needed in exprs, needed
 
@@ -624,12 +633,36 @@ def fold_label_sets(client: Client) -> None:
             client.call(method, path, {})
 
 
+class GrpcClient:
+    """The gRPC API's calls the dashboard's gRPC row shows: reads, an order, a refused call each of
+    a client code (NotFound, Unauthenticated)."""
+
+    def __init__(self, port: int) -> None:
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.trading = trading_pb2_grpc.TradingServiceStub(self.channel)
+
+    def calls(self) -> None:
+        self.trading.GetPortfolio(trading_pb2.GetPortfolioRequest(), timeout=10)
+        order = trading_pb2.PlaceOrderRequest(symbol="BTC-USD", side=trading_pb2.SIDE_BUY, quantity="0.001")
+        self.trading.PlaceOrder(order, metadata=(("authorization", f"Bearer {TOKEN}"),), timeout=10)
+        for call, request, code in ((self.trading.GetOrder, trading_pb2.GetOrderRequest(order_id="ord_none"),
+                                     grpc.StatusCode.NOT_FOUND),
+                                    (self.trading.PlaceOrder, order, grpc.StatusCode.UNAUTHENTICATED)):
+            with pytest.raises(grpc.RpcError) as refused:
+                call(request, timeout=10)
+            assert refused.value.code() == code
+
+    def close(self) -> None:
+        self.channel.close()
+
+
 class Traffic:
     """Keeps every panel's series moving while Prometheus scrapes: reads, a fill each way in turn,
-    a rejection, a 404, and one more folded update."""
+    a rejection, a 404, one more folded update, and the gRPC calls."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, grpc_client: GrpcClient) -> None:
         self.client = client
+        self.grpc = grpc_client
         self.ticks = 0
 
     def __call__(self) -> None:
@@ -641,6 +674,7 @@ class Traffic:
         assert client.order("buy", "0.4")[0] == 422
         client.call("GET", "/api/v1/no-such-route")
         client.call("PATCH", "/api/v1/risk/status", {})
+        self.grpc.calls()
 
 
 @pytest.mark.parametrize("backend", ["prometheus", "opentelemetry"])
@@ -679,7 +713,9 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
         # the real label sets kept their labels
         assert 'route="/api/v1/orders"' in exposition
         assert 'route="/api/v1/strategies/start"' in exposition
-        traffic = Traffic(client)
+        grpc_client = GrpcClient(service.grpc_port)
+        grpc_client.calls()
+        traffic = Traffic(client, grpc_client)
 
         with PrometheusServer(f"127.0.0.1:{service.port}", evaluation_interval="1s") as prometheus:
             pending = check_expressions(prometheus, expressions, traffic, timeout=30)
@@ -694,6 +730,7 @@ def test_every_dashboard_and_rule_expression_returns_data_from_the_live_service(
             active = prometheus.wait_for(overflow, timeout=10, tick=traffic)
             assert {a["metric"]["metric"] for a in active} >= {"http_requests_total"}, active
             assert prometheus.query(f'ALERTS{{alertname="CircuitBreakerOpen", instance="{INSTANCE}"}}') == []
+        grpc_client.close()
 
 
 def check_expressions(
@@ -746,6 +783,10 @@ def assert_breakdowns_show_the_traffic(prometheus: PrometheusServer) -> None:
         "__overflow__",  # the folded label sets
     }
     assert values("service_instance_route_code:http_requests:rate5m", "code") >= {"200", "201", "404", "405"}
+    assert values("service_instance_grpc_method_code:grpc_server_handled:rate5m", "grpc_code") >= {
+        "OK", "NotFound", "Unauthenticated"}
+    assert values("service_instance_grpc_method:grpc_server_handled:rate5m", "grpc_method") >= {
+        "GetPortfolio", "PlaceOrder", "GetOrder"}
     assert values("portfolio_pnl", "kind") == {"realized", "unrealized"}
     assert values("market_data_age_seconds", "symbol") == {"BTC-USD", "ETH-USD", "ETH-BTC"}
 

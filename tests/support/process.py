@@ -43,6 +43,7 @@ class ServiceProcess:
         capture_stdout: bool = True,
     ) -> None:
         self.port = port or free_port()
+        self.grpc_port = free_port()
         self.args = list(args or [sys.executable, "-m", "trading_engine"])
         # A database of its own unless the test names one (e.g. to restart on the same file).
         self._scratch = tempfile.mkdtemp(prefix="service-")
@@ -50,6 +51,7 @@ class ServiceProcess:
             **os.environ,
             "HOST": "127.0.0.1",
             "HTTP_PORT": str(self.port),
+            "GRPC_PORT": str(self.grpc_port),
             "ENVIRONMENT": "testing",
             "PYTHONUNBUFFERED": "1",
             "TRADING_ENGINE_DB_PATH": os.path.join(self._scratch, "trading.db"),

@@ -37,7 +37,10 @@ def test_defaults_from_the_shipped_file() -> None:
     assert config["http"] == {
         "host": "0.0.0.0", "port": 8083, "shutdown_timeout_seconds": 30.0, "max_body_bytes": 65536
     }
-    assert config["grpc"] == {"port": 50053}
+    assert config["grpc"] == {
+        "enabled": True, "host": "0.0.0.0", "port": 50053, "max_message_bytes": 4194304, "stream_buffer": 1000,
+        "health_interval_seconds": 1.0,
+    }
     assert config["logging"] == {"level": "INFO", "format": "json"}
 
 

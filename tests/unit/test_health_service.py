@@ -75,6 +75,20 @@ async def test_only_state_changes_are_logged() -> None:
     assert check.calls == 5
 
 
+async def test_a_failing_check_warns_but_starting_and_stopping_are_info() -> None:
+    lifecycle = Lifecycle()
+    health = service({"lifecycle": lifecycle, "db": StaticCheck(False)})
+    with capture_logs() as logs:
+        await health.readiness()  # starting: lifecycle not ready yet
+        lifecycle.mark_serving()
+        await health.readiness()
+        lifecycle.mark_stopping()
+        await health.readiness()
+    levels = [(e["event"], e.get("check"), e["log_level"]) for e in logs]
+    assert ("readiness_check_failed", "db", "warning") in levels
+    assert [level for _event, check, level in levels if check == "lifecycle"] == ["info", "info", "info"]
+
+
 async def test_lifecycle_is_ready_only_while_serving() -> None:
     lifecycle = Lifecycle()
     assert await lifecycle.is_ready() is False

@@ -88,7 +88,7 @@ def test_dockerfile_is_slim_non_root_with_a_stdlib_healthcheck() -> None:
     assert re.fullmatch(r"python:3\.1[1-9]-slim", dict(instructions)["FROM"])
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1] not in {"root", "0"}
-    assert ("EXPOSE", "8083") in instructions
+    assert ("EXPOSE", "8083") in instructions and ("EXPOSE", "50053") in instructions
     healthcheck = dict(instructions)["HEALTHCHECK"]
     assert json.loads(healthcheck.split("CMD", 1)[1]) == ["python", "-m", "trading_engine.healthcheck"]
     assert json.loads(dict(instructions)["CMD"]) == ["trading-engine"]

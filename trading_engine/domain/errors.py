@@ -33,6 +33,14 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class IdempotencyConflict(Conflict):
+    """A client-chosen id (an idempotency key) already names a different request."""
+
+
+class CapacityReached(Conflict):
+    """A configured capacity (running strategy instances) is used up; free some first."""
+
+
 class Unavailable(DomainError):
     """A dependency the request needs (database, market data) cannot serve it right now."""
 

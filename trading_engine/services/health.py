@@ -103,6 +103,9 @@ class HealthService:
             self._last[name] = outcome
             if reason is None:
                 log.info("readiness_check_ok", check=name)
+            elif isinstance(self._checks[name], Lifecycle):
+                # Not ready while starting or stopping is the service's own schedule, not a fault.
+                log.info("readiness_check_failed", check=name, reason=reason)
             else:
                 log.warning("readiness_check_failed", check=name, reason=reason)
         return outcome

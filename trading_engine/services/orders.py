@@ -20,7 +20,7 @@ from decimal import Decimal
 import structlog
 
 from trading_engine.domain.ids import IdGenerator
-from trading_engine.domain.errors import Conflict, DomainError, NotFound, ValidationError
+from trading_engine.domain.errors import Conflict, DomainError, IdempotencyConflict, NotFound, ValidationError
 # OrderRequest is the domain's; the drivers (HTTP handlers, the strategy runtime) take it from here too.
 from trading_engine.domain.orders import Fill, Order, OrderRequest, OrderStatus, RejectReason
 from trading_engine.domain.ports.clock import Clock
@@ -142,7 +142,7 @@ class OrderService:
     def _replay(self, request: OrderRequest, existing: Order) -> PlaceResult:
         """A retry gets the answer the first request got: the order, or its rejection again."""
         if existing.request_fingerprint() != request.fingerprint():
-            raise Conflict(
+            raise IdempotencyConflict(
                 f"client_order_id {request.client_order_id!r} already names order "
                 f"{existing.order_id} with different fields; reuse an id only to retry the same request"
             )

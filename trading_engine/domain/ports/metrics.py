@@ -107,6 +107,7 @@ class MetricSpec:
 
 
 HTTP_LABELS = ("method", "route", "code")
+GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 
 # The catalogue of the service's own metrics. Adapters take help text and label names from here;
 # a name missing from it still works, with a generic help text.
@@ -125,6 +126,27 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         MetricKind.COUNTER,
         "HTTP responses with a status of 400 or above, by method, route template and status code.",
         HTTP_LABELS,
+    ),
+    "grpc_server_started_total": MetricSpec(
+        MetricKind.COUNTER,
+        "gRPC calls started on the server, by type (unary, server_stream, ...), service and method.",
+        GRPC_LABELS,
+    ),
+    "grpc_server_handled_total": MetricSpec(
+        MetricKind.COUNTER,
+        "gRPC calls completed on the server, by type, service, method and status code (OK, NotFound, ...: as Go spells them).",
+        (*GRPC_LABELS, "grpc_code"),
+    ),
+    "grpc_server_handling_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time from a gRPC call starting to its status being ready (a stream: to its end), in seconds.",
+        GRPC_LABELS,
+    ),
+    "grpc_server_msg_received_total": MetricSpec(
+        MetricKind.COUNTER, "Request messages received by gRPC calls, by type, service and method.", GRPC_LABELS
+    ),
+    "grpc_server_msg_sent_total": MetricSpec(
+        MetricKind.COUNTER, "Response messages sent by gRPC calls, by type, service and method.", GRPC_LABELS
     ),
     "orders_total": MetricSpec(
         MetricKind.COUNTER,

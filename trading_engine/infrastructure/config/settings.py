@@ -89,7 +89,15 @@ class HttpSettings(Section):
 
 
 class GrpcSettings(Section):
+    enabled: Boolean
+    host: Text(253)
     port: Integer(1, 65535)
+    # Largest message received or sent; a larger request is refused with RESOURCE_EXHAUSTED.
+    max_message_bytes: Integer(1024, 64 * 1024 * 1024)
+    # Updates a stream subscriber may have unread before the oldest are dropped (and a gap sent).
+    stream_buffer: Integer(1, 1_000_000)
+    # How often readiness is evaluated for grpc.health.v1 (Check and Watch follow it).
+    health_interval_seconds: Number(0, 60)
 
 
 class LoggingSettings(Section):

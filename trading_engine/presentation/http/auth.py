@@ -11,8 +11,12 @@ from trading_engine.presentation.http.errors import ApiError
 
 
 def bearer_token(request: web.Request) -> str | None:
-    header = request.headers.get(hdrs.AUTHORIZATION, "")
-    scheme, _, token = header.partition(" ")
+    return parse_bearer(request.headers.get(hdrs.AUTHORIZATION))
+
+
+def parse_bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (HTTP header or gRPC metadata)."""
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()

@@ -24,7 +24,7 @@ from trading_engine.presentation.http.routing import route_template
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_ECHO = 200  # characters of a client-sent path echoed back in an error message
 
 
@@ -38,7 +38,7 @@ def request_context_middleware() -> Middleware:
     @web.middleware
     async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER)
-        request_id = incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
+        request_id = incoming if incoming and SANE_REQUEST_ID.fullmatch(incoming) else new_request_id()
         request[REQUEST_ID] = request_id
         request[ROUTE] = await route_template(request)
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from trading_engine.domain.errors import Conflict, DomainError, NotFound, ValidationError
+from trading_engine.domain.errors import CapacityReached, Conflict, DomainError, NotFound, ValidationError
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, Order
@@ -127,6 +127,7 @@ class StrategyManager:
             return
         instance.performance.apply_fill(fill)
         self._metrics.trade(instance, fill.side.value)
+        self._runner.updates.publish(fill)
         if instance.running:
             instance.inbox.put("fill", fill)
 
@@ -154,7 +155,7 @@ class StrategyManager:
         instrument = self._instrument(symbol)
         running = sum(1 for i in self._instances.values() if i.running)
         if running >= self._settings.max_instances:
-            raise Conflict(
+            raise CapacityReached(
                 f"{running} strategy instances are running, the most strategies.max_instances allows; "
                 "stop one first"
             )

@@ -60,11 +60,14 @@ class PerformanceTrack:
     def net_pnl(self, mark: Decimal | None) -> Decimal:
         return self.position.realized_pnl + self.unrealized_pnl(mark) - self.position.fees_paid
 
-    def sample(self, now: float, interval: float, mark: Decimal | None) -> None:
-        """Take a sample of the net P&L if ``interval`` seconds passed since the last one."""
+    def sample(self, now: float, interval: float, mark: Decimal | None) -> bool:
+        """Take a sample of the net P&L if ``interval`` seconds passed since the last one; True
+        when it did."""
         if self.last_sample_at is None or now - self.last_sample_at >= interval:
             self.last_sample_at = now
             self.samples.append(float(self.net_pnl(mark)))
+            return True
+        return False
 
     def report(self, mark: Decimal | None) -> dict[str, Any]:
         position = self.position

@@ -38,6 +38,8 @@ from trading_engine.services.strategy_runtime.gauges import StrategyMetrics
 from trading_engine.services.strategy_runtime.instance import Instance
 from trading_engine.services.strategy_runtime.performance import mark_of
 from trading_engine.services.strategy_runtime.settings import StrategySettings
+from trading_engine.services.strategy_runtime.updates import StrategyUpdate, pnl_sample, status_change
+from trading_engine.services.updates import UpdateHub
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +54,7 @@ class InstanceRunner:
         clock: Clock,
         metrics: StrategyMetrics,
         settings: StrategySettings,
+        updates: UpdateHub[StrategyUpdate] | None = None,
     ) -> None:
         self._orders = orders
         self._risk = risk
@@ -60,8 +63,11 @@ class InstanceRunner:
         self._clock = clock
         self._metrics = metrics
         self._settings = settings
+        # Status changes, fills and P&L samples, for whoever streams them (the gRPC API).
+        self.updates: UpdateHub[StrategyUpdate] = updates if updates is not None else UpdateHub(1)
 
     def launch(self, instance: Instance) -> None:
+        self.updates.publish(status_change(instance))
         instance.task = asyncio.get_running_loop().create_task(
             self._run(instance), name=f"strategy-{instance.strategy_id}"
         )
@@ -93,8 +99,10 @@ class InstanceRunner:
                         price, received = inbox.pending_tick
                         inbox.pending_tick = None
                         instance.performance.ticks += 1
-                        instance.performance.sample(self._clock.monotonic(), self._settings.performance_interval_seconds,
-                                                    mark_of(self._market, instance.symbol))
+                        mark = mark_of(self._market, instance.symbol)
+                        if instance.performance.sample(self._clock.monotonic(),
+                                                       self._settings.performance_interval_seconds, mark):
+                            self.updates.publish(pnl_sample(instance, mark))
                         await self._decide(instance, "tick", price, received)
         except asyncio.CancelledError:
             raise
@@ -218,6 +226,7 @@ class InstanceRunner:
             await self._account.commit(ChangeSet(strategies=(instance.record(),)))
         except DomainError as exc:
             log.error("strategy_status_not_recorded", strategy_id=instance.strategy_id, error=exc.message)
+        self.updates.publish(status_change(instance))
         log.log(30 if status is StrategyStatus.ERROR else 20, "strategy_stopped", strategy_id=instance.strategy_id,
                 status=status.value, reason=reason)
         task = instance.task
