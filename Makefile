@@ -30,8 +30,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The example strategy distribution (examples/donchian) is installed as a user's plug-in would be.
+$(VENV)/.installed-test: setup.cfg pyproject.toml examples/donchian/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e examples/donchian
 	touch $@ $(VENV)/.installed
 
 system-tools:

@@ -49,11 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.config_schema:
         print(json.dumps(config_schema(), indent=2))
         return 0
+    from trading_engine.infrastructure.strategy_plugins import StrategyLoadError
+
     try:
         from trading_engine.containers import create_container
 
         container = create_container(resolve_config_path(args.config))
-    except ConfigError as exc:
+    except (ConfigError, StrategyLoadError) as exc:
         print(f"trading-engine: {exc}", file=sys.stderr)
         return 2
     if args.check_config:

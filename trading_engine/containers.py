@@ -22,7 +22,6 @@ from trading_engine.infrastructure.config import load_settings
 from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
-from trading_engine.domain.strategies import BUILTIN as BUILTIN_STRATEGIES
 from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
@@ -30,6 +29,7 @@ from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
@@ -210,7 +210,8 @@ class Container(containers.DeclarativeContainer):
     portfolio_service = providers.Singleton(PortfolioService, account, market_view, trading_metrics)
 
     # -- strategies ---------------------------------------------------------------------------------
-    strategy_catalogue = providers.Object(BUILTIN_STRATEGIES)
+    # The built-ins, the installed entry points and strategies.modules (see strategy_plugins).
+    strategy_catalogue = providers.Singleton(load_catalogue, config.strategies.modules)
     strategy_settings = providers.Singleton(
         StrategySettings,
         enable_chaos=config.strategies.enable_chaos,
@@ -277,10 +278,12 @@ def create_container(
     """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate, and
     hand the container the typed values.
 
-    Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value.
+    Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value,
+    and :class:`StrategyLoadError` (one line) when a strategy plug-in cannot be loaded.
     """
     settings = load_settings(config_path, overrides)
     container = Container()
     container.config.from_dict(settings.model_dump())
     container.startup_notices.override(providers.Object(settings.notices()))
+    container.strategy_catalogue()  # a plug-in that cannot load refuses startup here
     return container

@@ -25,6 +25,7 @@ from trading_engine.infrastructure.config.values import (
     Currency,
     DecimalValue,
     DnsLabel,
+    ImportPaths,
     Integer,
     Number,
     OptionalDnsLabel,
@@ -186,6 +187,8 @@ class StrategiesSettings(Section):
     breaker_after_limit_hits: Integer(1, 1_000_000)
     limit_hits_window_seconds: Number(0, 86_400)
     performance_interval_seconds: Number(0, 3600)
+    # Strategy plug-ins to import besides the installed entry points: package.module:NAME.
+    modules: ImportPaths
 
 
 class Settings(Section):

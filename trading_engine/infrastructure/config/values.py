@@ -164,6 +164,13 @@ Buckets = Annotated[
 ]
 
 
+ImportPaths = Annotated[
+    tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")], ...],
+    BeforeValidator(lambda value: [item for item in _items(value) if item], json_schema_input_type=str | list[str]),
+    rule("must be import paths package.module:NAME separated by commas (empty: none)"),
+]
+
+
 def _cash_pairs(value: Any) -> Any:
     """``USD=10000,BTC=0.5`` as ``{"USD": "10000", "BTC": "0.5"}``; a YAML mapping as it is."""
     items = _items(value)

@@ -188,6 +188,11 @@ class AvailableStrategy(_Response):
     name: str
     description: str
     chaos: bool = Field(description="A chaos strategy, offered only when chaos strategies are enabled.")
+    origin: str = Field(
+        description="Where the strategy comes from: built-in, an installed distribution's entry point "
+        "(group trading_engine.strategies) or a module named in strategies.modules.",
+        examples=["built-in", "entry point donchian (trading-engine-donchian)", "strategies.modules mypkg.mod:SPEC"],
+    )
     parameters: dict[str, StrategyParameter]
 
 

@@ -29,7 +29,8 @@ from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import MarketDataPort, Quote
 from trading_engine.domain.ports.repository import ChangeSet, StrategyRepository
 from trading_engine.domain.strategies import check_for_instrument
-from trading_engine.domain.strategy import StrategySpec
+from trading_engine.domain.bars import BarAggregator
+from trading_engine.domain.strategy import StrategySpec, bar_interval_of
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
@@ -114,11 +115,11 @@ class StrategyManager:
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
         """Market data listener: the latest tick of each running instance's symbol."""
         received = self._clock.monotonic()
-        by_symbol = {q.symbol: q.price for q in quotes}
+        by_symbol = {q.symbol: q for q in quotes}
         for instance in self._instances.values():
-            price = by_symbol.get(instance.symbol)
-            if price is not None and instance.running:
-                instance.inbox.put_tick(price, received)
+            quote = by_symbol.get(instance.symbol)
+            if quote is not None and instance.running:
+                instance.on_quote(quote, received)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         """Fill listener of the order use case: a fill of an instance's order."""
@@ -137,6 +138,7 @@ class StrategyManager:
                 "name": spec.name,
                 "description": spec.description,
                 "chaos": spec.chaos,
+                "origin": spec.origin,
                 "parameters": {p.name: p.schema() for p in spec.parameters},
             }
             for spec in self._specs.values()
@@ -240,15 +242,18 @@ class StrategyManager:
 
     def _new_instance(self, strategy_id: str, spec: StrategySpec, symbol: str,
                       params: dict[str, Any], created_at: datetime) -> Instance:
+        strategy = spec.create(params, seed_of(strategy_id))
+        interval = bar_interval_of(strategy)
         return Instance(
             strategy_id=strategy_id,
             spec=spec,
             symbol=symbol,
             params=params,
-            strategy=spec.create(params, seed_of(strategy_id)),
+            strategy=strategy,
             created_at=created_at,
             performance=PerformanceTrack(Position(symbol)),
             limits=InstanceLimits.for_params(params, self._clock.monotonic),
+            bars=None if interval is None else BarAggregator(symbol, interval),
         )
 
     async def _rebuild(self, spec: StrategySpec, record: StrategyRecord) -> Instance:

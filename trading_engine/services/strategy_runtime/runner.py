@@ -87,6 +87,8 @@ class InstanceRunner:
                 while instance.running and (inbox.events or inbox.pending_tick):
                     if inbox.events:
                         kind, payload = inbox.events.popleft()
+                        if kind == "bar":
+                            instance.performance.ticks += 1
                         await self._decide(instance, kind, payload, None)
                     else:
                         assert inbox.pending_tick is not None
@@ -107,6 +109,8 @@ class InstanceRunner:
         try:
             if kind == "tick":
                 intents = instance.strategy.on_tick(payload, context)
+            elif kind == "bar":
+                intents = instance.strategy.on_bar(payload, context)  # type: ignore[attr-defined]
             elif kind == "fill":
                 intents = instance.strategy.on_fill(payload, context)
             else:
