@@ -24,6 +24,7 @@ from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
 from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
+from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
@@ -52,6 +53,11 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
+def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
+    """On a replay, readiness waits for the symbols it has data for, not every instrument."""
+    return list(files) if source == "replay" else None
+
+
 async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
     """Resource: nothing to start; call the component's ``close()``, if it has one, at shutdown,
     in a worker thread (a last push to a slow collector must not block the event loop)."""
@@ -71,6 +77,8 @@ async def run_trading(
     venue events, close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
+    if isinstance(feed, ReplayMarketData):
+        feed.set_settle(strategies.settled)
     await store.start()
     try:
         await account.load()
@@ -108,7 +116,17 @@ class Container(containers.DeclarativeContainer):
         environment=config.service.environment,
     )
 
-    clock = providers.Singleton(SystemClock)
+    # -- market data: the random walk, or a replay of files whose clock is the data's --------------
+    replay = providers.Singleton(
+        ReplayMarketData,
+        files=config.market.replay_files,
+        speed=config.market.replay_speed,
+    )
+    clock = providers.Selector(
+        config.market.source,
+        simulated=providers.Singleton(SystemClock),
+        replay=replay.provided.clock,
+    )
 
     identity = providers.Singleton(
         ServiceIdentity,
@@ -151,16 +169,21 @@ class Container(containers.DeclarativeContainer):
     # -- trading: instruments, market data, venue, store, use cases ------------------------------
     instruments = providers.Callable(_instrument_table, config.instruments)
 
-    market_data = providers.Singleton(
-        SimulatedMarketData,
-        instruments=instruments,
-        clock=clock,
-        tick_interval_seconds=config.market.tick_interval_seconds,
-        volatility_bps=config.market.volatility_bps,
-        seed=config.market.seed,
+    market_data = providers.Selector(
+        config.market.source,
+        simulated=providers.Singleton(
+            SimulatedMarketData,
+            instruments=instruments,
+            clock=clock,
+            tick_interval_seconds=config.market.tick_interval_seconds,
+            volatility_bps=config.market.volatility_bps,
+            seed=config.market.seed,
+        ),
+        replay=replay,
     )
     market_view = providers.Singleton(
-        MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds
+        MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds,
+        watched=providers.Callable(_replayed_symbols, config.market.source, config.market.replay_files),
     )
     venue = providers.Singleton(
         PaperVenue,

@@ -26,6 +26,7 @@ from trading_engine.infrastructure.config.values import (
     DecimalValue,
     DnsLabel,
     ImportPaths,
+    ReplayFiles,
     Integer,
     Number,
     OptionalDnsLabel,
@@ -41,6 +42,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
 METRICS_BACKENDS = ("prometheus", "opentelemetry", "none")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+MARKET_SOURCES = ("simulated", "replay")
 
 
 def refuse(key: str | None, value: object, allowed: str) -> PydanticCustomError:
@@ -150,10 +152,15 @@ class InstrumentSettings(Section):
 
 
 class MarketSettings(Section):
+    # simulated: the seeded random walk; replay: history files (infrastructure/market/history.py).
+    source: Choice(*MARKET_SOURCES)
     tick_interval_seconds: Number(0, 60)
     volatility_bps: Number(0, 10_000, low_open=False)
     seed: Integer(0, 2**63 - 1)
     stale_after_seconds: Number(0, 3600)
+    replay_files: ReplayFiles
+    # 1 is real time, 60 a minute of data per second, 0 as fast as the engine takes it.
+    replay_speed: Number(0, 1_000_000, low_open=False)
 
 
 class VenueSettings(Section):
@@ -237,7 +244,18 @@ class Settings(Section):
         if not self.auth.api_token and production:
             raise refuse("auth.api_token", "", "must be set in production: every POST/PUT/DELETE needs it")
         self._check_currencies()
+        self._check_replay()
         return self
+
+    def _check_replay(self) -> None:
+        files = self.market.replay_files
+        if self.market.source == "replay" and not files:
+            raise refuse("market.replay_files", "", "must name at least one SYMBOL=file when market.source is replay")
+        symbols = {entry.symbol for entry in self.instruments}
+        for symbol in files:
+            if symbol not in symbols:
+                raise refuse("market.replay_files", symbol, f"is not a configured instrument; configured: "
+                             f"{', '.join(sorted(symbols))}")
 
     def _check_currencies(self) -> None:
         """Every quote currency and every cash currency must convert into the reporting currency

@@ -57,6 +57,12 @@ class Instance:
     inbox: Inbox = field(default_factory=Inbox)
     task: asyncio.Task[None] | None = None
     bars: BarAggregator | None = None  # set when the strategy asks for bars
+    busy: bool = False  # handling events (its task is not waiting for the next one)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to handle and not handling anything."""
+        return not self.running or (not self.busy and self.inbox.idle)
 
     def on_quote(self, quote: Quote, received: float) -> None:
         """A quote of the instance's symbol: the latest tick, or for a strategy on bars the bars

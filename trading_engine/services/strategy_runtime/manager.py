@@ -111,6 +111,15 @@ class StrategyManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def settled(self) -> None:
+        """Return once every running instance has handled everything it was sent (and what that
+        caused: fills, refusals) and no venue event is still being handed on. A replay awaits this
+        after each event, so every strategy decides on every event, at any speed."""
+        while True:
+            if all(i.settled for i in self._instances.values()) and self._runner.settled():
+                return
+            await asyncio.sleep(0)
+
     # -- events in ----------------------------------------------------------------------------
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
         """Market data listener: the latest tick of each running instance's symbol."""

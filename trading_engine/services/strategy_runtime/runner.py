@@ -66,6 +66,10 @@ class InstanceRunner:
             self._run(instance), name=f"strategy-{instance.strategy_id}"
         )
 
+    def settled(self) -> bool:
+        """No venue event of the order use case is still being written."""
+        return self._orders.idle
+
     def resting(self, strategy_id: str) -> list[Order]:
         """The instance's orders resting on the venue."""
         return [o for o in self._account.open_orders.for_strategy(strategy_id) if o.status.is_open]
@@ -82,7 +86,9 @@ class InstanceRunner:
         inbox = instance.inbox
         try:
             while instance.running:
+                instance.busy = False
                 await inbox.wakeup.wait()
+                instance.busy = True
                 inbox.wakeup.clear()
                 while instance.running and (inbox.events or inbox.pending_tick):
                     if inbox.events:
