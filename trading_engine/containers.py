@@ -24,6 +24,8 @@ from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
 from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
+from trading_engine.infrastructure.backtests.store import FileBacktestStore
+from trading_engine.infrastructure.backtests.worker import ProcessBacktestWorker
 from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
@@ -32,6 +34,7 @@ from trading_engine.infrastructure.observability.prometheus import PrometheusMet
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
+from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
 from trading_engine.services.orders import OrderService
@@ -98,6 +101,16 @@ async def run_trading(
             await orders.drain()
     finally:
         await store.stop()
+
+
+async def run_backtests(service: BacktestService) -> AsyncIterator[None]:
+    """Resource: read the stored backtests (those left running are recorded cancelled); at
+    shutdown cancel the running and queued ones, recorded as cancelled."""
+    await service.start()
+    try:
+        yield
+    finally:
+        await service.shutdown()
 
 
 class Container(containers.DeclarativeContainer):
@@ -276,6 +289,21 @@ class Container(containers.DeclarativeContainer):
         metrics=trading_metrics,
         strategies=strategy_manager,
     )
+
+    # -- backtests submitted through the API: worker processes, records on disk -----------------
+    backtest_store = providers.Singleton(FileBacktestStore, config.backtests.results_dir)
+    backtest_worker = providers.Singleton(ProcessBacktestWorker, config)
+    backtest_service = providers.Singleton(
+        BacktestService,
+        backtest_store,
+        backtest_worker,
+        trading_metrics.provided.port,  # guarded: a failing metrics backend never fails a backtest
+        clock=providers.Singleton(SystemClock),  # a backtest's own times are wall times, even on a replay
+        check_strategy=strategy_manager.provided.check,
+        data_dir=config.backtests.data_dir,
+        max_concurrent=config.backtests.max_concurrent,
+    )
+    backtests = providers.Resource(run_backtests, backtest_service)
 
     lifecycle = providers.Singleton(Lifecycle)
 

@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--slippage-bps", type=_decimal, help="market order slippage (default: venue.slippage_bps)")
     p.add_argument("--out", type=Path, help="output directory (default: ./backtests/<run id>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    # For the service's worker processes: "progress <share> <events>" lines on stdout.
+    p.add_argument("--progress-lines", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -95,6 +97,23 @@ class ProgressBar:
             self._stream.flush()
 
 
+class ProgressLines:
+    """Machine-readable progress for a parent process, at most ten lines a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream, self._last = stream, 0.0
+
+    def __call__(self, share: float, events: int) -> None:
+        now = time.perf_counter()
+        if now - self._last >= 0.1:
+            self._last = now
+            self._stream.write(f"progress {share:.4f} {events}\n")
+            self._stream.flush()
+
+    def finish(self) -> None:
+        pass
+
+
 def main(argv: list[str]) -> int:
     try:
         args = parser().parse_args(argv)
@@ -110,7 +129,9 @@ def main(argv: list[str]) -> int:
         return _refuse(exc)
     run_id = f"{args.strategy}-{request.symbol.upper()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     out = args.out or Path("backtests") / run_id
-    bar = None if args.quiet else ProgressBar(sys.stderr)
+    bar: ProgressBar | ProgressLines | None = None if args.quiet else ProgressBar(sys.stderr)
+    if args.progress_lines:
+        bar = ProgressLines(sys.stdout)
     try:
         report = asyncio.run(run_backtest(request, out, bar, container=container))
     except (HistoryError, DomainError) as exc:

@@ -198,6 +198,14 @@ class StrategiesSettings(Section):
     modules: ImportPaths
 
 
+class BacktestsSettings(Section):
+    # Files a backtest submitted through the API may name (plain names under this directory).
+    data_dir: Text(4096)
+    # Where each backtest's record and files are kept (they survive a restart).
+    results_dir: Text(4096)
+    max_concurrent: Integer(1, 64)
+
+
 class Settings(Section):
     """The whole configuration, after ``${VAR:default}`` interpolation and merging."""
 
@@ -224,6 +232,7 @@ class Settings(Section):
     risk: RiskSettings
     persistence: PersistenceSettings
     strategies: StrategiesSettings
+    backtests: BacktestsSettings
 
     @field_validator("instruments")
     @classmethod

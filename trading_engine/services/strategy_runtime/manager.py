@@ -153,7 +153,13 @@ class StrategyManager:
             for spec in self._specs.values()
         ]
 
-    async def start(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> Instance:
+    def check(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> None:
+        """Refuse what ``start`` would refuse in the strategy, symbol or parameters (a backtest's
+        submission is checked so)."""
+        self._validated(strategy, symbol, params)
+
+    def _validated(self, strategy: str, symbol: str,
+                   params: Mapping[str, Any] | None) -> tuple[StrategySpec, Instrument, dict[str, Any]]:
         spec = self._specs.get(strategy)
         if spec is None:
             raise ValidationError(
@@ -163,14 +169,18 @@ class StrategyManager:
                 field="strategy",
             )
         instrument = self._instrument(symbol)
+        validated = spec.validate_params(params)
+        check_for_instrument(spec.name, validated, instrument)
+        return spec, instrument, validated
+
+    async def start(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> Instance:
+        spec, instrument, validated = self._validated(strategy, symbol, params)
         running = sum(1 for i in self._instances.values() if i.running)
         if running >= self._settings.max_instances:
             raise Conflict(
                 f"{running} strategy instances are running, the most strategies.max_instances allows; "
                 "stop one first"
             )
-        validated = spec.validate_params(params)
-        check_for_instrument(spec.name, validated, instrument)
         instance = self._new_instance(self._ids(), spec, instrument.symbol, validated, self._clock.now())
         record = instance.record()
         await self._account.commit(ChangeSet(strategies=(record,)))
