@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape|orders|strategies] [options]``: the benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies|backtest] [options]``: the benchmarks.
 
 Without a command, runs ``overhead`` then ``scrape`` with their defaults (about 90 seconds).
 Figures and ratios are printed; nothing asserts on time. Exit status 0 unless something broke
@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 
-from bench import orders, overhead, scrape, strategies
+from bench import backtest, orders, overhead, scrape, strategies
 from bench.common import BenchError
 
 
@@ -28,9 +28,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench                      # everything, defaults (about 90 seconds)\n"
         "  python -m bench overhead --log-level INFO\n"
         "  python -m bench scrape --part stall --kind mix\n"
-        "  python -m bench strategies --counts 50 --rounds 3\n",
+        "  python -m bench strategies --counts 50 --rounds 3\n"
+        "  python -m bench backtest --bars 200000\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,backtest}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds)",
@@ -49,8 +50,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "orders/s and health latency",
             description=strategies.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "backtest": commands.add_parser(
+            "backtest", help="momentum on 1,000,000 synthetic 1-minute bars: bars/s and peak RSS, beside "
+            "backtrader and backtesting.py on the same data",
+            description=backtest.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
+    backtest.add_arguments(subparsers["backtest"])
     orders.add_arguments(subparsers["orders"])
     scrape.add_arguments(subparsers["scrape"])
     strategies.add_arguments(subparsers["strategies"])
@@ -68,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(module, subparsers[name].parse_args([]))
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
-        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies}
+        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies,
+                   "backtest": backtest}
         plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 
