@@ -75,11 +75,12 @@ def _child(kind: str, data: Path, out: Path) -> dict[str, Any]:
 
 # -- in the child process ----------------------------------------------------------------------
 def _engine(data: Path, out: Path) -> tuple[int, int]:
-    from trading_engine.backtesting.run import BacktestRequest, run as run_backtest
+    from trading_engine.backtesting.run import run as run_backtest
+    from trading_engine.domain.backtest import BacktestSpec
 
-    request = BacktestRequest("momentum", "BTC-USD", (data,), {
+    request = BacktestSpec("momentum", "BTC-USD", (str(data),), {
         "fast": FAST, "slow": SLOW, "bar_interval": "1m", "position_size": str(SIZE),
-        "max_orders_per_second": 1000}, fee_bps=None)
+        "max_orders_per_second": 1000})
     report = run_backtest(request, out)
     return report["events"], report["fills"]
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from trading_engine.__main__ import main
-from trading_engine.backtesting.run import BacktestRequest, run_backtest
+from trading_engine.backtesting.run import run_backtest
+from trading_engine.domain.backtest import BacktestSpec
 from trading_engine.containers import create_container
 from trading_engine.domain.ports.repository import ChangeSet
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
@@ -90,7 +91,7 @@ def test_bad_arguments_or_data_exit_2_with_one_line(tmp_path: Path, day: Path, c
 
 # -- the same inputs, the same bytes ----------------------------------------------------------------
 async def test_the_same_inputs_give_byte_identical_files(tmp_path: Path, day: Path) -> None:
-    request = BacktestRequest("momentum", "BTC-USD", (day,), {"fast": 10, "slow": 20, "bar_interval": "5m",
+    request = BacktestSpec("momentum", "BTC-USD", (str(day),), {"fast": 10, "slow": 20, "bar_interval": "5m",
                                                              "position_size": "0.05"})
     first, second = await run_backtest(request, tmp_path / "a"), await run_backtest(request, tmp_path / "b")
     assert first["fills"] > 0
@@ -102,7 +103,7 @@ async def test_the_same_inputs_give_byte_identical_files(tmp_path: Path, day: Pa
 
 # -- the statistics, recomputed from the files ----------------------------------------------------
 async def test_statistics_match_an_independent_recomputation_from_the_files(tmp_path: Path, day: Path) -> None:
-    report = await run_backtest(BacktestRequest("donchian", "BTC-USD", (day,), {"channel": 5, "position_size": "0.1"}),
+    report = await run_backtest(BacktestSpec("donchian", "BTC-USD", (str(day),), {"channel": 5, "position_size": "0.1"}),
                                 tmp_path)
     equity = [(datetime.fromisoformat(r["timestamp"]), D(r["equity"]), D(r["drawdown"])) for r in rows(tmp_path / "equity.csv")]
     fills = rows(tmp_path / "fills.csv")
@@ -169,7 +170,7 @@ PARITY = [
 
 @pytest.mark.parametrize(("strategy", "params"), PARITY, ids=lambda v: v if isinstance(v, str) else None)
 async def test_the_live_service_on_the_replay_makes_the_same_fills(tmp_path: Path, day: Path, strategy, params) -> None:
-    report = await run_backtest(BacktestRequest(strategy, "BTC-USD", (day,), params), tmp_path / "backtest")
+    report = await run_backtest(BacktestSpec(strategy, "BTC-USD", (str(day),), params), tmp_path / "backtest")
     expected = [(r["timestamp"], r["side"], D(r["quantity"]), D(r["price"]), D(r["fee"]))
                 for r in rows(tmp_path / "backtest" / "fills.csv")]
     assert expected, strategy

@@ -16,7 +16,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from trading_engine.backtesting.run import BacktestRequest, build_engine, run_backtest
+from trading_engine.backtesting.run import build_engine, run_backtest
+from trading_engine.domain.backtest import BacktestSpec
+from trading_engine.domain.decimals import plain
 from trading_engine.domain.errors import DomainError
 from trading_engine.infrastructure.config import ConfigError
 from trading_engine.infrastructure.market.history import HistoryError
@@ -120,20 +122,22 @@ def main(argv: list[str]) -> int:
     except SystemExit as exit_:  # --help (0) or a bad argument (2, its one line already printed)
         return int(exit_.code or 0)
     try:
-        request = BacktestRequest(
-            strategy=args.strategy, symbol=args.symbol, data=tuple(args.data), params=_params(args.param),
-            config=args.config, cash=args.cash, fee_bps=args.fee_bps, slippage_bps=args.slippage_bps,
+        spec = BacktestSpec(
+            strategy=args.strategy, symbol=args.symbol.strip().upper(), data=tuple(str(p) for p in args.data),
+            params=_params(args.param), cash=args.cash,
+            fee_bps=None if args.fee_bps is None else plain(args.fee_bps),
+            slippage_bps=None if args.slippage_bps is None else plain(args.slippage_bps),
         )
-        container = build_engine(request)
+        container = build_engine(spec, args.config)
     except (ValueError, ConfigError, StrategyLoadError, DomainError) as exc:
         return _refuse(exc)
-    run_id = f"{args.strategy}-{request.symbol.upper()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    run_id = f"{args.strategy}-{spec.symbol}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     out = args.out or Path("backtests") / run_id
     bar: ProgressBar | ProgressLines | None = None if args.quiet else ProgressBar(sys.stderr)
     if args.progress_lines:
         bar = ProgressLines(sys.stdout)
     try:
-        report = asyncio.run(run_backtest(request, out, bar, container=container))
+        report = asyncio.run(run_backtest(spec, out, bar, container=container))
     except (HistoryError, DomainError) as exc:
         if bar is not None:
             bar.finish()

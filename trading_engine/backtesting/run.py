@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
 
 from trading_engine.containers import create_container
+from trading_engine.domain.backtest import BacktestSpec
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.orders import Fill, Order, Side
 from trading_engine.domain.portfolio import Position
@@ -40,38 +39,28 @@ Progress = Callable[[float, int], None]  # (share of the data read, events so fa
 _ZERO_ID = bytes(8)
 
 
-@dataclass(frozen=True)
-class BacktestRequest:
-    strategy: str
-    symbol: str
-    data: tuple[Path, ...]
-    params: Mapping[str, Any] = field(default_factory=dict)
-    config: Path | None = None
-    cash: str | None = None  # CUR=AMOUNT,...
-    fee_bps: Decimal | None = None
-    slippage_bps: Decimal | None = None
-
-    def overrides(self) -> dict[str, Any]:
-        market = {"source": "replay", "replay_files": {self.symbol.strip().upper(): [str(p) for p in self.data]},
-                  "replay_speed": "0"}
-        venue = {k: str(v) for k, v in (("fee_bps", self.fee_bps), ("slippage_bps", self.slippage_bps))
-                 if v is not None}
-        out: dict[str, Any] = {
-            "market": market,
-            "venue": venue,
-            "metrics": {"backend": "none", "enabled": "false"},
-            "logging": {"level": "WARNING"},
-            "service": {"environment": "testing"},
-            "strategies": {"resume_on_start": "false"},
-        }
-        if self.cash is not None:
-            out["account"] = {"initial_cash": self.cash}
-        return out
+def overrides(spec: BacktestSpec) -> dict[str, Any]:
+    """What a backtest changes in the service's configuration: the replay at speed 0 of the data, no
+    metrics, warnings only in the log; and the run's own cash, fee and slippage when given."""
+    venue = {k: v for k, v in (("fee_bps", spec.fee_bps), ("slippage_bps", spec.slippage_bps)) if v is not None}
+    out: dict[str, Any] = {
+        "market": {"source": "replay", "replay_files": {spec.symbol.strip().upper(): list(spec.data)},
+                   "replay_speed": "0"},
+        "venue": venue,
+        "metrics": {"backend": "none", "enabled": "false"},
+        "logging": {"level": "WARNING"},
+        "service": {"environment": "testing"},
+        "strategies": {"resume_on_start": "false"},
+    }
+    if spec.cash is not None:
+        out["account"] = {"initial_cash": spec.cash}
+    return out
 
 
-def build_engine(request: BacktestRequest) -> Any:
-    """The service's container for this backtest (raises ConfigError, StrategyLoadError, HistoryError)."""
-    container = create_container(request.config, overrides=request.overrides())
+def build_engine(spec: BacktestSpec, config: Path | None = None) -> Any:
+    """The service's container for this backtest, ``config`` merged over the shipped defaults
+    (raises ConfigError, StrategyLoadError, HistoryError)."""
+    container = create_container(config, overrides=overrides(spec))
     container.trading_store.override(providers.Singleton(InMemoryTradingStore))
     container.replay.add_kwargs(autostart=False)
     container.order_service.add_kwargs(order_ids=IdGenerator("ord_", _ZERO_ID))
@@ -80,13 +69,14 @@ def build_engine(request: BacktestRequest) -> Any:
     return container
 
 
-async def run_backtest(request: BacktestRequest, out: Path, progress: Progress | None = None,
+async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None = None,
                        container: Any = None) -> dict[str, Any]:
-    """Run it, write its files into ``out`` and answer the report."""
+    """Run it (on ``container``, else one built with the shipped configuration), write its files
+    into ``out`` and answer the report."""
     started = time.perf_counter()
-    container = container or build_engine(request)
+    container = container or build_engine(spec)
     feed: ReplayMarketData = container.market_data()
-    symbol = request.symbol.strip().upper()
+    symbol = spec.symbol.strip().upper()
     out.mkdir(parents=True, exist_ok=True)
     fills_log = CsvLog(out / "fills.csv", FILLS_HEADER)
     equity_log = CsvLog(out / "equity.csv", EQUITY_HEADER)
@@ -120,7 +110,7 @@ async def run_backtest(request: BacktestRequest, out: Path, progress: Progress |
                     progress(feed.progress(), feed.events)
 
             container.order_service().add_fill_listener(on_fill)
-            instance = await manager.start(request.strategy, symbol, request.params)
+            instance = await manager.start(spec.strategy, symbol, spec.params)
             sample()  # the starting equity, before the first event
             feed.set_settle(settle)
             await feed.run()
@@ -136,10 +126,10 @@ async def run_backtest(request: BacktestRequest, out: Path, progress: Progress |
         equity_log.close()
     elapsed = time.perf_counter() - started
     report: dict[str, Any] = {
-        "strategy": request.strategy,
+        "strategy": spec.strategy,
         "symbol": symbol,
         "params": params,
-        "data": [str(p) for p in request.data],
+        "data": list(spec.data),
         "currency": currency,
         **equity.report(),
         **trades.report(),
@@ -148,13 +138,13 @@ async def run_backtest(request: BacktestRequest, out: Path, progress: Progress |
         "events_per_second": round(feed.events / elapsed, 1) if elapsed > 0 else None,
     }
     draw_equity(out / "equity.csv", out / "fills.csv", out / "equity.png",
-                title=f"{request.strategy} on {symbol}", currency=currency)
+                title=f"{spec.strategy} on {symbol}", currency=currency)
     write_page(out / "report.html", report, out / "equity.png", out / "fills.csv")
     write_report(out / "report.json", report)
     return report
 
 
-def run(request: BacktestRequest, out: Path, progress: Progress | None = None) -> dict[str, Any]:
-    return asyncio.run(run_backtest(request, out, progress))
+def run(spec: BacktestSpec, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+    return asyncio.run(run_backtest(spec, out, progress))
 
 

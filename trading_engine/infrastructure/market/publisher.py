@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -54,3 +55,17 @@ class QuotePublisher:
                     listener=listener_name(listener),
                     error=f"{type(exc).__name__}: {exc}",
                 )
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a feed's background task and wait for it to end; a no-op for None. The caller's own
+    cancellation, if it is being cancelled too, goes through."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise

@@ -25,7 +25,7 @@ import structlog
 from trading_engine.domain.ports.market_data import Quote
 from trading_engine.infrastructure.clock import DataClock
 from trading_engine.infrastructure.market.history import HistoryError, read_files
-from trading_engine.infrastructure.market.publisher import QuotePublisher
+from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
 
 log = structlog.get_logger(__name__)
 
@@ -96,16 +96,9 @@ class ReplayMarketData(QuotePublisher):
         self._task = asyncio.get_running_loop().create_task(self._run_logged(), name="replay-market-data")
 
     async def stop(self) -> None:
+        """Cancel the background task and wait for it to end; a no-op when not running."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+        await stop_task(task)
 
     async def _run_logged(self) -> None:
         try:

@@ -33,7 +33,7 @@ import structlog
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import Quote
-from trading_engine.infrastructure.market.publisher import QuotePublisher
+from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
 from trading_engine.domain.ticks import nearest_tick
 
 log = structlog.get_logger(__name__)
@@ -132,15 +132,7 @@ class SimulatedMarketData(QuotePublisher):
     async def stop(self) -> None:
         """Cancel the background task and wait for it to end; a no-op when not running."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():  # stop()'s caller is cancelled too
-                raise
+        await stop_task(task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
