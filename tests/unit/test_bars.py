@@ -18,12 +18,12 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.mark.parametrize(("text", "seconds", "name"), [("1s", 1, "1s"), ("60s", 60, "1m"), ("5m", 300, "5m"),
-                                                       ("1h", 3600, "1h"), ("24h", 86400, "1d"), ("1D", 86400, "1d")])
+                                                       ("1h", 3600, "1h"), ("24h", 86400, "1d"), ("1440m", 86400, "1d")])
 def test_intervals_parse_and_have_one_spelling(text: str, seconds: int, name: str) -> None:
     assert interval_seconds(text) == seconds and interval_name(seconds) == name
 
 
-@pytest.mark.parametrize("text", ["0s", "7m", "2d", "1w", "", "m", "1.5m", 5])
+@pytest.mark.parametrize("text", ["0s", "7m", "2d", "1w", "", "m", "1.5m", 5, "1D", " 1m"])
 def test_intervals_that_do_not_divide_a_day_are_refused(text: object) -> None:
     with pytest.raises(ValueError, match="from 1s to 1d"):
         interval_seconds(text)  # type: ignore[arg-type]

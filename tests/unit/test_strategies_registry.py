@@ -249,3 +249,14 @@ def test_strategies_are_pure_standard_library_and_domain_code() -> None:
                 continue
             for module in modules:
                 assert module in ALLOWED_IMPORTS or module.startswith("trading_engine.domain"), (path.name, module)
+
+
+@pytest.mark.parametrize(("name", "params", "field"), [
+    ("momentum", {"slow": 250489196483618385309495984128}, "params.slow"),  # no deque of 10^29 prices
+    ("momentum", {"position_size": 1.5e307}, "params.position_size"),
+    ("momentum", {"bar_interval": None}, "params.bar_interval"),
+])
+def test_numbers_beyond_any_sensible_setting_are_refused_with_their_name(name: str, params: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        BUILTIN[name].validate_params(params)
+    assert raised.value.field == field

@@ -32,12 +32,21 @@ INTERVAL_RULE = "an interval such as 1s, 5m, 1h or 1d: from 1s to 1d, dividing a
 
 
 def interval_seconds(text: str) -> int:
-    """Seconds of an interval written like ``5m``; raises ValueError naming what is allowed."""
-    match = _INTERVAL.match(text.strip().lower()) if isinstance(text, str) else None
+    """Seconds of an interval written like ``5m`` (one of ``INTERVALS``); raises ValueError naming
+    what is allowed."""
+    match = _INTERVAL.match(text) if isinstance(text, str) else None
     seconds = int(match.group(1)) * _UNITS[match.group(2)] if match else 0
     if not match or seconds > _DAY or _DAY % seconds:
         raise ValueError(f"{text!r} is not {INTERVAL_RULE}")
     return seconds
+
+
+def _spellings() -> tuple[str, ...]:
+    out = []
+    for seconds in range(1, _DAY + 1):
+        if _DAY % seconds == 0:
+            out += [f"{seconds // size}{unit}" for unit, size in _UNITS.items() if seconds % size == 0]
+    return tuple(out)
 
 
 def interval_name(seconds: int) -> str:
@@ -135,3 +144,7 @@ class BarAggregator:
             self._open = None
             return bar
         return None
+
+
+INTERVALS: tuple[str, ...] = _spellings()
+"""Every way of writing an interval that is accepted (``60s`` and ``1m`` both), for schemas."""

@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from trading_engine.domain.bars import INTERVAL_RULE as INTERVAL_TEXT
-from trading_engine.domain.bars import Bar, interval_name, interval_seconds
+from trading_engine.domain.bars import INTERVALS, Bar, interval_name, interval_seconds
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, OrderType, RejectReason, Side, TimeInForce
@@ -134,6 +134,12 @@ def bar_interval_of(strategy: Strategy) -> str | None:
 # -- parameters ----------------------------------------------------------------------------------
 
 
+# Every number parameter is refused beyond these, whatever its own bounds (no window of 10^30 ticks,
+# no size of 10^300).
+MAX_INTEGER = 1_000_000_000
+MAX_MAGNITUDE = 10**15
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"``, ``"number"`` (float) or
@@ -154,6 +160,8 @@ class Parameter:
             "default": _json(self.default),
             "description": self.description,
         }
+        if self.kind == "interval":
+            out["enum"] = ["", *INTERVALS]
         if self.minimum is not None:
             out["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = _json(self.minimum)
         if self.maximum is not None:
@@ -189,6 +197,10 @@ class Parameter:
                 f"{field_name} {value!r} is not {self._kind_text()}; expected {self._kind_text()}{bounds}",
                 field=field_name,
             ) from None
+        ceiling = MAX_INTEGER if self.kind == "integer" else MAX_MAGNITUDE
+        if abs(parsed) > ceiling:  # beyond any sensible setting: a window, a size, a rate
+            raise ValidationError(f"{field_name} {value} is out of range; its magnitude must be at most {ceiling}",
+                                  field=field_name)
         low_fails = self.minimum is not None and (
             parsed <= self.minimum if self.exclusive_minimum else parsed < self.minimum
         )
@@ -197,7 +209,7 @@ class Parameter:
         return parsed
 
     def _parse_interval(self, value: Any, field_name: str) -> str:
-        if value in (None, ""):
+        if isinstance(value, str) and value == "":
             return ""
         try:
             return interval_name(interval_seconds(value))

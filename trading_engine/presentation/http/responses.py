@@ -183,6 +183,7 @@ class StrategyParameter(_Response):
     minimum: int | float | str | None = None
     exclusiveMinimum: int | float | str | None = None  # noqa: N815 (the JSON schema keyword)
     maximum: int | float | str | None = None
+    enum: list[str] | None = Field(default=None, description="The values allowed (a bar interval).")
 
 
 class AvailableStrategy(_Response):
