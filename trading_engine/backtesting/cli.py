@@ -133,6 +133,7 @@ def main(argv: list[str]) -> int:
         return _refuse(exc)
     run_id = f"{args.strategy}-{spec.symbol}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     out = args.out or Path("backtests") / run_id
+    container.logging.init()  # warnings only, on stdout
     bar: ProgressBar | ProgressLines | None = None if args.quiet else ProgressBar(sys.stderr)
     if args.progress_lines:
         bar = ProgressLines(sys.stdout)
@@ -142,6 +143,8 @@ def main(argv: list[str]) -> int:
         if bar is not None:
             bar.finish()
         return _refuse(exc)
+    finally:
+        container.logging.shutdown()
     if bar is not None:
         bar.finish()
     if not args.quiet:

@@ -82,7 +82,6 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
     equity_log = CsvLog(out / "equity.csv", EQUITY_HEADER)
     equity, trades = EquityTrack(), TradeTrack()
     position = Position(symbol)
-    container.logging.init()
     try:
         await container.trading.init()
         try:
@@ -120,7 +119,6 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
             currency = account.portfolio.reporting_currency
         finally:
             await container.trading.shutdown()
-            container.logging.shutdown()
     finally:
         fills_log.close()
         equity_log.close()
@@ -144,7 +142,13 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
     return report
 
 
-def run(spec: BacktestSpec, out: Path, progress: Progress | None = None) -> dict[str, Any]:
-    return asyncio.run(run_backtest(spec, out, progress))
+def run(spec: BacktestSpec, out: Path, progress: Progress | None = None, config: Path | None = None) -> dict[str, Any]:
+    """A backtest as a program runs one: logging set up from the configuration (warnings only)."""
+    container = build_engine(spec, config)
+    container.logging.init()
+    try:
+        return asyncio.run(run_backtest(spec, out, progress, container=container))
+    finally:
+        container.logging.shutdown()
 
 

@@ -81,6 +81,7 @@ def configure_logging(
         renderer = structlog.dev.ConsoleRenderer(colors=False)
         exceptions = []
 
+    structlog_before = structlog.get_config()  # put back at shutdown (a backtest in a test process)
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *exceptions, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -113,3 +114,4 @@ def configure_logging(
         sys.stdout.flush()
         root.handlers[:], level_before = previous
         root.setLevel(level_before)
+        structlog.configure(**structlog_before)
