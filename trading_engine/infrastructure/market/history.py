@@ -133,17 +133,25 @@ def read_files(paths: Sequence[Path], symbol: str, progress: list[float] | None 
 
 
 # -- formats ---------------------------------------------------------------------------------------
-def _bars(source: _Source, symbol: str) -> Iterator[Quote]:
-    pending: tuple[datetime, tuple[Decimal, ...], int] | None = None
-    seconds: int | None = None
+def _timed_rows(source: _Source, header: Sequence[str]) -> Iterator[tuple[datetime, list[str]]]:
+    """The rows of a file with a header: (timestamp, cells), each timestamp after the one before."""
     previous: datetime | None = None
     for row in source.rows:
         if not row:
             continue
-        cells = _cells(source, row, BAR_HEADER)
-        start = _timestamp(source, cells[0])
-        if previous is not None and start <= previous:
+        cells = _cells(source, row, header)
+        at = _timestamp(source, cells[0])
+        if previous is not None and at <= previous:
             raise source.error("timestamp", f"{cells[0]} is not after the previous row's {previous.isoformat()}")
+        previous = at
+        yield at, cells
+
+
+def _bars(source: _Source, symbol: str) -> Iterator[Quote]:
+    pending: tuple[datetime, tuple[Decimal, ...], int] | None = None
+    seconds: int | None = None
+    previous: datetime | None = None
+    for start, cells in _timed_rows(source, BAR_HEADER):
         values = _ohlcv(source, cells[1:])
         if pending is None:
             pending, previous = (start, values, source.line), start
@@ -190,16 +198,7 @@ def _klines(source: _Source, symbol: str, first: list[str]) -> Iterator[Quote]:
 
 
 def _trades(source: _Source, symbol: str, columns: int) -> Iterator[Quote]:
-    header = TRADE_HEADERS[columns - 2]
-    previous: datetime | None = None
-    for row in source.rows:
-        if not row:
-            continue
-        cells = _cells(source, row, header)
-        at = _timestamp(source, cells[0])
-        if previous is not None and at <= previous:
-            raise source.error("timestamp", f"{cells[0]} is not after the previous row's {previous.isoformat()}")
-        previous = at
+    for at, cells in _timed_rows(source, TRADE_HEADERS[columns - 2]):
         price = _number(source, "price", cells[1], positive=True)
         quantity = _number(source, "quantity", cells[2]) if columns == 3 else Decimal(0)
         yield Quote(symbol, price, at, volume=quantity)
