@@ -19,6 +19,7 @@ test: $(VENV)/.installed-test system-tools
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test system-tools
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 $(BIN)/python:
