@@ -5,9 +5,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages the tests and benchmarks need: prometheus (prometheus + promtool) and wrk.
-SYSTEM_PACKAGES := prometheus wrk
-SYSTEM_COMMANDS := prometheus promtool wrk
+# Debian packages the tests and benchmarks need: prometheus (prometheus + promtool), wrk, and
+# valgrind (valgrind + callgrind_control: `bench overhead` counts instructions per request).
+SYSTEM_PACKAGES := prometheus wrk valgrind
+SYSTEM_COMMANDS := prometheus promtool wrk valgrind callgrind_control
 
 .PHONY: run test lint-imports system-tools bench clean
 

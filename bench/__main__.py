@@ -1,6 +1,7 @@
 """``python -m bench [overhead|scrape|orders|strategies|backtest] [options]``: the benchmarks.
 
-Without a command, runs ``overhead`` then ``scrape`` with their defaults (about 90 seconds).
+Without a command, runs ``overhead``, ``scrape`` and ``orders`` with their defaults (about 12 minutes,
+most of it the instruction counts under callgrind).
 Figures and ratios are printed; nothing asserts on time. Exit status 0 unless something broke
 (2 when a required tool such as wrk is missing or a service/request failed, 130 on Ctrl-C).
 """
@@ -21,11 +22,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmarks of the metrics path of trading-system-engine. Without a command, "
-        "runs 'overhead' then 'scrape' with their defaults. Each prints figures, medians and "
+        "runs 'overhead', 'scrape' and 'orders' with their defaults. Each prints figures, medians and "
         "ratios next to their targets; none asserts on time.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  python -m bench                      # everything, defaults (about 90 seconds)\n"
+        "  python -m bench                      # overhead, scrape and orders, defaults (about 12 minutes)\n"
         "  python -m bench overhead --log-level INFO\n"
         "  python -m bench scrape --part stall --kind mix\n"
         "  python -m bench strategies --counts 50 --rounds 3\n"
@@ -34,7 +35,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,backtest}")
     subparsers = {
         "overhead": commands.add_parser(
-            "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds)",
+            "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds), "
+            "and instructions per request (callgrind)",
             description=overhead.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
         "orders": commands.add_parser(

@@ -1,4 +1,5 @@
-"""What the benchmarks share: the service as a subprocess, statistics, table printing."""
+"""What the benchmarks share: the service as a subprocess, the exposition's samples, statistics,
+table printing."""
 
 from __future__ import annotations
 
@@ -6,19 +7,16 @@ import argparse
 import math
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
+from tests.support.process import ServiceProcess
 
 API_TOKEN = "bench-api-token-0123456789"
 
@@ -27,73 +25,24 @@ class BenchError(RuntimeError):
     """Something broke (not "something was slow"): the run exits non-zero."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Service:
-    """The service (or a variant) as a subprocess on a loopback port. Its stdout (the JSON log, one
-    line per request at INFO) goes to /dev/null; its stderr (configuration errors, a port already
-    taken, tracebacks) to a file whose tail is shown when the service fails. Never an unread pipe."""
+class Service(ServiceProcess):
+    """The service (or a variant) as a subprocess on a loopback port, started by the runner the
+    tests use, with a database of its own. Its stdout (the JSON log, one line per request at INFO)
+    goes to /dev/null; its stderr (configuration errors, a port already taken, tracebacks) is
+    collected and quoted when the service fails."""
 
     def __init__(self, label: str, args: Sequence[str], env: dict[str, str]) -> None:
+        super().__init__(args, env={"TRADING_ENGINE_API_TOKEN": API_TOKEN, **env}, capture_stdout=False)
         self.label = label
-        self.port = free_port()
-        self.args = list(args)
-        # Each service has a directory of its own for its database and its stderr.
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
-        self.env = {
-            **os.environ,
-            "TRADING_ENGINE_DB_PATH": str(self.workdir / "trading.db"),
-            "TRADING_ENGINE_API_TOKEN": API_TOKEN,
-            **env,
-            "HOST": "127.0.0.1",
-            "HTTP_PORT": str(self.port),
-        }
-        self.log_path = self.workdir / "stderr.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.failed = False
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Service:
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.args, env=self.env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=log,
-            )
-        return self
 
     def log_tail(self, lines: int = 10) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(self.stderr[-lines:])
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.failed = True
-                raise BenchError(
-                    f"{self.label}: service exited with status {self.proc.returncode} before it was "
-                    f"healthy; stderr {self.log_path}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/api/v1/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.failed = True
-        raise BenchError(f"{self.label}: not healthy within {timeout:.0f}s; stderr {self.log_path}:\n{self.log_tail()}")
+        try:
+            super().wait_healthy(timeout)
+        except AssertionError as exc:
+            raise BenchError(f"{self.label}: {exc}; stderr:\n{self.log_tail()}") from None
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         request = urllib.request.Request(f"{self.base_url}{path}", headers=headers or {})
@@ -114,32 +63,19 @@ class Service:
     def check_alive(self) -> None:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            self.failed = True
             raise BenchError(
-                f"{self.label}: service died (status {self.proc.returncode}); stderr {self.log_path}:\n"
-                f"{self.log_tail()}"
+                f"{self.label}: service died (status {self.proc.returncode}); stderr:\n{self.log_tail()}"
             )
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s. Safe to call twice and from a ``finally``."""
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        if not self.failed:  # kept only when an error message points at it
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> Service:
-        return self.start()
+def exposition_samples(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text exposition, parsed by ``prometheus_client.parser``."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+def sample_total(samples: Sequence[Sample], name: str, **where: str) -> float:
+    """The sum of the samples named ``name`` whose labels include ``where``."""
+    return sum(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in where.items()))
 
 
 def positive_int(text: str) -> int:

@@ -21,11 +21,13 @@ from bench.common import (
     ForeignLoad,
     Service,
     StreamTable,
+    exposition_samples,
     heading,
     median,
     positive_int,
     print_environment,
     ratio,
+    sample_total,
     verdict,
 )
 from bench.overhead import LOG_LEVELS, WrkResult, find_wrk, fmt_ms, fmt_us, parse_wrk, wrk_missing_message
@@ -86,8 +88,7 @@ def _orders_counted(service: Service) -> float:
     status, body = service.get("/api/v1/metrics")
     if status != 200:
         raise BenchError(f"/api/v1/metrics answered {status}")
-    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith("orders_total{") and 'status="filled"' in line)
+    return sample_total(exposition_samples(body.decode()), "orders_total", status="filled")
 
 
 def run(args: argparse.Namespace) -> None:

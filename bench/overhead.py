@@ -1,11 +1,16 @@
 """Instrumentation overhead: the same service with metrics off (no-op adapter,
-``METRICS_ENABLED=false``), with the Prometheus adapter and with the OpenTelemetry adapter, loaded
-by ``wrk`` in rotating rounds.
+``METRICS_ENABLED=false``), with the Prometheus adapter and with the OpenTelemetry adapter.
 
-The services run side by side for the whole benchmark, with the same log level; each round loads
-them one at a time, in an order rotated every round (so a drift in the machine's load hits all
-equally). The figures are medians over rounds; the ratios are each backend's median req/s over
-the median with metrics off (targets: Prometheus >= 0.93, OpenTelemetry >= 0.85).
+(a) throughput: the services run side by side for the whole part, with the same log level, loaded
+    by ``wrk`` one at a time in an order rotated every round (so a drift in the machine's load hits
+    all equally). The figures are medians over rounds; the ratios are each backend's median req/s
+    over the median with metrics off (targets: Prometheus >= 0.93, OpenTelemetry >= 0.85). On a
+    shared machine they swing by 15-30% between rounds.
+
+(b) instructions: the same three configurations under callgrind, instructions per keep-alive
+    ``GET`` counted in blocks (see ``bench/instructions.py``); the cost of a backend is its
+    instructions per request minus metrics off's, and ``OFF / backend`` is the throughput the
+    instructions alone predict, against the same targets. These agree to 1-2% between runs.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from bench import instructions
 from bench.common import (
     BenchError,
     Service,
     StreamTable,
     ForeignLoad,
+    exposition_samples,
     heading,
     median,
     positive_int,
     print_environment,
     ratio,
+    sample_total,
     verdict,
 )
 
@@ -35,6 +43,9 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--part", choices=("all", "throughput", "instructions"), default="all",
+                        help="throughput: (a) req/s under wrk; instructions: (b) instructions per request "
+                        "under callgrind; all (default): both")
     parser.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds (default 5)")
     parser.add_argument("--duration", type=positive_int, default=5, help="seconds of wrk per configuration per round (default 5)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unrecorded wrk per configuration first (default 2)")
@@ -51,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backends", nargs="+", choices=("prometheus", "opentelemetry"), default=["prometheus", "opentelemetry"],
         help="metrics backends compared with metrics off (default: both)",
     )
+    instructions.add_arguments(parser)
 
 
 @dataclass
@@ -116,8 +128,48 @@ BACKENDS = ("prometheus", "opentelemetry")
 TARGETS = {"prometheus": 0.93, "opentelemetry": 0.85}
 
 
+def configurations(args: argparse.Namespace, **extra: str) -> dict[str, dict[str, str]]:
+    """The environment of each configuration compared: metrics off, then each backend."""
+    common = {"LOG_LEVEL": args.log_level, "LOG_FORMAT": "json", "ENVIRONMENT": "testing",
+              "METRICS_BEARER_TOKEN": "", **extra}
+    configs = {"OFF": {**common, "METRICS_ENABLED": "false"}}
+    for backend in args.backends:
+        configs[backend] = {**common, "METRICS_ENABLED": "true", "METRICS_BACKEND": backend}
+    return configs
+
+
+COMMAND = [sys.executable, "-m", "trading_engine"]
+
+
 def run(args: argparse.Namespace) -> None:
-    heading("overhead: HTTP throughput with metrics off, Prometheus and OpenTelemetry")
+    if args.part in ("all", "throughput"):
+        throughput_part(args)
+    if args.part in ("all", "instructions"):
+        instructions_part(args)
+
+
+def instructions_part(args: argparse.Namespace) -> None:
+    heading("overhead (b): instructions per request with metrics off, Prometheus and OpenTelemetry")
+    missing = instructions.missing_tools()
+    if missing:
+        raise BenchError(instructions.missing_message(missing))
+    print_environment()
+    print(f"callgrind: {' '.join(instructions.CALLGRIND)}; keep-alive GET {args.path} from one connection; "
+          f"{args.ir_processes} process(es) per configuration x {args.ir_blocks} block(s) of "
+          f"{args.ir_requests:,} requests after {args.ir_warmup:,} unmeasured; LOG_LEVEL={args.log_level}; "
+          "market ticks every 60 s (the least), so the feed adds next to nothing to a block")
+    # The slowest feed the configuration allows: its ticks are work done per second, not per request.
+    envs = configurations(args, MARKET_TICK_INTERVAL_SECONDS="60")
+    print()
+    minima = instructions.measure({name: (COMMAND, env) for name, env in envs.items()}, args)
+    print()
+    instructions.print_summary(minima, "OFF", TARGETS)
+    print("a process's figure is its minimum over blocks, a configuration's the minimum over its processes; "
+          "OFF/config is the throughput the instruction counts predict")
+
+
+def throughput_part(args: argparse.Namespace) -> None:
+    heading("overhead (a): HTTP throughput with metrics off, Prometheus and OpenTelemetry")
     wrk = find_wrk(args.wrk)
     if wrk is None:
         raise BenchError(wrk_missing_message(args.wrk))
@@ -127,13 +179,8 @@ def run(args: argparse.Namespace) -> None:
         f"load: {wrk} -t{args.threads} -c{args.connections} -d{args.duration}s --latency GET {args.path}; "
         f"{args.rounds} round(s), order rotated every round; LOG_LEVEL={args.log_level} for all"
     )
-    common = {"LOG_LEVEL": args.log_level, "LOG_FORMAT": "json", "ENVIRONMENT": "testing",
-              "METRICS_BEARER_TOKEN": ""}
-    command = [sys.executable, "-m", "trading_engine"]
-    configs = {"OFF": Service("metrics-off", command, {**common, "METRICS_ENABLED": "false"})}
-    for backend in args.backends:
-        configs[backend] = Service(f"metrics-{backend}", command,
-                                   {**common, "METRICS_ENABLED": "true", "METRICS_BACKEND": backend})
+    configs = {name: Service(f"metrics-{name.lower()}", COMMAND, env)
+               for name, env in configurations(args).items()}
     names = list(configs)
     try:
         for service in configs.values():
@@ -208,11 +255,10 @@ def _served_by_prometheus(service: Service) -> float:
     status, body = service.get("/api/v1/metrics")
     if status != 200:
         raise BenchError(f"{service.label}: /api/v1/metrics answered {status}")
-    samples = [float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-               if line.startswith("http_requests_total{")]
-    if not samples:
+    samples = exposition_samples(body.decode())
+    if not any(s.name == "http_requests_total" for s in samples):
         raise BenchError(f"{service.label}: no http_requests_total series: is metrics on?")
-    return sum(samples)
+    return sample_total(samples, "http_requests_total")
 
 
 def _check_off_is_empty(service: Service) -> None:

@@ -28,6 +28,7 @@ from bench.common import (
     Service,
     StreamTable,
     ForeignLoad,
+    exposition_samples,
     heading,
     median,
     positive_float,
@@ -116,7 +117,7 @@ async def render_part(args: argparse.Namespace) -> None:
         served = response.body
         if not isinstance(served, bytes) or abs(len(served) - len(body)) > 0.01 * len(body) + 200:
             raise BenchError(f"handler body ({len(served or b'')} bytes) differs from generate_latest ({len(body)} bytes)")
-        samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        samples = len(exposition_samples(body.decode()))
 
         async def time_handler() -> float:
             started = time.perf_counter()
@@ -191,7 +192,7 @@ def stall_part(args: argparse.Namespace) -> None:
         status, body = service.get("/api/v1/metrics", headers={"Accept-Encoding": "identity"})
         if status != 200:
             raise BenchError(f"/api/v1/metrics answered {status}")
-        bench_samples = sum(1 for line in body.splitlines() if line.startswith(b"bench_series"))
+        bench_samples = sum(1 for s in exposition_samples(body.decode()) if s.name.startswith("bench_series"))
         if bench_samples < args.stall_series:
             raise BenchError(f"the service exposes {bench_samples} bench_series samples; expected at "
                              f"least {args.stall_series}")

@@ -64,7 +64,6 @@ import argparse
 import asyncio
 import json
 import math
-import re
 import sys
 import tempfile
 import time
@@ -76,18 +75,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client.samples import Sample
+
 from bench.common import (
     API_TOKEN,
     BenchError,
     ForeignLoad,
     Service,
     StreamTable,
+    exposition_samples,
     heading,
     median,
     percentile,
     positive_float,
     positive_int,
     print_environment,
+    sample_total,
     verdict,
 )
 from bench.overhead import LOG_LEVELS
@@ -194,35 +197,16 @@ def read_record(path: Path, start: float, end: float) -> list[float] | None:
     return [data[i + 1] for i in range(0, len(data) - 1, 2) if start <= data[i] <= end]
 
 
-# -- Prometheus text: samples and histogram_quantile ------------------------------------------------
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+# -- Prometheus samples: histogram buckets and histogram_quantile ------------------------------------
 
 
-def parse_exposition(text: str) -> list[tuple[str, dict[str, str], float]]:
-    samples = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        if match:
-            labels = dict(_LABEL.findall(match.group(2) or ""))
-            samples.append((match.group(1), labels, float(match.group(3))))
-    return samples
-
-
-def total(samples: Sequence[tuple[str, dict[str, str], float]], name: str, **where: str) -> float:
-    return sum(v for n, labels, v in samples if n == name and all(labels.get(k) == w for k, w in where.items()))
-
-
-def buckets(samples: Sequence[tuple[str, dict[str, str], float]], metric: str) -> dict[float, float]:
+def buckets(samples: Sequence[Sample], metric: str) -> dict[float, float]:
     """Cumulative bucket counts by upper bound, summed over every label set of ``metric``."""
     out: dict[float, float] = {}
-    for name, labels, value in samples:
-        if name == f"{metric}_bucket":
-            le = float(labels["le"])
-            out[le] = out.get(le, 0.0) + value
+    for sample in samples:
+        if sample.name == f"{metric}_bucket":
+            le = float(sample.labels["le"])
+            out[le] = out.get(le, 0.0) + sample.value
     return out
 
 
@@ -335,14 +319,14 @@ async def _snapshot(session: aiohttp.ClientSession, service: Service,
 
 
 async def _scrape(session: aiohttp.ClientSession,
-                  service: Service) -> tuple[float, float, list[tuple[str, dict[str, str], float]]]:
+                  service: Service) -> tuple[float, float, list[Sample]]:
     """The exposition, with the times the request was sent and its answer arrived."""
     sent = time.monotonic()
     async with session.get(f"{service.base_url}/api/v1/metrics") as resp:
         text = await resp.text()
         if resp.status != 200:
             raise BenchError(f"/api/v1/metrics answered {resp.status}")
-    return sent, time.monotonic(), parse_exposition(text)
+    return sent, time.monotonic(), exposition_samples(text)
 
 
 async def _window(service: Service, ids: Sequence[str], args: argparse.Namespace, result: Result) -> tuple[float, float]:
@@ -394,7 +378,7 @@ async def _window(service: Service, ids: Sequence[str], args: argparse.Namespace
         result.within_target = delta.get(TARGET_DECISION_P99_MS / 1e3, float("nan")) / result.decisions
 
     def grew(name: str, **where: str) -> float:
-        return total(metrics_after, name, **where) - total(metrics_before, name, **where)
+        return sample_total(metrics_after, name, **where) - sample_total(metrics_before, name, **where)
 
     result.placed = grew("order_processing_seconds_count")
     result.cancelled = grew("orders_total", status="cancelled")

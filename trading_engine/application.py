@@ -28,6 +28,7 @@ from trading_engine.presentation.http.metrics_middleware import red_metrics_midd
 from trading_engine.presentation.http.middlewares import error_middleware, request_context_middleware
 from trading_engine.presentation.http.openapi import Offer, build_openapi
 from trading_engine.presentation.http.routes import OPERATIONS, Handlers, setup_routes
+from trading_engine.presentation.http.server_log import ServerLog
 
 CONTAINER = web.AppKey("container", Container)
 
@@ -56,7 +57,7 @@ async def _container_resources(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(container: Container) -> web.Application:
-    metrics = container.metrics_port()
+    metrics = container.guarded_metrics()
     max_body = container.config.http.max_body_bytes()
     app = web.Application(
         middlewares=[
@@ -66,6 +67,8 @@ def create_app(container: Container) -> web.Application:
             api_token_middleware(container.config.auth.api_token()),
         ],
         client_max_size=max_body,
+        # A request aiohttp cannot parse: one rate-limited warning, nothing of the request in it.
+        handler_args={"logger": ServerLog()},
     )
     app[CONTAINER] = container
     app[MAX_BODY_BYTES] = max_body

@@ -37,6 +37,7 @@ from trading_engine.services.account import Account
 from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
+from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
 from trading_engine.services.risk import RiskService
@@ -127,6 +128,8 @@ class Container(containers.DeclarativeContainer):
         instance=config.service.instance_name,
         version=config.service.version,
         environment=config.service.environment,
+        # Redacted from every log line (the API token as it ends up in the config, generated or not).
+        secrets=providers.List(config.auth.api_token, config.metrics.bearer_token),
     )
 
     # -- market data: the random walk, or a replay of files whose clock is the data's --------------
@@ -178,6 +181,8 @@ class Container(containers.DeclarativeContainer):
     )
     # Flushes and stops a backend that pushes (OpenTelemetry's OTLP reader) at shutdown.
     metrics_shutdown = providers.Resource(close_at_shutdown, metrics_port)
+    # The port every use case and middleware records through: a failing backend never fails them.
+    guarded_metrics = providers.Singleton(GuardedMetrics, metrics_port)
 
     # -- trading: instruments, market data, venue, store, use cases ------------------------------
     instruments = providers.Callable(_instrument_table, config.instruments)
@@ -218,7 +223,7 @@ class Container(containers.DeclarativeContainer):
         max_gross_exposure=config.risk.limit_threshold,
         allow_leverage=config.risk.allow_leverage,
     )
-    trading_metrics = providers.Singleton(TradingMetrics, metrics_port, providers.Callable(list, instruments))
+    trading_metrics = providers.Singleton(TradingMetrics, guarded_metrics, providers.Callable(list, instruments))
     account = providers.Singleton(
         Account,
         trading_store,
@@ -260,7 +265,7 @@ class Container(containers.DeclarativeContainer):
         limit_hits_window_seconds=config.strategies.limit_hits_window_seconds,
         performance_interval_seconds=config.strategies.performance_interval_seconds,
     )
-    strategy_metrics = providers.Singleton(StrategyMetrics, trading_metrics.provided.port, account, market_view)
+    strategy_metrics = providers.Singleton(StrategyMetrics, guarded_metrics, account, market_view)
     strategy_runner = providers.Singleton(
         InstanceRunner, order_service, risk_service, account, market_view, clock, strategy_metrics, strategy_settings
     )
@@ -297,7 +302,7 @@ class Container(containers.DeclarativeContainer):
         BacktestService,
         backtest_store,
         backtest_worker,
-        trading_metrics.provided.port,  # guarded: a failing metrics backend never fails a backtest
+        guarded_metrics,  # a failing metrics backend never fails a backtest
         clock=providers.Singleton(SystemClock),  # a backtest's own times are wall times, even on a replay
         check_strategy=strategy_manager.provided.check,
         data_dir=config.backtests.data_dir,

@@ -180,6 +180,9 @@ async def _when(awaitable, predicate):  # type: ignore[no-untyped-def]
         ("momentum", {"fast": 20, "slow": 20}, "params.slow"),  # fast >= slow
         ("momentum", {"fast": 2.5}, "params.fast"),
         ("mean_reversion", {"entry_z": 1.0, "exit_z": 1.0}, "params.exit_z"),
+        # Decimals are bounded like every API number (found by schemathesis: 2.7e307 was a 500).
+        ("momentum", {"position_size": 2.6618815392926997e307}, "params.position_size"),
+        ("momentum", {"max_position_notional": "1E+16"}, "params.max_position_notional"),
     ],
 )
 async def test_bad_params_are_422_naming_the_parameter(start_api, strategy, params, field) -> None:

@@ -1,4 +1,6 @@
-"""Run the service (or a test variant of it) as a real subprocess on a loopback port."""
+"""Run the service (or a test variant of it) as a real subprocess on a loopback port.
+
+The tests and the benchmarks (``bench/common.py``) start every service through this runner."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """A child process whose stdout (JSON log lines) and stderr are collected as they arrive."""
+    """A child process whose stdout (JSON log lines) and stderr are collected as they arrive.
+
+    ``capture_stdout=False`` sends stdout to /dev/null instead (a benchmark at INFO logs a line per
+    request, which nothing reads); stderr is always collected."""
 
     def __init__(
         self,
@@ -35,6 +40,7 @@ class ServiceProcess:
         env: dict[str, str] | None = None,
         port: int | None = None,
         cwd: Path | None = None,
+        capture_stdout: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.args = list(args or [sys.executable, "-m", "trading_engine"])
@@ -50,6 +56,7 @@ class ServiceProcess:
             **(env or {}),
         }
         self.cwd = cwd or REPO_ROOT
+        self.capture_stdout = capture_stdout
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.proc: subprocess.Popen[str] | None = None
@@ -64,11 +71,15 @@ class ServiceProcess:
             self.args,
             env=self.env,
             cwd=self.cwd,
-            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.capture_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
+        streams = ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))
+        for stream, sink in streams:
+            if stream is None:
+                continue
             pump = threading.Thread(target=self._pump, args=(stream, sink), daemon=True)
             pump.start()
             self._pumps.append(pump)

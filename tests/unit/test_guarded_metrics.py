@@ -83,3 +83,11 @@ async def test_noop_adapter_accepts_everything_and_serves_nothing() -> None:
     noop.add_collect_hook(lambda: None)
     response = await noop.get_http_handler()(make_mocked_request("GET", "/metrics"))
     assert response.status == 200 and response.body == b""
+
+
+def test_the_container_guards_the_port_once_for_every_recorder(container) -> None:
+    guarded = container.guarded_metrics()
+    assert isinstance(guarded, GuardedMetrics) and guarded.port is container.metrics_port()
+    assert container.trading_metrics().port is guarded
+    # (the RED middleware's share is shown by tests/http/test_red_metrics.py: a raising port
+    # behind it never fails a request, and the middleware no longer wraps the port itself)

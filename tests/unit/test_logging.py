@@ -77,3 +77,72 @@ def test_console_format_is_readable_text(capsys) -> None:
     assert "order_accepted" in out and "order_id=o-1" in out and "instance=svc-1" in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
+
+
+API_TOKEN = "api-token-7hQ2mW9xK4pL1vB8"
+METRICS_TOKEN = "metrics-token-Rt5Yu3Io0Pa6Sd"
+
+
+@pytest.fixture
+def secret_logging():
+    resource = configure_logging(level="INFO", fmt="json", secrets=[API_TOKEN, METRICS_TOKEN, ""], **IDENTITY)
+    next(resource)
+    yield
+    resource.close()
+
+
+class Holder:
+    def __repr__(self) -> str:
+        return f"Holder(token={METRICS_TOKEN!r})"
+
+
+def test_tokens_and_bearer_values_are_redacted_everywhere_in_an_event(secret_logging, capsys) -> None:
+    structlog.get_logger("x").warning(
+        f"seen {API_TOKEN}",
+        header=f"Authorization: Bearer {API_TOKEN}",
+        nested={"list": [f"x{METRICS_TOKEN}y", ("bearer some.other-token", 3)], API_TOKEN: 1},
+        broken=f"{API_TOKEN[:5]}\n{API_TOKEN[5:]}",
+        escaped=repr((API_TOKEN[:8] + "\n" + API_TOKEN[8:]).encode()),
+        obj=Holder(),
+        raw=METRICS_TOKEN.encode(),
+        count=7,
+    )
+    out = capsys.readouterr().out
+    for secret in (API_TOKEN, METRICS_TOKEN, API_TOKEN[5:], API_TOKEN[8:], "some.other-token"):
+        assert secret not in out
+    [line] = [json.loads(text) for text in out.splitlines()]
+    assert line["event"] == "seen [REDACTED]"
+    assert line["header"] == "Authorization: [REDACTED]"
+    assert line["nested"] == {"list": ["x[REDACTED]y", ["[REDACTED]", 3]], "[REDACTED]": 1}
+    assert line["broken"] == "[REDACTED]" and line["escaped"] == "b'[REDACTED]'"
+    assert line["obj"] == "Holder(token='[REDACTED]')" and line["raw"] == "b'[REDACTED]'"
+    assert line["count"] == 7
+
+
+def test_exception_text_and_stdlib_records_are_redacted(secret_logging, capsys) -> None:
+    try:
+        raise ValueError(f"header Authorization: Bearer {API_TOKEN}\r\n")
+    except ValueError:
+        structlog.get_logger("x").exception("failed")
+        logging.getLogger("aiohttp.server").exception("Error handling %s", f"Bearer {METRICS_TOKEN}")
+    out = capsys.readouterr().out
+    assert API_TOKEN not in out and METRICS_TOKEN not in out
+    first, second = (json.loads(text) for text in out.splitlines())
+    assert "ValueError: header Authorization: [REDACTED]" in first["exception"]
+    assert second["event"] == "Error handling [REDACTED]"
+    assert "ValueError: header Authorization: [REDACTED]" in second["exception"]
+
+
+def test_console_format_redacts_too(capsys) -> None:
+    resource = configure_logging(level="INFO", fmt="console", secrets=[API_TOKEN], **IDENTITY)
+    next(resource)
+    try:
+        try:
+            raise RuntimeError(API_TOKEN)
+        except RuntimeError:
+            structlog.get_logger("x").exception("failed", header=f"Bearer {API_TOKEN}")
+    finally:
+        resource.close()
+    out = capsys.readouterr().out
+    assert API_TOKEN not in out
+    assert "RuntimeError: [REDACTED]" in out and "header=[REDACTED]" in out

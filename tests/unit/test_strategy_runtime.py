@@ -594,7 +594,7 @@ async def test_available_lists_each_strategy_with_parameter_schemas_and_the_limi
     assert not {"runaway", "risk_ignorant", "slow_leak"} & set(available)
     mm = available["market_making"]["parameters"]
     assert mm["spread_bps"] == {"type": "string", "default": "20", "description": mm["spread_bps"]["description"],
-                                "exclusiveMinimum": "0"}
+                                "exclusiveMinimum": "0", "maximum": "1000000000000000"}
     assert mm["max_orders_per_second"]["default"] == 5.0
     assert mm["max_open_orders"]["default"] == 10
     assert mm["max_position_notional"]["default"] == "10000"

@@ -33,6 +33,9 @@ from trading_engine.domain.ticks import (
         ("-1.3", "0.25", "-1.50", "-1.25", "-1.25"),  # floor goes down, ceil up, for any sign
         ("-100.125", "0.01", "-100.13", "-100.12", "-100.12"),
         ("0", "0.01", "0", "0", "0"),
+        ("2.6618815392926997e+307", "0.0001", "2.6618815392926997e+307", "2.6618815392926997e+307",
+         "2.6618815392926997e+307"),  # more whole steps than 200 digits count
+        ("1.00005e+250", "0.0001", "1.00005e+250", "1.00005e+250", "1.00005e+250"),
     ],
 )
 def test_rounding_onto_the_grid_is_exact(value, tick, floor, ceil, nearest) -> None:
@@ -55,3 +58,11 @@ def test_a_step_must_be_positive(step) -> None:
     for snap in (floor_to_tick, ceil_to_tick, nearest_tick):
         with pytest.raises(ValueError, match="must be greater than 0"):
             snap(D("1.23"), D(step))
+
+
+def test_a_value_with_more_whole_steps_than_the_usual_precision_still_snaps_exactly() -> None:
+    whole = "1" + "0" * 250
+    value, tick = D(whole + ".00015"), D("0.0001")
+    assert floor_to_tick(value, tick) == D(whole + ".0001")
+    assert ceil_to_tick(value, tick) == D(whole + ".0002")
+    assert nearest_tick(value, tick) == D(whole + ".0002")  # a half goes to the even count

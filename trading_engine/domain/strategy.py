@@ -134,16 +134,19 @@ def bar_interval_of(strategy: Strategy) -> str | None:
 # -- parameters ----------------------------------------------------------------------------------
 
 
-# Every number parameter is refused beyond these, whatever its own bounds (no window of 10^30 ticks,
-# no size of 10^300).
-MAX_INTEGER = 1_000_000_000
-MAX_MAGNITUDE = 10**15
+MAX_DECIMAL_PARAMETER = Decimal("1E+15")
+# An integer (a window, a count) without a maximum of its own: no deque of 10^29 prices.
+MAX_INTEGER_PARAMETER = 1_000_000_000
 
 
 @dataclass(frozen=True)
 class Parameter:
     """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"``, ``"number"`` (float) or
-    ``"interval"`` (a bar interval such as ``5m``, canonicalised; ``""`` for none)."""
+    ``"interval"`` (a bar interval such as ``5m``, canonicalised; ``""`` for none).
+
+    A decimal without a ``maximum`` of its own is bounded by ``MAX_DECIMAL_PARAMETER``, as every
+    number the API takes is: sizes and notionals stay where exact arithmetic is cheap; an integer
+    by ``MAX_INTEGER_PARAMETER``."""
 
     name: str
     kind: str
@@ -152,6 +155,16 @@ class Parameter:
     minimum: Any = None
     maximum: Any = None
     exclusive_minimum: bool = False
+
+    @property
+    def upper(self) -> Any:
+        """The largest value allowed: ``maximum``, or ``MAX_DECIMAL_PARAMETER`` for a decimal and
+        ``MAX_INTEGER_PARAMETER`` for an integer without one."""
+        if self.maximum is None and self.kind == "decimal":
+            return MAX_DECIMAL_PARAMETER
+        if self.maximum is None and self.kind == "integer":
+            return MAX_INTEGER_PARAMETER
+        return self.maximum
 
     def schema(self) -> dict[str, Any]:
         """JSON-schema-like description for the API (decimals as strings)."""
@@ -164,8 +177,8 @@ class Parameter:
             out["enum"] = ["", *INTERVALS]
         if self.minimum is not None:
             out["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = _json(self.minimum)
-        if self.maximum is not None:
-            out["maximum"] = _json(self.maximum)
+        if self.upper is not None:
+            out["maximum"] = _json(self.upper)
         return out
 
     def parse(self, value: Any) -> Any:
@@ -197,14 +210,10 @@ class Parameter:
                 f"{field_name} {value!r} is not {self._kind_text()}; expected {self._kind_text()}{bounds}",
                 field=field_name,
             ) from None
-        ceiling = MAX_INTEGER if self.kind == "integer" else MAX_MAGNITUDE
-        if abs(parsed) > ceiling:  # beyond any sensible setting: a window, a size, a rate
-            raise ValidationError(f"{field_name} {value} is out of range; its magnitude must be at most {ceiling}",
-                                  field=field_name)
         low_fails = self.minimum is not None and (
             parsed <= self.minimum if self.exclusive_minimum else parsed < self.minimum
         )
-        if low_fails or (self.maximum is not None and parsed > self.maximum):
+        if low_fails or (self.upper is not None and parsed > self.upper):
             raise ValidationError(f"{field_name} {value} is out of range; it must be{bounds}", field=field_name)
         return parsed
 
@@ -226,13 +235,13 @@ class Parameter:
         parts = []
         if self.minimum is not None:
             parts.append(f"{'greater than' if self.exclusive_minimum else 'at least'} {self.minimum}")
-        if self.maximum is not None:
-            parts.append(f"at most {self.maximum}")
+        if self.upper is not None:
+            parts.append(f"at most {self.upper}")
         return (" " + " and ".join(parts)) if parts else ""
 
 
 def _json(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+    return format(value, "f") if isinstance(value, Decimal) else value  # positional, never 1E+15
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,21 @@ from decimal import Context, Decimal, Inexact, ROUND_HALF_EVEN
 _EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[Inexact])
 
 
+def _context_for(value: Decimal, tick: Decimal) -> Context:
+    """``_EXACT``, or a wider exact context when ``value`` holds more whole ticks than it can
+    count (a strategy parameter such as 1e307 lots): snapping is exact for any finite value."""
+    digits = value.adjusted() - tick.adjusted() + len(tick.as_tuple().digits) + 2
+    if value and digits > _EXACT.prec:
+        return Context(prec=digits, rounding=ROUND_HALF_EVEN, traps=[Inexact])
+    return _EXACT
+
+
 def _ticks(value: Decimal, tick: Decimal) -> tuple[Decimal, Decimal, Context]:
     """``(whole ticks in value, truncated toward zero; remainder, with value's sign; context)``,
     both exact."""
     if not tick > 0:
         raise ValueError(f"step {tick} must be greater than 0")
-    context = _EXACT
+    context = _context_for(value, tick)
     whole = context.divide_int(value, tick)
     remainder = context.subtract(value, context.multiply(whole, tick))
     return whole, remainder, context

@@ -3,13 +3,18 @@
 Standard-library logging (aiohttp, asyncio) is routed through the same processors, so every line
 the process prints has the same shape. Per-request fields (``request_id``) come from structlog's
 contextvars, bound by the request middleware.
+
+Every event, stdlib records included, passes :func:`secret_redactor` just before it is rendered:
+the configured tokens and any ``Bearer <value>`` are replaced by ``[REDACTED]`` in every string
+of the event, nested values and the formatted exception text included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import structlog
@@ -54,6 +59,51 @@ def _identity_adder(fields: dict[str, str]) -> Processor:
     return add_identity
 
 
+REDACTED = "[REDACTED]"
+# What may sit between two characters of a token that a parser's message or a header broke
+# across lines: whitespace, or the escape a repr() of the raw bytes shows for it.
+_BREAK = r"(?:\s|\\[rnt]|\\x[0-9a-fA-F]{2})*"
+# "Bearer" in any case, the whitespace (or its escape) after it, and its value: a configured token
+# (broken or not), else everything up to the next whitespace or quote. Spelled as character classes
+# rather than with a case-insensitive group: the regex engine then scans for the first letter fast.
+_BEARER = r"[Bb][Ee][Aa][Rr][Ee][Rr](?:\s|\\[rnt])+(?:{tokens}[^\s'\"]+)"
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def secret_redactor(secrets: Iterable[str]) -> Processor:
+    """A processor that replaces each of ``secrets`` (also when broken by a line break or its
+    escape) and any ``Bearer <value>`` with ``[REDACTED]`` in every string of the event: values,
+    keys, nested dicts/lists/tuples, and the repr of any other object that contains one."""
+    tokens = sorted({s for s in secrets if s}, key=len, reverse=True)
+    spelled = [_BREAK.join(re.escape(c) for c in token) for token in tokens]
+    bearer = _BEARER.format(tokens="".join(f"{t}|" for t in spelled))
+    pattern = re.compile("|".join([bearer, *spelled]))
+    search, sub = pattern.search, pattern.sub
+
+    def text(value: str) -> str:
+        return sub(REDACTED, value) if search(value) else value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, _PLAIN):
+            return value
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return type(value)(walk(v) for v in value)
+        shown = repr(value)  # what a renderer would print for it
+        return text(shown) if search(shown) else value
+
+    def redact(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+        for key, value in event_dict.items():
+            if not isinstance(value, _PLAIN) or isinstance(value, str):
+                event_dict[key] = walk(value)
+        return event_dict
+
+    return redact
+
+
 def configure_logging(
     *,
     level: str,
@@ -62,8 +112,11 @@ def configure_logging(
     instance: str,
     version: str,
     environment: str,
+    secrets: Iterable[str] = (),
 ) -> Iterator[None]:
-    """Container resource: configure structlog and stdlib logging; flush stdout on shutdown."""
+    """Container resource: configure structlog and stdlib logging; flush stdout on shutdown.
+
+    ``secrets`` (the API and metrics tokens) never reach a log line: see :func:`secret_redactor`."""
     numeric_level = logging.getLevelNamesMapping()[level]
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -73,17 +126,15 @@ def configure_logging(
             {"service": service, "instance": instance, "version": version, "environment": environment}
         ),
     ]
-    renderer: Processor
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-        exceptions: list[Processor] = [structlog.processors.format_exc_info]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        exceptions = []
+    renderer: Processor = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    # Exceptions become text in both formats, so the redactor, last before the renderer, sees it.
+    finish: list[Processor] = [structlog.processors.format_exc_info, secret_redactor(secrets)]
 
     structlog_before = structlog.get_config()  # put back at shutdown (a backtest in a test process)
     structlog.configure(
-        processors=[*shared, structlog.processors.StackInfoRenderer(), *exceptions, renderer],
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=_logger_factory,
         # Not cached: a later configure() (another container, structlog.testing.capture_logs)
@@ -97,7 +148,7 @@ def configure_logging(
             foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *exceptions,
+                *finish,
                 renderer,
             ],
         )

@@ -41,7 +41,11 @@ class FailureLog:
 
 
 class _GuardedHandle:
-    """A handle that binds on first use, retries binding after a failure, and never raises."""
+    """A handle that binds on first use, retries binding after a failure, and never raises.
+
+    Each method binds inline rather than through a helper method: this is the per-request path of
+    every recorder, and one Python call more is ~500 instructions, a measurable share of a cheap
+    backend's cost."""
 
     __slots__ = ("_bind", "_name", "_failures", "_bound")
 
@@ -51,26 +55,30 @@ class _GuardedHandle:
         self._failures = failures
         self._bound: Any = None
 
-    def _target(self) -> Any:
-        if self._bound is None:
-            self._bound = self._bind()
-        return self._bound
-
     def inc(self, amount: float = 1.0) -> None:
         try:
-            self._target().inc(amount)
+            bound = self._bound
+            if bound is None:
+                bound = self._bound = self._bind()
+            bound.inc(amount)
         except Exception as exc:
             self._failures.report(self._name, exc)
 
     def observe(self, value: float) -> None:
         try:
-            self._target().observe(value)
+            bound = self._bound
+            if bound is None:
+                bound = self._bound = self._bind()
+            bound.observe(value)
         except Exception as exc:
             self._failures.report(self._name, exc)
 
     def set(self, value: float) -> None:
         try:
-            self._target().set(value)
+            bound = self._bound
+            if bound is None:
+                bound = self._bound = self._bind()
+            bound.set(value)
         except Exception as exc:
             self._failures.report(self._name, exc)
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from trading_engine.domain.orders import Fill, Order, OrderStatus, RejectReason
-from trading_engine.domain.ports.metrics import MetricsPort
 from trading_engine.services.observability import GuardedMetrics
 
 UNKNOWN_SYMBOL = "unknown"
 
 
 class TradingMetrics:
-    def __init__(self, metrics: MetricsPort, symbols: Iterable[str]) -> None:
-        self.port = metrics if isinstance(metrics, GuardedMetrics) else GuardedMetrics(metrics)
+    def __init__(self, metrics: GuardedMetrics, symbols: Iterable[str]) -> None:
+        self.port = metrics
         self._symbols = frozenset(symbols)
         self._processing = self.port.histogram("order_processing_seconds")
 

@@ -41,7 +41,10 @@ METER_NAME = "trading_engine"
 
 
 class _Recorded:
-    """One label set of a histogram: each observation goes to the SDK's synchronous instrument."""
+    """One label set of a histogram: each observation goes to the SDK's synchronous instrument,
+    with the label set's attributes built once. (A method, not a ``functools.partial`` with
+    ``attributes=`` bound: a partial with keywords builds a kwargs dict per call, ~2,700
+    instructions, five times this frame's cost.)"""
 
     __slots__ = ("_record", "_attributes")
 

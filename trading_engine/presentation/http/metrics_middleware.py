@@ -3,7 +3,7 @@
 Labels are ``method`` (the standard HTTP methods, anything else ``other``), ``route`` (the matched
 route's template, ``unmatched`` when none matched) and ``code``; all three have bounded value sets.
 Handles are bound once per (method, route, code) and reused, so a request allocates no label dict.
-The port is wrapped in :class:`GuardedMetrics`: a failing port never fails the request.
+It records through the container's :class:`GuardedMetrics`: a failing port never fails the request.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from trading_engine.domain.ports.metrics import MetricsPort
 from trading_engine.presentation.http.errors import status_of
 from trading_engine.presentation.http.keys import ROUTE
 from trading_engine.presentation.http.routing import route_template
@@ -29,8 +28,7 @@ STANDARD_METHODS = frozenset(
 OTHER_METHOD = "other"
 
 
-def red_metrics_middleware(metrics: MetricsPort) -> Middleware:
-    guarded = metrics if isinstance(metrics, GuardedMetrics) else GuardedMetrics(metrics)
+def red_metrics_middleware(guarded: GuardedMetrics) -> Middleware:
     handles: dict[tuple[str, str, int], tuple] = {}
     clock = time.perf_counter
 
