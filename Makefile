@@ -6,9 +6,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the tests and benchmarks need: prometheus (prometheus + promtool), wrk, and
-# valgrind (valgrind + callgrind_control: `bench overhead` counts instructions per request).
-SYSTEM_PACKAGES := prometheus wrk valgrind
+# valgrind (valgrind + callgrind_control: `bench overhead` counts instructions per request);
+# postgresql (the tests run throwaway clusters of their own; Debian keeps initdb and pg_ctl in
+# /usr/lib/postgresql/<version>/bin, off PATH, and the install is told not to create a main cluster).
+SYSTEM_PACKAGES := prometheus wrk valgrind postgresql
 SYSTEM_COMMANDS := prometheus promtool wrk valgrind callgrind_control
+POSTGRES_INITDB := /usr/lib/postgresql/*/bin/initdb
 
 .PHONY: run test lint-imports system-tools bench clean
 
@@ -39,9 +42,12 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml examples/donchian/pyproject.to
 
 system-tools:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	ls $(POSTGRES_INITDB) >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing initdb"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages for:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO mkdir -p /etc/postgresql-common/createcluster.d && \
+	  echo "create_main_cluster = false" | $$SUDO tee /etc/postgresql-common/createcluster.d/no-main-cluster.conf >/dev/null && \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
 	fi

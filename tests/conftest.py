@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.http.contract import ResponseContract
+from tests.support.postgres import PostgresCluster
 from trading_engine.application import create_app
 from trading_engine.containers import Container, create_container
 from trading_engine.infrastructure.config import merge
@@ -73,3 +74,13 @@ def make_client(aiohttp_client: Any) -> Callable[..., Any]:
 @pytest.fixture
 async def client(make_client: Callable[..., Any], container: Container) -> TestClient:
     return await make_client(container)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster for the whole session (tests take a schema each)."""
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from trading_engine.application import run
     from trading_engine.domain.errors import StoreUnavailable
-    from trading_engine.infrastructure.persistence.sqlite import IncompatibleSchema
+    from trading_engine.infrastructure.persistence.records import IncompatibleSchema
 
     try:
         run(container)

@@ -31,6 +31,7 @@ from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
+from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
@@ -213,8 +214,12 @@ class Container(containers.DeclarativeContainer):
         order_timeout_seconds=config.orders.timeout_seconds,
         liquidity=providers.Callable(_liquidity_table, config.instruments),
     )
-    trading_store = providers.Singleton(
-        SqliteTradingStore, config.persistence.db_path, synchronous=config.persistence.synchronous
+    trading_store = providers.Selector(
+        config.persistence.backend,
+        sqlite=providers.Singleton(
+            SqliteTradingStore, config.persistence.db_path, synchronous=config.persistence.synchronous
+        ),
+        postgres=providers.Singleton(PostgresTradingStore, config.persistence.url, config.persistence.schema_name),
     )
     risk_limits = providers.Singleton(
         RiskLimits,

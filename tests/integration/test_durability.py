@@ -1,5 +1,6 @@
 """Durability through the real service: orders over HTTP, ``kill -9``, a restart on the same SQLite
-file, and every acknowledged order, fill, position and cash balance is there, exactly.
+file or PostgreSQL schema, and every acknowledged order, fill, position and cash balance is there,
+exactly.
 
 The market stands still (``MARKET_VOLATILITY_BPS=0``): every price is its instrument's initial
 price, so positions and P&L can be compared byte for byte across restarts. To fill a resting order
@@ -10,6 +11,7 @@ loaded.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -32,14 +34,26 @@ TOKEN = "durability-test-token-0123456789"
 D = Decimal
 
 
-@pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[Callable[..., tuple[ServiceProcess, ServiceApi]]]:
-    """``start_service(**env)``: the real service on ``tmp_path/trading.db``, healthy and ready."""
+_schemas = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def start_service(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., tuple[ServiceProcess, ServiceApi]]]:
+    """``start_service(**env)``: the real service on ``tmp_path/trading.db`` (or, for PostgreSQL,
+    on one schema of the session's cluster), healthy and ready; every start of a test uses the
+    same database."""
     started: list[ServiceProcess] = []
+    database = {"TRADING_ENGINE_DB_PATH": str(tmp_path / "trading.db")}
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")
+        database = {"TRADING_ENGINE_DB_BACKEND": "postgres", "TRADING_ENGINE_DATABASE_URL": cluster.url(),
+                    "TRADING_ENGINE_DB_SCHEMA": f"durability_{next(_schemas)}"}
 
     def start(**env: str) -> tuple[ServiceProcess, ServiceApi]:
         service = ServiceProcess(env={
-            "TRADING_ENGINE_DB_PATH": str(tmp_path / "trading.db"),
+            **database,
             "TRADING_ENGINE_API_TOKEN": TOKEN,
             "MARKET_VOLATILITY_BPS": "0",
             "LOG_LEVEL": "WARNING",

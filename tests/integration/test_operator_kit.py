@@ -116,9 +116,12 @@ def test_the_scrape_config_loads_every_rule_file_shipped_beside_it() -> None:
     shipped = {
         path.name
         for path in PROMETHEUS_DIR.glob("*.yml")
-        if path != SHIPPED_SCRAPE_CONFIG and not path.name.endswith("_test.yml")
+        if not path.name.endswith("_test.yml")
+        and "scrape_configs" not in yaml.safe_load(path.read_text())  # prometheus.yml, fleet.yml
     }
     assert loaded == shipped == {"recording_rules.yml", "alerts.yml"}
+    fleet = yaml.safe_load((PROMETHEUS_DIR / "fleet.yml").read_text())
+    assert fleet["rule_files"] == yaml.safe_load(SHIPPED_SCRAPE_CONFIG.read_text())["rule_files"]
     assert RULE_TEST_FILES, "no promtool test files in deploy/prometheus"
 
 

@@ -6,6 +6,7 @@ promtool fails these tests rather than skipping them.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.process import ServiceProcess
+from tests.support.process import REPO_ROOT, ServiceProcess
 from tests.support.prometheus import SHIPPED_SCRAPE_CONFIG, render_scrape_config, require_tool
 
 pytestmark = pytest.mark.integration
@@ -105,3 +106,23 @@ def test_promtool_check_config_accepts_the_config_the_tests_generate(tmp_path: P
     [job] = config["scrape_configs"]
     assert job["honor_labels"] is True and job["metrics_path"] == "/api/v1/metrics"
     assert job["scrape_interval"] == job["scrape_timeout"] == "1s"
+
+
+def test_the_fleet_scrape_config_and_the_compose_file_agree() -> None:
+    """deploy/prometheus/fleet.yml is valid, discovers its targets from files, and the targets file
+    names each engine of deploy/docker-compose.yml once; each engine has its own instance name."""
+    fleet = SHIPPED_SCRAPE_CONFIG.parent / "fleet.yml"
+    result = promtool("check", "config", str(fleet))
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}"
+    [job] = yaml.safe_load(fleet.read_text())["scrape_configs"]
+    assert job["honor_labels"] is True and job["metrics_path"] == "/api/v1/metrics"
+    assert job["file_sd_configs"] == [{"files": ["targets/*.json"], "refresh_interval": "30s"}]
+
+    compose = yaml.safe_load((REPO_ROOT / "deploy" / "docker-compose.yml").read_text())
+    engines = {name: service for name, service in compose["services"].items() if name.startswith("engine-")}
+    names = [service["environment"]["SERVICE_INSTANCE_NAME"] for service in engines.values()]
+    assert len(engines) == 2 and len(set(names)) == 2
+    assert all(service["environment"]["TRADING_ENGINE_DB_BACKEND"] == "postgres" for service in engines.values())
+    [group] = json.loads((fleet.parent / "targets" / "engines.json").read_text())
+    assert sorted(group["targets"]) == sorted(f"{name}:8083" for name in engines)
+    assert compose["services"]["prometheus"]["command"] == ["--config.file=/etc/prometheus/fleet.yml"]

@@ -59,13 +59,15 @@ def render_scrape_config(
     scrape_interval: str = "1s",
     credentials_file: Path | None = None,
     evaluation_interval: str | None = None,
+    targets_file: Path | None = None,
 ) -> dict[str, Any]:
     """The shipped scrape configuration with every static target replaced by ``targets`` and every
     scrape interval (and timeout, which may not exceed it) set to ``scrape_interval``; rules are
     evaluated every ``evaluation_interval`` (by default the scrape interval, so recorded series
     follow the data as fast as it arrives). Relative ``rule_files`` are made absolute so they still
     resolve from a config written elsewhere. With ``credentials_file``, scrapes send its content as
-    a bearer token."""
+    a bearer token. With ``targets_file``, the targets are discovered from that file
+    (``file_sd_configs``, re-read every second) instead of listed."""
     config = yaml.safe_load(source.read_text())
     config["global"] = {
         **(config.get("global") or {}),
@@ -87,6 +89,9 @@ def render_scrape_config(
         if groups[0].get("labels"):
             group["labels"] = dict(groups[0]["labels"])
         job["static_configs"] = [group]
+        if targets_file is not None:
+            del job["static_configs"]
+            job["file_sd_configs"] = [{"files": [str(targets_file)], "refresh_interval": "1s"}]
         if credentials_file is not None:
             job["authorization"] = {"type": "Bearer", "credentials_file": str(credentials_file)}
     return config
@@ -104,8 +109,10 @@ class PrometheusServer:
         source: Path = SHIPPED_SCRAPE_CONFIG,
         start_timeout: float = 60.0,
         evaluation_interval: str | None = None,
+        file_discovery: bool = False,
     ) -> None:
         self.targets = [targets] if isinstance(targets, str) else list(targets)
+        self.file_discovery = file_discovery
         self.scrape_interval = scrape_interval
         self.evaluation_interval = evaluation_interval
         self.bearer_token = bearer_token
@@ -126,6 +133,18 @@ class PrometheusServer:
         return self.workdir / "prometheus.yml"
 
     @property
+    def targets_file(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "targets.json"
+
+    def set_targets(self, targets: Sequence[str]) -> None:
+        """With ``file_discovery``: replace the discovered targets (the file is swapped whole)."""
+        self.targets = list(targets)
+        staged = self.targets_file.with_suffix(".tmp")
+        staged.write_text(json.dumps([{"targets": self.targets}]))
+        staged.replace(self.targets_file)
+
+    @property
     def log_file(self) -> Path:
         assert self.workdir is not None
         return self.workdir / "prometheus.log"
@@ -140,12 +159,15 @@ class PrometheusServer:
                 credentials = self.workdir / "metrics-token"
                 credentials.write_text(self.bearer_token)
                 credentials.chmod(0o600)
+            if self.file_discovery:
+                self.set_targets(self.targets)
             config = render_scrape_config(
                 self.targets,
                 source=self.source,
                 scrape_interval=self.scrape_interval,
                 credentials_file=credentials,
                 evaluation_interval=self.evaluation_interval,
+                targets_file=self.targets_file if self.file_discovery else None,
             )
             self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
             # A free port can be taken between our probe and Prometheus binding it: retry a few.

@@ -28,7 +28,7 @@ def settings_keys() -> set[str]:
     for section, field in Settings.model_fields.items():
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
-            keys |= {f"{section}.{name}" for name in model.model_fields}
+            keys |= {f"{section}.{info.alias or name}" for name, info in model.model_fields.items()}
         else:
             keys.add(section)
     return keys

@@ -1,10 +1,11 @@
-"""The TradingStore contract: the in-memory store and SQLite pass the same behavioural tests."""
+"""The TradingStore contract: the in-memory store, SQLite and PostgreSQL pass the same behavioural tests."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import inspect
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import FrozenInstanceError, dataclass, replace
 from datetime import timedelta, timezone
@@ -22,7 +23,9 @@ from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, Stored
 from trading_engine.domain.risk import CircuitBreaker
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
+from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from tests.support.postgres import PostgresSchema
 from tests.support.trading_data import (
     T0,
     Connections,
@@ -42,28 +45,41 @@ class Harness:
     store: TradingStore
     kind: str
     connections: Connections | None = None
+    postgres: PostgresSchema | None = None
 
-    def writable(self, on: bool) -> None:
+    async def writable(self, on: bool) -> None:
         if isinstance(self.store, InMemoryTradingStore):
             self.store.fail_commits(None if on else OSError(28, "No space left on device"))
+        elif self.postgres is not None:
+            await self.postgres.writable(on)
         else:
             assert self.connections is not None
             self.connections.writable(on)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+_schemas = itertools.count(1)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    schema = None
     if request.param == "memory":
         made = Harness(InMemoryTradingStore(), "memory")
-    else:
+    elif request.param == "sqlite":
         connections = Connections()
         store = SqliteTradingStore(tmp_path / "store.db", synchronous="NORMAL", connect=connections)
         made = Harness(store, "sqlite", connections)
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        schema = PostgresSchema(cluster.url(), f"contract_{next(_schemas)}")
+        made = Harness(PostgresTradingStore(cluster.url(), schema.name), "postgres", postgres=schema)
     await made.store.start()
     try:
         yield made
     finally:
         await made.store.stop()
+        if schema is not None:
+            await schema.drop()
 
 
 @pytest.fixture
@@ -84,7 +100,7 @@ async def all_pages(store: TradingStore, **filters: Any) -> list[list[str]]:
 
 def test_both_stores_implement_the_port() -> None:
     port = {name for name in dir(TradingStore) if not name.startswith("_")}
-    for implementation in (InMemoryTradingStore, SqliteTradingStore):
+    for implementation in (InMemoryTradingStore, SqliteTradingStore, PostgresTradingStore):
         assert port <= set(dir(implementation)), implementation
         for name in port:
             wanted = inspect.iscoroutinefunction(getattr(TradingStore, name))
@@ -415,7 +431,7 @@ async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until
     before = await store.load_state()
     commits = store.commits  # type: ignore[attr-defined]
 
-    harness.writable(False)
+    await harness.writable(False)
     lost, fills = make_order("o-lost", OrderStatus.PARTIALLY_FILLED)
     with pytest.raises(StoreUnavailable) as caught:
         await store.commit(
@@ -425,7 +441,7 @@ async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until
     assert caught.value.message.startswith("the database could not record the change (")
     assert caught.value.message.endswith("); nothing was stored")
 
-    harness.writable(True)  # even with the disk back, the store waits for the caller's reset
+    await harness.writable(True)  # even with the disk back, the store waits for the caller's reset
     with pytest.raises(StoreUnavailable, match="refuses changes since a write failed"):
         await store.commit(order_change(lost))
     assert not await store.is_ready()
@@ -445,13 +461,13 @@ async def test_a_failed_write_stores_nothing_and_the_store_refuses_changes_until
 
 async def test_reset_with_storage_still_broken_fails_again(harness: Harness) -> None:
     store = harness.store
-    harness.writable(False)
+    await harness.writable(False)
     order, _ = make_order("o-1")
     for _attempt in range(2):
         with pytest.raises(StoreUnavailable, match="could not record the change"):
             await store.commit(order_change(order))
         store.reset()
-    harness.writable(True)
+    await harness.writable(True)
     await store.commit(order_change(order))
     assert await store.get_order("o-1") == order
 
@@ -694,7 +710,7 @@ async def test_strategy_records_are_committed_with_the_rest_of_their_change_set_
             orders=changes.orders, fills=(*changes.fills, fills[0]), strategies=changes.strategies
         )
     else:
-        harness.writable(False)
+        await harness.writable(False)
     with pytest.raises(StoreUnavailable, match="nothing was stored"):
         await store.commit(changes)
 
@@ -705,7 +721,7 @@ async def test_strategy_records_are_committed_with_the_rest_of_their_change_set_
     assert await store.fills_for_strategy("s-1") == fills[:1]
     assert await store.fills_for_strategy("s-2") == []
 
-    harness.writable(True)
+    await harness.writable(True)
     store.reset()
     await store.commit(ChangeSet(orders=changes.orders, fills=changes.fills[:3], strategies=changes.strategies))
     assert [record.strategy_id for record in await store.list_strategies()] == ["s-1", "s-2"]

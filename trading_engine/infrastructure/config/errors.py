@@ -9,6 +9,8 @@ import pydantic
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from trading_engine.infrastructure.persistence.database_url import redact_url
+
 REDACTED = "<redacted>"
 
 
@@ -80,4 +82,14 @@ def config_error(exc: pydantic.ValidationError, model: type[BaseModel], env: Map
         nested = _model_at(model, loc)
         shape = "a mapping" if kind.startswith("model") else "a non-empty list of mappings"
         allowed = f"must be {shape} of {', '.join(nested.model_fields) if nested else name}"
-    return ConfigError(key, REDACTED if secret and value is not None else value, allowed, env.get(key))
+    if secret and value is not None:
+        value = _redacted(fields.get(name), value)
+    return ConfigError(key, value, allowed, env.get(key))
+
+
+def _redacted(field: FieldInfo | None, value: object) -> str:
+    """A URL is shown with its password replaced; any other secret not at all."""
+    extra = field.json_schema_extra if field is not None else None
+    if isinstance(extra, dict) and extra.get("redact") == "url" and isinstance(value, str):
+        return redact_url(value)
+    return REDACTED

@@ -15,12 +15,14 @@ from pydantic_core import PydanticCustomError
 from trading_engine import __version__
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
+from trading_engine.infrastructure.persistence.database_url import schema_for_instance
 from trading_engine.infrastructure.config.values import (
     VALUE_ERROR,
     Boolean,
     Bps,
     Buckets,
     CashAmounts,
+    DatabaseUrl,
     Choice,
     Currency,
     DecimalValue,
@@ -31,6 +33,7 @@ from trading_engine.infrastructure.config.values import (
     Number,
     OptionalDnsLabel,
     PositiveDecimal,
+    SchemaName,
     Secret,
     Text,
     Url,
@@ -43,6 +46,7 @@ LOG_FORMATS = ("json", "console")
 METRICS_BACKENDS = ("prometheus", "opentelemetry", "none")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 MARKET_SOURCES = ("simulated", "replay")
+DB_BACKENDS = ("sqlite", "postgres")
 
 
 def refuse(key: str | None, value: object, allowed: str) -> PydanticCustomError:
@@ -180,8 +184,20 @@ class RiskSettings(Section):
 
 
 class PersistenceSettings(Section):
+    backend: Choice(*DB_BACKENDS)
     db_path: Text(4096)
     synchronous: Choice(*SQLITE_SYNCHRONOUS, upper=True)
+    # backend postgres: the server's URL, never shown with its password.
+    url: DatabaseUrl
+    # backend postgres: the instance's schema; empty: service.instance_name with "-" as "_".
+    schema_name: SchemaName = Field(alias="schema")
+
+    @model_validator(mode="after")
+    def _postgres_needs_a_url(self) -> PersistenceSettings:
+        if self.backend == "postgres" and not self.url:
+            raise refuse("persistence.url", "", "must be set when persistence.backend is postgres, e.g. "
+                         "postgresql://engine:secret@db:5432/trading_ecosystem")
+        return self
 
 
 class StrategiesSettings(Section):
@@ -254,6 +270,9 @@ class Settings(Section):
             raise refuse("auth.api_token", "", "must be set in production: every POST/PUT/DELETE needs it")
         self._check_currencies()
         self._check_replay()
+        self.persistence.schema_name = self.persistence.schema_name or schema_for_instance(
+            self.service.instance_name
+        )
         return self
 
     def _check_replay(self) -> None:

@@ -126,6 +126,20 @@ Url = Annotated[
     rule("must be empty or an http(s) URL of a host and port, e.g. http://collector:4318"),
 ]
 
+# A PostgreSQL URL, or empty. Write-only like a token (it holds a password); errors show it with
+# the password replaced (errors.py).
+DatabaseUrl = Annotated[
+    str, Field(pattern=r"^$|^postgres(?:ql)?://\S+$", json_schema_extra={"writeOnly": True, "redact": "url"}),
+    BeforeValidator(scalar),
+    rule("must be empty or a PostgreSQL URL, e.g. postgresql://engine:secret@db:5432/trading_ecosystem"),
+]
+
+# A PostgreSQL schema name, or empty (derived from service.instance_name).
+SchemaName = Annotated[
+    str, Field(pattern=r"^$|^[a-z_][a-z0-9_]{0,62}$"), BeforeValidator(scalar),
+    rule("must be empty or 1-63 lowercase letters, digits and underscores, not starting with a digit"),
+]
+
 # A token: empty (off) or 16-256 visible ASCII characters. Write-only: never echoed, not even in an error.
 Secret = Annotated[
     str, Field(pattern=r"^$|^[!-~]{16,256}$", json_schema_extra={"writeOnly": True}), BeforeValidator(scalar),

@@ -1,4 +1,6 @@
-"""What both stores share, so the memory store behaves exactly like SQLite.
+"""What the stores share, so the memory store, SQLite and PostgreSQL behave alike.
+
+- ``rows_of``: a change set as rows (``Rows``), the same for SQLite and PostgreSQL.
 
 - ``check_change_set``: a ``ChangeSet`` holds the domain's values; anything else fails the
   caller of ``commit`` with a ValidationError, before the change joins any batch, never the store.
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from trading_engine.domain.decimals import json_text
+from trading_engine.domain.decimals import json_text, plain
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import (
     Fill,
@@ -250,3 +252,70 @@ def refusing(exc: BaseException) -> str:
 
 
 NOT_RUNNING = "the trading store is not running (not started yet, or stopped)"
+
+
+class OrderRow(NamedTuple):
+    """Column order of the order upsert; ``data`` is the full ``OrderSnapshot.to_dict()`` as JSON."""
+
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    status: str
+    strategy_id: str | None
+    created_at: str
+    updated_at: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One change set as rows, in the order it is written: each tuple matches its statement's
+    parameters (``data`` columns hold the value's ``to_dict()`` as JSON)."""
+
+    orders: tuple[OrderRow, ...] = ()
+    fills: tuple[tuple[str, str, str | None, str], ...] = ()  # fill_id, order_id, strategy_id, data
+    positions: tuple[tuple[str, str], ...] = ()  # symbol, data
+    cash: tuple[tuple[str, str, str], ...] = ()  # currency, balance, reserved
+    breaker: str | None = None
+    account: str | None = None
+    strategies: tuple[StrategyRow, ...] = ()
+
+
+def rows_of(changes: ChangeSet) -> Rows:
+    """``changes`` as rows; a ValidationError when it holds anything but the domain's values."""
+    changes = check_change_set(changes)
+    return Rows(
+        orders=tuple(_order_row(snapshot) for snapshot in changes.orders),
+        fills=tuple(
+            (fill.fill_id, fill.order_id, fill.strategy_id, to_json(fill.to_dict(), what="fill"))
+            for fill in changes.fills
+        ),
+        positions=tuple((p.symbol, to_json(p.to_dict(), what="position")) for p in changes.positions),
+        cash=tuple((c.currency, plain(c.balance), plain(c.reserved)) for c in changes.cash),
+        breaker=None if changes.breaker is None else to_json(changes.breaker.to_dict(), what="breaker"),
+        account=None if changes.account is None else to_json(changes.account.to_dict(), what="account"),
+        strategies=tuple(strategy_row(record) for record in changes.strategies),
+    )
+
+
+def _order_row(snapshot: OrderSnapshot) -> OrderRow:
+    request = snapshot.request
+    data = snapshot.to_dict()
+    return OrderRow(
+        order_id=snapshot.order_id,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side.value,
+        type=request.type.value,
+        status=snapshot.status.value,
+        strategy_id=request.strategy_id,
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        data=to_json(data, what="order"),
+    )
+
+
+class IncompatibleSchema(RuntimeError):
+    """The database (file or schema) was written by a newer version of the service than this one."""

@@ -57,37 +57,34 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
-from trading_engine.domain.decimals import plain, to_decimal
+from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
-from trading_engine.domain.orders import Fill, Order, OrderSnapshot
+from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
-from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.ports.repository import OrderPage, OrderQuery, StoredState
 from trading_engine.domain.risk import BreakerState
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.infrastructure.persistence.group_commit import GroupCommitStore
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
+    IncompatibleSchema,
     ListFilter,
+    Rows,
     StrategyRow,
-    check_change_set,
     check_query,
     check_strategy_status,
     describe,
     encode_cursor,
     keep_first_created,
-    refusing,
     strategy_record,
-    strategy_row,
-    to_json,
-    write_failed,
 )
 
 log = structlog.get_logger(__name__)
@@ -193,86 +190,11 @@ _UPSERT_ACCOUNT = (
 )
 
 
-class OrderRow(NamedTuple):
-    """Column order of the order upsert; ``data`` is the full ``OrderSnapshot.to_dict()`` as JSON."""
-
-    order_id: str
-    client_order_id: str | None
-    symbol: str
-    side: str
-    type: str
-    status: str
-    strategy_id: str | None
-    created_at: str
-    updated_at: str
-    data: str
-
-
-@dataclass(frozen=True)
-class Rows:
-    """One change set as rows, in the order it is written: each tuple matches its statement's
-    parameters (``data`` columns hold the value's ``to_dict()`` as JSON)."""
-
-    orders: tuple[OrderRow, ...] = ()
-    fills: tuple[tuple[str, str, str | None, str], ...] = ()  # fill_id, order_id, strategy_id, data
-    positions: tuple[tuple[str, str], ...] = ()  # symbol, data
-    cash: tuple[tuple[str, str, str], ...] = ()  # currency, balance, reserved
-    breaker: str | None = None
-    account: str | None = None
-    strategies: tuple[StrategyRow, ...] = ()
-
-
-def rows_of(changes: ChangeSet) -> Rows:
-    """``changes`` as rows; a ValidationError when it holds anything but the domain's values."""
-    changes = check_change_set(changes)
-    return Rows(
-        orders=tuple(_order_row(snapshot) for snapshot in changes.orders),
-        fills=tuple(
-            (fill.fill_id, fill.order_id, fill.strategy_id, to_json(fill.to_dict(), what="fill"))
-            for fill in changes.fills
-        ),
-        positions=tuple((p.symbol, to_json(p.to_dict(), what="position")) for p in changes.positions),
-        cash=tuple((c.currency, plain(c.balance), plain(c.reserved)) for c in changes.cash),
-        breaker=None if changes.breaker is None else to_json(changes.breaker.to_dict(), what="breaker"),
-        account=None if changes.account is None else to_json(changes.account.to_dict(), what="account"),
-        strategies=tuple(strategy_row(record) for record in changes.strategies),
-    )
-
-
-def _order_row(snapshot: OrderSnapshot) -> OrderRow:
-    request = snapshot.request
-    data = snapshot.to_dict()
-    return OrderRow(
-        order_id=snapshot.order_id,
-        client_order_id=request.client_order_id,
-        symbol=request.symbol,
-        side=request.side.value,
-        type=request.type.value,
-        status=snapshot.status.value,
-        strategy_id=request.strategy_id,
-        created_at=data["created_at"],
-        updated_at=data["updated_at"],
-        data=to_json(data, what="order"),
-    )
-
-
-class IncompatibleSchema(RuntimeError):
-    """The database file was written by a newer version of the service than this one."""
-
-
-class _Stop:
-    """Queued by ``stop()`` behind the last commit: the writer task ends when it reaches it."""
-
-
-_STOP = _Stop()
-_Pending = tuple[Rows, "asyncio.Future[None]"]
-
-
 def _default_connect(path: str) -> sqlite3.Connection:
     return sqlite3.connect(path)
 
 
-class SqliteTradingStore:
+class SqliteTradingStore(GroupCommitStore):
     """The durable ``TradingStore``; see the module docstring for threads, batching and failures.
 
     ``connect`` opens a connection to a path (default ``sqlite3.connect``); tests pass their own
@@ -296,43 +218,20 @@ class SqliteTradingStore:
             raise ValueError(f"synchronous {synchronous!r} is not allowed; allowed: {', '.join(SYNCHRONOUS_MODES)}")
         if isinstance(busy_timeout_ms, bool) or not isinstance(busy_timeout_ms, int) or busy_timeout_ms < 0:
             raise ValueError(f"busy_timeout_ms {busy_timeout_ms!r} is not allowed; it must be an int >= 0")
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"max_batch {max_batch!r} is not allowed; it must be an int >= 1")
+        super().__init__(max_batch)
         self._path = Path(path)
         self._synchronous = mode
         self._busy_timeout_ms = busy_timeout_ms
         self._connect = connect or _default_connect
-        self._max_batch = max_batch
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
-        self._queue: asyncio.Queue[_Pending | _Stop] | None = None
-        self._writer_task: asyncio.Task[None] | None = None
-        self._accepting = False
         self._readable = False
-        self._failure: BaseException | None = None
-        self._transactions = 0
-        self._commits = 0
 
     @property
     def path(self) -> Path:
         return self._path
-
-    @property
-    def transactions(self) -> int:
-        """Write transactions committed (each holds one or more change sets)."""
-        return self._transactions
-
-    @property
-    def commits(self) -> int:
-        """Change sets committed."""
-        return self._commits
-
-    @property
-    def failed(self) -> bool:
-        """Whether a write failed and the store refuses changes until ``reset()``."""
-        return self._failure is not None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -351,10 +250,8 @@ class SqliteTradingStore:
         except BaseException:
             await self._close()
             raise
-        self._failure = None
-        self._queue = asyncio.Queue()
-        self._writer_task = asyncio.create_task(self._write_loop(self._queue), name="sqlite-group-commit")
-        self._accepting = self._readable = True
+        self._start_writer("sqlite-group-commit")
+        self._readable = True
         log.info(
             "store_started", path=str(self._path), schema_version=SCHEMA_VERSION, synchronous=self._synchronous
         )
@@ -363,14 +260,9 @@ class SqliteTradingStore:
         """Finish the commits already queued, then close the connections and the threads."""
         if self._writer is None:
             return
-        self._accepting = False
-        task, queue = self._writer_task, self._queue
         try:
-            if task is not None and queue is not None:
-                queue.put_nowait(_STOP)
-                await task
+            await self._stop_writer()
         finally:
-            self._writer_task = self._queue = None
             await self._close()
 
     async def _close(self) -> None:
@@ -391,11 +283,6 @@ class SqliteTradingStore:
                     if executor is not None:
                         executor.shutdown(wait=True)
 
-    def reset(self) -> None:
-        if self._failure is not None:
-            log.info("store_reset", error=describe(self._failure))
-        self._failure = None
-
     async def is_ready(self) -> bool:
         if not self._readable or self._failure is not None:
             return False
@@ -406,57 +293,8 @@ class SqliteTradingStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def commit(self, changes: ChangeSet) -> None:
-        if self._failure is not None:
-            raise StoreUnavailable(refusing(self._failure))
-        if not self._accepting or self._queue is None:
-            raise StoreUnavailable(f"{NOT_RUNNING}; nothing was stored")
-        rows = rows_of(changes)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((rows, future))
-        # A caller cancelled here does not withdraw the change: it is written with its batch.
-        await future
-
-    async def _write_loop(self, queue: asyncio.Queue[_Pending | _Stop]) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            item = await queue.get()
-            if isinstance(item, _Stop):
-                return
-            batch = [item]
-            stopping = False
-            while len(batch) < self._max_batch and not queue.empty():
-                following = queue.get_nowait()
-                if isinstance(following, _Stop):
-                    stopping = True
-                    break
-                batch.append(following)
-            try:
-                await loop.run_in_executor(self._writer, self._write, [rows for rows, _ in batch])
-            except asyncio.CancelledError:
-                # Only when the task itself is cancelled (not by stop(), which waits): the thread
-                # still finishes the transaction, so whether it was stored is unknown.
-                unknown = "the store was stopped while writing this change; it may or may not be stored"
-                _fail(batch, lambda: StoreUnavailable(unknown))
-                _fail(_drain(queue)[0], lambda: StoreUnavailable(f"{NOT_RUNNING}; nothing was stored"))
-                raise
-            except Exception as exc:
-                self._failure = exc
-                queued, stopping_too = _drain(queue)
-                log.error(
-                    "store_commit_failed", error=describe(exc), batch_size=len(batch), queued=len(queued)
-                )
-                _fail(batch + queued, lambda: StoreUnavailable(write_failed(exc)))
-                if stopping or stopping_too:
-                    return
-                continue
-            self._transactions += 1
-            self._commits += len(batch)
-            for _rows, future in batch:
-                if not future.done():
-                    future.set_result(None)
-            if stopping:
-                return
+    async def _write(self, batch: list[Rows]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._write_rows, batch)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -530,7 +368,7 @@ class SqliteTradingStore:
             _rollback(conn)
             raise
 
-    def _write(self, batch: list[Rows]) -> None:
+    def _write_rows(self, batch: list[Rows]) -> None:
         conn = self._write_conn
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
@@ -602,25 +440,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass  # SQLite has rolled back already, or the connection is broken: nothing is kept
-
-
-def _drain(queue: asyncio.Queue[_Pending | _Stop]) -> tuple[list[_Pending], bool]:
-    """Everything queued, and whether ``stop()`` was among it."""
-    pending: list[_Pending] = []
-    stopping = False
-    while not queue.empty():
-        item = queue.get_nowait()
-        if isinstance(item, _Stop):
-            stopping = True
-        else:
-            pending.append(item)
-    return pending, stopping
-
-
-def _fail(batch: list[_Pending], error: Callable[[], StoreUnavailable]) -> None:
-    for _rows, future in batch:
-        if not future.done():
-            future.set_exception(error())  # one instance each: tracebacks must not pile up on one
 
 
 def _stored_strategies(conn: sqlite3.Connection, rows: list[StrategyRow]) -> dict[str, StrategyRow]:
