@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from trading_engine.backtesting.run import build_engine, run_backtest
+from trading_engine.backtesting.run import backtest_logging, build_engine, run_backtest
 from trading_engine.domain.backtest import BacktestSpec
 from trading_engine.domain.decimals import plain
 from trading_engine.domain.errors import DomainError
@@ -133,18 +133,16 @@ def main(argv: list[str]) -> int:
         return _refuse(exc)
     run_id = f"{args.strategy}-{spec.symbol}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     out = args.out or Path("backtests") / run_id
-    container.logging.init()  # warnings only, on stdout
     bar: ProgressBar | ProgressLines | None = None if args.quiet else ProgressBar(sys.stderr)
     if args.progress_lines:
         bar = ProgressLines(sys.stdout)
     try:
-        report = asyncio.run(run_backtest(spec, out, bar, container=container))
+        with backtest_logging(container):  # warnings only, on stdout
+            report = asyncio.run(run_backtest(spec, out, bar, container=container))
     except (HistoryError, DomainError) as exc:
         if bar is not None:
             bar.finish()
         return _refuse(exc)
-    finally:
-        container.logging.shutdown()
     if bar is not None:
         bar.finish()
     if not args.quiet:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import structlog
 from dependency_injector import providers
 
 from trading_engine.containers import create_container
@@ -145,10 +148,20 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
 def run(spec: BacktestSpec, out: Path, progress: Progress | None = None, config: Path | None = None) -> dict[str, Any]:
     """A backtest as a program runs one: logging set up from the configuration (warnings only)."""
     container = build_engine(spec, config)
+    with backtest_logging(container):
+        return asyncio.run(run_backtest(spec, out, progress, container=container))
+
+
+@contextmanager
+def backtest_logging(container: Any) -> Iterator[None]:
+    """The container's logging (warnings only) for the run, and structlog's configuration as it
+    was afterwards: a backtest run inside another program (a test) leaves its logging alone."""
+    before = structlog.get_config()
     container.logging.init()
     try:
-        return asyncio.run(run_backtest(spec, out, progress, container=container))
+        yield
     finally:
         container.logging.shutdown()
+        structlog.configure(**before)
 
 

@@ -132,7 +132,6 @@ def configure_logging(
     # Exceptions become text in both formats, so the redactor, last before the renderer, sees it.
     finish: list[Processor] = [structlog.processors.format_exc_info, secret_redactor(secrets)]
 
-    structlog_before = structlog.get_config()  # put back at shutdown (a backtest in a test process)
     structlog.configure(
         processors=[*shared, structlog.processors.StackInfoRenderer(), *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -165,4 +164,3 @@ def configure_logging(
         sys.stdout.flush()
         root.handlers[:], level_before = previous
         root.setLevel(level_before)
-        structlog.configure(**structlog_before)
