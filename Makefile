@@ -23,6 +23,7 @@ test: $(VENV)/.installed-test system-tools
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test system-tools
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 $(BIN)/python:
@@ -34,8 +35,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The example strategy distribution (examples/donchian) is installed as a user's plug-in would be.
+$(VENV)/.installed-test: setup.cfg pyproject.toml examples/donchian/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e examples/donchian
 	touch $@ $(VENV)/.installed
 
 system-tools:

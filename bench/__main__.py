@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape|orders|strategies|grpc] [options]``: the benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies|grpc|backtest] [options]``: the benchmarks.
 
 Without a command, runs ``overhead``, ``scrape`` and ``orders`` with their defaults (about 12 minutes,
 most of it the instruction counts under callgrind).
@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from bench import grpc, orders, overhead, scrape, strategies
+from bench import backtest, grpc, orders, overhead, scrape, strategies
 from bench.common import BenchError
 
 
@@ -29,9 +29,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench                      # overhead, scrape and orders, defaults (about 12 minutes)\n"
         "  python -m bench overhead --log-level INFO\n"
         "  python -m bench scrape --part stall --kind mix\n"
-        "  python -m bench strategies --counts 50 --rounds 3\n",
+        "  python -m bench strategies --counts 50 --rounds 3\n"
+        "  python -m bench backtest --bars 200000\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds), "
@@ -56,8 +57,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "the metrics interceptor's instructions per call",
             description=grpc.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "backtest": commands.add_parser(
+            "backtest", help="momentum on 1,000,000 synthetic 1-minute bars: bars/s and peak RSS, beside "
+            "backtrader and backtesting.py on the same data",
+            description=backtest.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
+    backtest.add_arguments(subparsers["backtest"])
     orders.add_arguments(subparsers["orders"])
     scrape.add_arguments(subparsers["scrape"])
     strategies.add_arguments(subparsers["strategies"])
@@ -76,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = [(module, subparsers[name].parse_args([]))
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
-        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies, "grpc": grpc}
+        modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies, "grpc": grpc,
+                   "backtest": backtest}
         plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -42,7 +42,8 @@ def make_container(tmp_path: Path) -> Callable[..., Container]:
         nonlocal built
         built += 1
         db_path = str(tmp_path / f"trading-{built}.db")
-        base = merge(TEST_OVERRIDES, {"persistence": {"db_path": db_path}})
+        base = merge(TEST_OVERRIDES, {"persistence": {"db_path": db_path}, "backtests": {
+            "data_dir": str(tmp_path / "history"), "results_dir": str(tmp_path / "backtests")}})
         return create_container(overrides=merge(base, overrides or {}))
 
     return build

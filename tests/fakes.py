@@ -7,6 +7,8 @@ import itertools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from typing import Any
+
 import structlog
 
 from trading_engine.domain.decimals import positive
@@ -168,6 +170,13 @@ class ScriptedMarketData:
         quotes = tuple(
             Quote(symbol, positive(price, field=f"{symbol} price"), now) for symbol, price in prices.items()
         )
+        return self.publish(quotes)
+
+    def push_bar(self, bar: Any) -> Quote:
+        """Publish a bar as a feed of bars does: a quote of its close at its end, carrying it."""
+        return self.publish((Quote(bar.symbol, bar.close, bar.end, bar=bar),))[0]
+
+    def publish(self, quotes: tuple[Quote, ...]) -> tuple[Quote, ...]:
         for quote in quotes:
             self._latest[quote.symbol] = quote
         self.batches.append(quotes)

@@ -20,7 +20,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="trading-engine",
         description="Run the trading-system-engine HTTP service. Every setting lives in config.yml "
-        "and can be overridden by the environment variable named beside it there.",
+        "and can be overridden by the environment variable named beside it there. "
+        "'trading-engine backtest --help' runs a backtest instead.",
     )
     parser.add_argument(
         "--config",
@@ -45,15 +46,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["backtest"]:
+        from trading_engine.backtesting.cli import main as backtest
+
+        return backtest(argv[1:])
     args = parse_args(argv)
     if args.config_schema:
         print(json.dumps(config_schema(), indent=2))
         return 0
+    from trading_engine.infrastructure.strategy_plugins import StrategyLoadError
+
     try:
         from trading_engine.containers import create_container
 
         container = create_container(resolve_config_path(args.config))
-    except ConfigError as exc:
+    except (ConfigError, StrategyLoadError) as exc:
         print(f"trading-engine: {exc}", file=sys.stderr)
         return 2
     if args.check_config:

@@ -14,6 +14,7 @@ from trading_engine.containers import Container
 
 from trading_engine.presentation.http.access_log import StructlogAccessLogger
 from trading_engine.presentation.http.auth import api_token_middleware
+from trading_engine.presentation.http.handlers.backtests import BacktestHandlers
 from trading_engine.presentation.http.handlers.health import HealthHandlers
 from trading_engine.presentation.http.handlers.market import MarketHandlers
 from trading_engine.presentation.http.handlers.metrics import MetricsHandlers
@@ -99,6 +100,7 @@ def create_app(container: Container) -> web.Application:
             risk=RiskHandlers(container.risk_service()),
             market=MarketHandlers(container.market_view()),
             strategies=StrategyHandlers(container.strategy_manager()),
+            backtests=BacktestHandlers(container.backtest_service()),
         ),
     )
     app[OPENAPI] = build_openapi(

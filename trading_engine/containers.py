@@ -22,9 +22,11 @@ from trading_engine.infrastructure.config import load_settings
 from trading_engine.domain.ports.metrics import MetricsLabels
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.risk import RiskLimits
-from trading_engine.domain.strategies import BUILTIN as BUILTIN_STRATEGIES
 from trading_engine.infrastructure.logging import configure_logging
 from trading_engine.infrastructure.market.paper_venue import PaperVenue
+from trading_engine.infrastructure.backtests.store import FileBacktestStore
+from trading_engine.infrastructure.backtests.worker import ProcessBacktestWorker
+from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
@@ -32,7 +34,9 @@ from trading_engine.infrastructure.observability.prometheus import PrometheusMet
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
+from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
+from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
@@ -56,6 +60,11 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
+def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
+    """On a replay, readiness waits for the symbols it has data for, not every instrument."""
+    return list(files) if source == "replay" else None
+
+
 async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
     """Resource: nothing to start; call the component's ``close()``, if it has one, at shutdown,
     in a worker thread (a last push to a slow collector must not block the event loop)."""
@@ -75,6 +84,8 @@ async def run_trading(
     venue events, close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
+    if isinstance(feed, ReplayMarketData):
+        feed.set_settle(strategies.settled)
     await store.start()
     try:
         await account.load()
@@ -96,6 +107,16 @@ async def run_trading(
         await store.stop()
 
 
+async def run_backtests(service: BacktestService) -> AsyncIterator[None]:
+    """Resource: read the stored backtests (those left running are recorded cancelled); at
+    shutdown cancel the running and queued ones, recorded as cancelled."""
+    await service.start()
+    try:
+        yield
+    finally:
+        await service.shutdown()
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -114,7 +135,17 @@ class Container(containers.DeclarativeContainer):
         secrets=providers.List(config.auth.api_token, config.metrics.bearer_token),
     )
 
-    clock = providers.Singleton(SystemClock)
+    # -- market data: the random walk, or a replay of files whose clock is the data's --------------
+    replay = providers.Singleton(
+        ReplayMarketData,
+        files=config.market.replay_files,
+        speed=config.market.replay_speed,
+    )
+    clock = providers.Selector(
+        config.market.source,
+        simulated=providers.Singleton(SystemClock),
+        replay=replay.provided.clock,
+    )
 
     identity = providers.Singleton(
         ServiceIdentity,
@@ -159,16 +190,21 @@ class Container(containers.DeclarativeContainer):
     # -- trading: instruments, market data, venue, store, use cases ------------------------------
     instruments = providers.Callable(_instrument_table, config.instruments)
 
-    market_data = providers.Singleton(
-        SimulatedMarketData,
-        instruments=instruments,
-        clock=clock,
-        tick_interval_seconds=config.market.tick_interval_seconds,
-        volatility_bps=config.market.volatility_bps,
-        seed=config.market.seed,
+    market_data = providers.Selector(
+        config.market.source,
+        simulated=providers.Singleton(
+            SimulatedMarketData,
+            instruments=instruments,
+            clock=clock,
+            tick_interval_seconds=config.market.tick_interval_seconds,
+            volatility_bps=config.market.volatility_bps,
+            seed=config.market.seed,
+        ),
+        replay=replay,
     )
     market_view = providers.Singleton(
-        MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds
+        MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds,
+        watched=providers.Callable(_replayed_symbols, config.market.source, config.market.replay_files),
     )
     venue = providers.Singleton(
         PaperVenue,
@@ -222,7 +258,8 @@ class Container(containers.DeclarativeContainer):
     portfolio_service = providers.Singleton(PortfolioService, account, market_view, trading_metrics)
 
     # -- strategies ---------------------------------------------------------------------------------
-    strategy_catalogue = providers.Object(BUILTIN_STRATEGIES)
+    # The built-ins, the installed entry points and strategies.modules (see strategy_plugins).
+    strategy_catalogue = providers.Singleton(load_catalogue, config.strategies.modules)
     strategy_settings = providers.Singleton(
         StrategySettings,
         enable_chaos=config.strategies.enable_chaos,
@@ -267,6 +304,21 @@ class Container(containers.DeclarativeContainer):
         metrics=trading_metrics,
         strategies=strategy_manager,
     )
+
+    # -- backtests submitted through the API: worker processes, records on disk -----------------
+    backtest_store = providers.Singleton(FileBacktestStore, config.backtests.results_dir)
+    backtest_worker = providers.Singleton(ProcessBacktestWorker, config)
+    backtest_service = providers.Singleton(
+        BacktestService,
+        backtest_store,
+        backtest_worker,
+        guarded_metrics,  # a failing metrics backend never fails a backtest
+        clock=providers.Singleton(SystemClock),  # a backtest's own times are wall times, even on a replay
+        check_strategy=strategy_manager.provided.check,
+        data_dir=config.backtests.data_dir,
+        max_concurrent=config.backtests.max_concurrent,
+    )
+    backtests = providers.Resource(run_backtests, backtest_service)
 
     lifecycle = providers.Singleton(Lifecycle)
 
@@ -314,10 +366,12 @@ def create_container(
     """Load the shipped config.yml, merge ``config_path`` and ``overrides`` over it, validate, and
     hand the container the typed values.
 
-    Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value.
+    Raises :class:`ConfigError` (one line, names key, value and what is allowed) on any bad value,
+    and :class:`StrategyLoadError` (one line) when a strategy plug-in cannot be loaded.
     """
     settings = load_settings(config_path, overrides)
     container = Container()
     container.config.from_dict(settings.model_dump())
     container.startup_notices.override(providers.Object(settings.notices()))
+    container.strategy_catalogue()  # a plug-in that cannot load refuses startup here
     return container

@@ -21,7 +21,7 @@ async def test_strategy_lifecycle(api: GrpcApi) -> None:
     names = [s.name for s in available]
     assert "market_making" in names and "runaway" not in names  # chaos strategies are off
     maker = available[names.index("market_making")]
-    assert maker.parameters["spread_bps"]["default"] == "20"
+    assert maker.parameters["spread_bps"]["default"] == "20" and maker.origin == "built-in"
 
     started = (await api.strategies.StartStrategy(pb.StartStrategyRequest(
         strategy="market_making", symbol="ETH-USD", params=params(spread_bps="10", max_open_orders=4)),

@@ -156,7 +156,7 @@ async def test_the_strategies_documented_are_the_ones_this_service_offers(make_c
     document = await get_json(client, "/api/v1/openapi.json")
     offered = {s["name"] for s in (await get_json(client, "/api/v1/strategies/available"))["strategies"]}
     assert strategy_names(document) == offered
-    assert len(offered) == (6 if chaos else 3)
+    assert len(offered) == (7 if chaos else 4)  # the built-ins and the example plug-in
     valid = body_validator(document, "/api/v1/strategies/start").is_valid
     assert valid({"strategy": "momentum", "symbol": "BTC-USD", "params": {"fast": 3, "position_size": "0.01"}})
     assert not valid({"strategy": "nope", "symbol": "BTC-USD"})

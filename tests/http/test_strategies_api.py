@@ -97,9 +97,12 @@ async def test_available_lists_names_and_parameter_schemas_with_defaults(start_a
     api = await start_api()
     body = await get_json(api.client, f"{STRATEGIES}/available")
     by_name = {s["name"]: s for s in body["strategies"]}
-    assert set(by_name) == {"market_making", "momentum", "mean_reversion"}  # chaos hidden
+    # chaos hidden; the example plug-in (installed by make test) is offered like a built-in
+    assert set(by_name) == {"market_making", "momentum", "mean_reversion", "donchian"}
     mm = by_name["market_making"]
-    assert mm["chaos"] is False and mm["description"]
+    assert mm["chaos"] is False and mm["description"] and mm["origin"] == "built-in"
+    assert by_name["donchian"]["origin"] == "entry point donchian (trading-engine-donchian)"
+    assert by_name["donchian"]["parameters"]["channel"]["default"] == 20
     params = mm["parameters"]
     assert set(params) == {"spread_bps", "quote_size", "max_inventory", "skew_bps", "requote_bps",
                            "max_position_notional", "max_orders_per_second", "max_open_orders"}
@@ -392,3 +395,28 @@ async def test_orders_can_be_listed_by_strategy_instance(make_container, make_cl
         await asyncio.sleep(0.02)
     assert {o["strategy_id"] for o in listed["orders"]} == {strategy_id}
     assert {o["side"] for o in listed["orders"]} == {"buy", "sell"}
+
+
+# -- a plug-in on bars ------------------------------------------------------------------------------
+async def test_the_example_plug_in_trades_on_bars_the_runtime_makes_of_ticks(start_api) -> None:
+    """donchian (examples/donchian, installed by make test) started through the API: the runtime
+    makes 1-second bars of the ticks, closing each with the first tick of a later second."""
+    api = await start_api()
+    started = await api.start("donchian", params={"channel": 2, "bar_interval": "1s", "position_size": "0.01"})
+    sid = started["strategy_id"]
+    assert started["params"]["bar_interval"] == "1s"
+    manager = api.container.strategy_manager()
+    for n, price in enumerate(("50000", "50000", "50000", "50100", "50100"), start=1):
+        api.clock.advance(1.0)
+        api.feed.push("BTC-USD", price)
+        # the n-th tick closes the bar of the one before it
+        async def decided(n: int = n) -> bool:
+            return manager.get(sid).performance.ticks == n - 1
+
+        await eventually(decided)
+    performance = await eventually(lambda: _when(get_json(api.client, f"{STRATEGIES}/{sid}/performance"),
+                                                 lambda p: p["trades"] == 1))
+    assert performance["ticks_processed"] == 4  # bars decided on
+    mine = await get_json(api.client, f"/api/v1/positions/current?strategy_id={sid}")
+    assert [D(p["quantity"]) for p in mine["positions"]] == [D("0.01")]
+    assert (await scrape(api.client))[("trading_strategy_active", (("strategy", "donchian"),))] == 1

@@ -20,7 +20,6 @@ from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import OrderStatus, RejectReason, Side
 from trading_engine.domain.ports.metrics import CATALOGUE
 from trading_engine.domain.ports.repository import OrderQuery
-from trading_engine.domain.strategies import BUILTIN
 from trading_engine.services.orders import OrderRejected
 from trading_engine.services.trading_metrics import UNKNOWN_SYMBOL
 
@@ -163,7 +162,8 @@ async def test_metric_labels_come_from_bounded_sets(make_engine) -> None:
         "status": {s.value for s in OrderStatus},
         "reason": {r.value for r in RejectReason},
         "kind": {"realized", "unrealized"},
-        "strategy": set(BUILTIN),  # the runtime's gauges, one series per offered strategy
+        # the runtime's gauges, one series per offered strategy (built-ins and installed plug-ins)
+        "strategy": set(engine.container.strategy_catalogue()),
     }
     for kind, name, labels, value in engine.recorded.calls:
         assert name in CATALOGUE, name

@@ -54,8 +54,8 @@ EXPECTED_DEFAULTS: dict[str, dict[str, Any]] = {
         "spread_bps": D(20), "quote_size": D("0.01"), "max_inventory": D("0.1"),
         "skew_bps": D(10), "requote_bps": D(10),
     },
-    "momentum": {"fast": 5, "slow": 20, "position_size": D("0.01"), "allow_short": 0},
-    "mean_reversion": {"window": 20, "entry_z": 2.0, "exit_z": 0.5, "position_size": D("0.01")},
+    "momentum": {"fast": 5, "slow": 20, "position_size": D("0.01"), "allow_short": 0, "bar_interval": ""},
+    "mean_reversion": {"window": 20, "entry_z": 2.0, "exit_z": 0.5, "position_size": D("0.01"), "bar_interval": ""},
     "runaway": {"orders_per_tick": 5, "quantity": D("0.001")},
     "risk_ignorant": {"quantity": D("0.001"), "growth": 2.0},
     "slow_leak": {"quantity": D("0.001"), "base_probability": 0.05, "growth_per_trade": 0.02, "max_probability": 0.9},
@@ -68,7 +68,7 @@ def test_defaults_apply_when_params_are_omitted(name: str) -> None:
     assert spec.validate_params(None) == EXPECTED_DEFAULTS[name]
     assert spec.validate_params({}) == EXPECTED_DEFAULTS[name]
     for p in spec.parameters:
-        expected_type = {"integer": int, "decimal": Decimal, "number": float}[p.kind]
+        expected_type = {"integer": int, "decimal": Decimal, "number": float, "interval": str}[p.kind]
         assert type(p.default) is expected_type, (name, p.name)
     first = spec.parameters[0]
     given = spec.validate_params({first.name: first.default})
@@ -249,3 +249,14 @@ def test_strategies_are_pure_standard_library_and_domain_code() -> None:
                 continue
             for module in modules:
                 assert module in ALLOWED_IMPORTS or module.startswith("trading_engine.domain"), (path.name, module)
+
+
+@pytest.mark.parametrize(("name", "params", "field"), [
+    ("momentum", {"slow": 250489196483618385309495984128}, "params.slow"),  # no deque of 10^29 prices
+    ("momentum", {"position_size": 1.5e307}, "params.position_size"),
+    ("momentum", {"bar_interval": None}, "params.bar_interval"),
+])
+def test_numbers_beyond_any_sensible_setting_are_refused_with_their_name(name: str, params: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        BUILTIN[name].validate_params(params)
+    assert raised.value.field == field

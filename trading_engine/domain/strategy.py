@@ -9,7 +9,11 @@ one at a time and it answers each with intents:
 * ``on_tick(price, context)``: a new market price of its symbol;
 * ``on_fill(fill, context)``: one of its own orders (partly) filled;
 * ``on_risk_event(event, context)``: one of its intents was refused (a per-instance limit, or
-  pre-trade risk), or the breaker halted trading.
+  pre-trade risk), or the breaker halted trading;
+* ``on_bar(bar, context)``: only for a strategy that asks for bars, by having a ``bar_interval``
+  attribute that is not ``None`` (``"1m"``; see ``domain/bars.py``): each closed bar of its symbol
+  and interval, *instead of* ``on_tick``. Live, the runtime makes the bars from ticks; on a file
+  of bars they come from the file.
 
 Intents are :class:`PlaceOrder` and :class:`CancelOrder`. A strategy never touches the venue,
 the store or the metrics: every ``PlaceOrder`` goes through the same order use case and
@@ -30,6 +34,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from trading_engine.domain.bars import INTERVAL_RULE as INTERVAL_TEXT
+from trading_engine.domain.bars import INTERVALS, Bar, interval_name, interval_seconds
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Fill, OrderType, RejectReason, Side, TimeInForce
@@ -111,18 +117,36 @@ class Strategy(Protocol):
     def on_risk_event(self, event: RiskEvent, context: StrategyContext) -> Sequence[Intent]: ...
 
 
+class BarStrategy(Strategy, Protocol):
+    """A strategy that decides on closed bars: ``bar_interval`` names the interval it asks for."""
+
+    bar_interval: str | None
+
+    def on_bar(self, bar: Bar, context: StrategyContext) -> Sequence[Intent]: ...
+
+
+def bar_interval_of(strategy: Strategy) -> str | None:
+    """The bar interval ``strategy`` asks for, or None for a strategy called on every tick."""
+    interval = getattr(strategy, "bar_interval", None)
+    return None if interval in (None, "") else str(interval)
+
+
 # -- parameters ----------------------------------------------------------------------------------
 
 
-MAX_DECIMAL_PARAMETER = Decimal("1000000000000000")  # 1e15, written out: schemas show it positionally
+MAX_DECIMAL_PARAMETER = Decimal("1E+15")
+# An integer (a window, a count) without a maximum of its own: no deque of 10^29 prices.
+MAX_INTEGER_PARAMETER = 1_000_000_000
 
 
 @dataclass(frozen=True)
 class Parameter:
-    """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"`` or ``"number"`` (float).
+    """A strategy parameter: ``kind`` is ``"integer"``, ``"decimal"``, ``"number"`` (float) or
+    ``"interval"`` (a bar interval such as ``5m``, canonicalised; ``""`` for none).
 
     A decimal without a ``maximum`` of its own is bounded by ``MAX_DECIMAL_PARAMETER``, as every
-    number the API takes is: sizes and notionals stay where exact arithmetic is cheap."""
+    number the API takes is: sizes and notionals stay where exact arithmetic is cheap; an integer
+    by ``MAX_INTEGER_PARAMETER``."""
 
     name: str
     kind: str
@@ -134,18 +158,23 @@ class Parameter:
 
     @property
     def upper(self) -> Any:
-        """The largest value allowed: ``maximum``, or for a decimal ``MAX_DECIMAL_PARAMETER``."""
+        """The largest value allowed: ``maximum``, or ``MAX_DECIMAL_PARAMETER`` for a decimal and
+        ``MAX_INTEGER_PARAMETER`` for an integer without one."""
         if self.maximum is None and self.kind == "decimal":
             return MAX_DECIMAL_PARAMETER
+        if self.maximum is None and self.kind == "integer":
+            return MAX_INTEGER_PARAMETER
         return self.maximum
 
     def schema(self) -> dict[str, Any]:
         """JSON-schema-like description for the API (decimals as strings)."""
         out: dict[str, Any] = {
-            "type": {"integer": "integer", "number": "number", "decimal": "string"}[self.kind],
+            "type": {"integer": "integer", "number": "number", "decimal": "string", "interval": "string"}[self.kind],
             "default": _json(self.default),
             "description": self.description,
         }
+        if self.kind == "interval":
+            out["enum"] = ["", *INTERVALS]
         if self.minimum is not None:
             out["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = _json(self.minimum)
         if self.upper is not None:
@@ -155,6 +184,8 @@ class Parameter:
     def parse(self, value: Any) -> Any:
         field_name = f"params.{self.name}"
         bounds = self._bounds()
+        if self.kind == "interval":
+            return self._parse_interval(value, field_name)
         if isinstance(value, bool):
             raise ValidationError(f"{field_name} must be {self._kind_text()}{bounds}, not a boolean", field=field_name)
         try:
@@ -186,6 +217,17 @@ class Parameter:
             raise ValidationError(f"{field_name} {value} is out of range; it must be{bounds}", field=field_name)
         return parsed
 
+    def _parse_interval(self, value: Any, field_name: str) -> str:
+        if isinstance(value, str) and value == "":
+            return ""
+        try:
+            return interval_name(interval_seconds(value))
+        except ValueError:
+            raise ValidationError(
+                f"{field_name} {value!r} is not allowed; it must be empty (every tick) or {INTERVAL_TEXT}",
+                field=field_name,
+            ) from None
+
     def _kind_text(self) -> str:
         return {"integer": "an integer", "decimal": "a decimal number", "number": "a number"}[self.kind]
 
@@ -199,7 +241,7 @@ class Parameter:
 
 
 def _json(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+    return format(value, "f") if isinstance(value, Decimal) else value  # positional, never 1E+15
 
 
 @dataclass(frozen=True)
@@ -210,6 +252,9 @@ class StrategySpec:
     factory: Callable[[Mapping[str, Any], int], Strategy]  # (validated params, seed) -> instance
     chaos: bool = False
     checks: Callable[[Mapping[str, Any]], None] | None = None  # cross-parameter rules
+    # Where the spec comes from: "built-in", "entry point <name> (<distribution>)" or
+    # "strategies.modules <package.module:NAME>"; set by the loader, never by the spec itself.
+    origin: str = "built-in"
 
     def validate_params(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Parse ``raw`` against the parameters; unknown names and bad values are errors that

@@ -18,9 +18,11 @@ class MarketView:
         clock: Clock,
         *,
         stale_after_seconds: float,
+        watched: Iterable[str] | None = None,
     ) -> None:
         self._market_data = market_data
-        self._symbols = tuple(sorted(instruments))
+        # The symbols readiness waits for: every instrument, or those a replay has data for.
+        self._symbols = tuple(sorted(instruments if not watched else watched))
         self._clock = clock
         self.stale_after_seconds = stale_after_seconds
 

@@ -307,6 +307,11 @@ class OrderService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    @property
+    def idle(self) -> bool:
+        """No venue event is still being written."""
+        return not self._background
+
     async def drain(self) -> None:
         """Wait for venue events still being written (at shutdown)."""
         while self._background:

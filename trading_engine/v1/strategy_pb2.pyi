@@ -25,16 +25,18 @@ STRATEGY_STATUS_STOPPED: StrategyStatus
 STRATEGY_STATUS_ERROR: StrategyStatus
 
 class AvailableStrategy(_message.Message):
-    __slots__ = ("name", "description", "chaos", "parameters")
+    __slots__ = ("name", "description", "chaos", "parameters", "origin")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CHAOS_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     chaos: bool
     parameters: _struct_pb2.Struct
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., chaos: _Optional[bool] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    origin: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., chaos: _Optional[bool] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., origin: _Optional[str] = ...) -> None: ...
 
 class StrategyInstance(_message.Message):
     __slots__ = ("strategy_id", "strategy", "symbol", "params", "status", "reason", "created_at", "updated_at", "position", "trades", "limit_hits")

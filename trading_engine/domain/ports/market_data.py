@@ -8,14 +8,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from trading_engine.domain.bars import Bar
+
 
 @dataclass(frozen=True)
 class Quote:
-    """The last traded (or simulated) price of an instrument, on its tick grid."""
+    """The last traded (or simulated) price of an instrument, on its tick grid.
+
+    A feed of bars (a file of bars) publishes each bar when it closes, as a quote of its close
+    stamped with its end that carries the ``bar``; the paper venue then fills on the bar's path
+    and the strategy runtime hands the bar to the strategies that ask for bars. ``volume`` is the
+    traded quantity a trade carried (0 when the feed does not know it)."""
 
     symbol: str
     price: Decimal
     timestamp: datetime
+    bar: Bar | None = None
+    volume: Decimal = Decimal(0)
 
 
 QuoteListener = Callable[[Sequence[Quote]], None]

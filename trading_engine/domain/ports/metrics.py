@@ -211,6 +211,16 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         ("strategy",),
         buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
     ),
+    "backtests_total": MetricSpec(
+        MetricKind.COUNTER, "Backtests submitted through the API that finished, by status (done, failed, cancelled).",
+        ("status",),
+    ),
+    "backtests_running": MetricSpec(MetricKind.GAUGE, "Backtests running in worker processes now."),
+    "backtest_events_total": MetricSpec(MetricKind.COUNTER, "Market data events replayed by finished backtests."),
+    "backtest_duration_seconds": MetricSpec(
+        MetricKind.HISTOGRAM, "Time a backtest took from starting in its worker to its report, in seconds.",
+        buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
+    ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
         "Updates folded into a metric's overflow series because it reached its label-set limit.",

@@ -32,8 +32,8 @@ from trading_engine.domain.strategy import Intent, Parameter, StrategyContext, S
 
 
 class MeanReversion(FollowsTarget):
-    def __init__(self, *, window: int, entry_z: float, exit_z: float, position_size: Decimal) -> None:
-        super().__init__()
+    def __init__(self, *, window: int, entry_z: float, exit_z: float, position_size: Decimal, bar_interval: str = "") -> None:
+        super().__init__(bar_interval)
         self.window = window
         self.entry_z = Decimal(repr(entry_z))
         self.exit_z = Decimal(repr(exit_z))
@@ -93,6 +93,7 @@ def _create(params: Mapping[str, Any], seed: int) -> MeanReversion:
         entry_z=params["entry_z"],
         exit_z=params["exit_z"],
         position_size=params["position_size"],
+        bar_interval=params["bar_interval"],
     )
 
 
@@ -120,6 +121,11 @@ SPEC = StrategySpec(
             "position_size", "decimal", Decimal("0.01"),
             "Size of the position held on a signal, in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+        ),
+        Parameter(
+            "bar_interval", "interval", "",
+            "Empty: decide on every tick. An interval (1s to 1d, e.g. 5m): decide once per closed bar "
+            "of that interval, on its close; the windows then count bars.",
         ),
     ),
     factory=_create,

@@ -26,8 +26,8 @@ from trading_engine.domain.strategy import Intent, Parameter, StrategyContext, S
 
 
 class Momentum(FollowsTarget):
-    def __init__(self, *, fast: int, slow: int, position_size: Decimal, allow_short: bool) -> None:
-        super().__init__()
+    def __init__(self, *, fast: int, slow: int, position_size: Decimal, allow_short: bool, bar_interval: str = "") -> None:
+        super().__init__(bar_interval)
         self.fast = fast
         self.slow = slow
         self.position_size = position_size
@@ -68,6 +68,7 @@ def _create(params: Mapping[str, Any], seed: int) -> Momentum:
         fast=params["fast"],
         slow=params["slow"],
         position_size=params["position_size"],
+        bar_interval=params["bar_interval"],
         allow_short=bool(params["allow_short"]),
     )
 
@@ -93,6 +94,11 @@ SPEC = StrategySpec(
             "allow_short", "integer", 0,
             "1 to go short when the fast average is below the slow one; 0 to go flat.",
             minimum=0, maximum=1,
+        ),
+        Parameter(
+            "bar_interval", "interval", "",
+            "Empty: decide on every tick. An interval (1s to 1d, e.g. 5m): decide once per closed bar "
+            "of that interval, on its close; the windows then count bars.",
         ),
     ),
     factory=_create,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from trading_engine.domain.bars import Bar
 from trading_engine.domain.orders import Fill, OrderType, Side
 from trading_engine.domain.strategies.grid import order_quantity
 from trading_engine.domain.strategy import Intent, PlaceOrder, RiskEvent, StrategyContext
@@ -65,8 +66,16 @@ class FollowsTarget:
     fill needs no answer (the next tick compares the new position with the target), and a
     refusal makes the follower back off."""
 
-    def __init__(self) -> None:
+    def __init__(self, bar_interval: str = "") -> None:
         self.follower = TargetFollower()
+        # Set: decide once per closed bar of this interval, on its close (see domain/bars.py).
+        self.bar_interval = bar_interval or None
+
+    def on_bar(self, bar: Bar, context: StrategyContext) -> Sequence[Intent]:
+        return self.on_tick(bar.close, context)
+
+    def on_tick(self, price: Decimal, context: StrategyContext) -> Sequence[Intent]:
+        raise NotImplementedError
 
     def on_fill(self, fill: Fill, context: StrategyContext) -> Sequence[Intent]:
         return []

@@ -27,6 +27,8 @@ from trading_engine.infrastructure.config.values import (
     Currency,
     DecimalValue,
     DnsLabel,
+    ImportPaths,
+    ReplayFiles,
     Integer,
     Number,
     OptionalDnsLabel,
@@ -43,6 +45,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
 METRICS_BACKENDS = ("prometheus", "opentelemetry", "none")
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+MARKET_SOURCES = ("simulated", "replay")
 DB_BACKENDS = ("sqlite", "postgres")
 
 
@@ -161,10 +164,15 @@ class InstrumentSettings(Section):
 
 
 class MarketSettings(Section):
+    # simulated: the seeded random walk; replay: history files (infrastructure/market/history.py).
+    source: Choice(*MARKET_SOURCES)
     tick_interval_seconds: Number(0, 60)
     volatility_bps: Number(0, 10_000, low_open=False)
     seed: Integer(0, 2**63 - 1)
     stale_after_seconds: Number(0, 3600)
+    replay_files: ReplayFiles
+    # 1 is real time, 60 a minute of data per second, 0 as fast as the engine takes it.
+    replay_speed: Number(0, 1_000_000, low_open=False)
 
 
 class VenueSettings(Section):
@@ -210,6 +218,16 @@ class StrategiesSettings(Section):
     breaker_after_limit_hits: Integer(1, 1_000_000)
     limit_hits_window_seconds: Number(0, 86_400)
     performance_interval_seconds: Number(0, 3600)
+    # Strategy plug-ins to import besides the installed entry points: package.module:NAME.
+    modules: ImportPaths
+
+
+class BacktestsSettings(Section):
+    # Files a backtest submitted through the API may name (plain names under this directory).
+    data_dir: Text(4096)
+    # Where each backtest's record and files are kept (they survive a restart).
+    results_dir: Text(4096)
+    max_concurrent: Integer(1, 64)
 
 
 class Settings(Section):
@@ -238,6 +256,7 @@ class Settings(Section):
     risk: RiskSettings
     persistence: PersistenceSettings
     strategies: StrategiesSettings
+    backtests: BacktestsSettings
 
     @field_validator("instruments")
     @classmethod
@@ -258,10 +277,21 @@ class Settings(Section):
         if not self.auth.api_token and production:
             raise refuse("auth.api_token", "", "must be set in production: every POST/PUT/DELETE needs it")
         self._check_currencies()
+        self._check_replay()
         self.persistence.schema_name = self.persistence.schema_name or schema_for_instance(
             self.service.instance_name
         )
         return self
+
+    def _check_replay(self) -> None:
+        files = self.market.replay_files
+        if self.market.source == "replay" and not files:
+            raise refuse("market.replay_files", "", "must name at least one SYMBOL=file when market.source is replay")
+        symbols = {entry.symbol for entry in self.instruments}
+        for symbol in files:
+            if symbol not in symbols:
+                raise refuse("market.replay_files", symbol, f"is not a configured instrument; configured: "
+                             f"{', '.join(sorted(symbols))}")
 
     def _check_currencies(self) -> None:
         """Every quote currency and every cash currency must convert into the reporting currency

@@ -178,6 +178,32 @@ Buckets = Annotated[
 ]
 
 
+ImportPaths = Annotated[
+    tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")], ...],
+    BeforeValidator(lambda value: [item for item in _items(value) if item], json_schema_input_type=str | list[str]),
+    rule("must be import paths package.module:NAME separated by commas (empty: none)"),
+]
+
+
+def _file_pairs(value: Any) -> Any:
+    """``BTC-USD=a.csv;b.csv.gz,ETH-USD=c.csv`` as ``{"BTC-USD": ["a.csv", "b.csv.gz"], ...}``;
+    a YAML mapping (of a path or a list of paths) as it is."""
+    if isinstance(value, dict):
+        return {str(k).strip().upper(): ([v] if isinstance(v, str) else v) for k, v in value.items()}
+    pairs = [item.partition("=") for item in _items(value) if item]
+    if any(not sep for _, sep, _ in pairs):
+        raise ValueError("not SYMBOL=file")
+    return {symbol.strip().upper(): [p.strip() for p in paths.split(";") if p.strip()] for symbol, _, paths in pairs}
+
+
+ReplayFiles = Annotated[
+    dict[str, Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]],
+    BeforeValidator(_file_pairs, json_schema_input_type=str | dict[str, str | list[str]]),
+    rule("must be SYMBOL=file pairs separated by commas, several files of one symbol separated by ';' "
+         "(e.g. BTC-USD=data/day1.csv;data/day2.csv.gz), or empty"),
+]
+
+
 def _cash_pairs(value: Any) -> Any:
     """``USD=10000,BTC=0.5`` as ``{"USD": "10000", "BTC": "0.5"}``; a YAML mapping as it is."""
     items = _items(value)

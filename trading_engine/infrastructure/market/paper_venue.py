@@ -32,6 +32,16 @@ percent. ``price`` below is the latest quote of the order's symbol when the venu
   ``created_at``) has reached the timeout is removed and reported through
   ``listener.on_expired(order_id, now)``. Expiry is checked on every quote batch, for every
   symbol, before matching: an order past its time never fills.
+- **On bars.** When the symbol's latest quote carries a bar (a replay of a file of bars), an order
+  is decided on a bar's close and executes on the next bar, whose price path within the bar is
+  open → low → high → close for a bar that closes at or above its open, open → high → low → close
+  otherwise. A market order rests until the next bar and fills there, whole, at that bar's open
+  moved against it by the slippage (the taker price of the open). A ``gtc`` limit order rests
+  without a check against the close; on each bar it fills at the open when the bar opens through
+  it (a buy limit at or above the open, a sell at or below), else at its limit price when the path
+  touches it (low at or below a buy limit, high at or above a sell), for up to ``liquidity`` per
+  order per bar, as live per quote. An ``ioc`` order is answered at once against the close, as
+  live. On trade data (quotes without bars) everything is as live.
 - **Fees** are ``quantity * fill price * fee_bps / 10000`` in the quote currency, exact (never
   rounded), the same for takers and resting orders.
 - **Liquidity** (``{symbol: quantity}``) is a whole number of lots; a symbol without an entry has
@@ -60,6 +70,7 @@ from typing import Any
 
 import structlog
 
+from trading_engine.domain.bars import Bar
 from trading_engine.domain.decimals import BPS, non_negative, plain, positive
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.errors import Conflict, Unavailable, ValidationError
@@ -93,13 +104,18 @@ class _Resting:
     order_id: str
     symbol: str
     side: Side
-    limit_price: Decimal
+    limit_price: Decimal | None  # None: a market order waiting for the next bar
     remaining: Decimal
     created_at: datetime
     strategy_id: str | None
 
     def crossed_by(self, price: Decimal) -> bool:
+        if self.limit_price is None:
+            return True
         return price <= self.limit_price if self.side is Side.BUY else price >= self.limit_price
+
+    def touched_by(self, bar: Bar) -> bool:
+        return self.crossed_by(bar.low if self.side is Side.BUY else bar.high)
 
 
 class PaperVenue:
@@ -164,6 +180,10 @@ class PaperVenue:
                 "current quote, so try again once market data has arrived"
             )
         side, remaining = order.side, order.remaining_quantity
+        on_bars = quote.bar is not None
+        if on_bars and (order.type is OrderType.MARKET or order.time_in_force is TimeInForce.GTC):
+            self._add(self._resting(order, order.limit_price, remaining))  # executes on the next bar
+            return ExecutionReport(resting=True)
         if order.type is OrderType.MARKET:
             price = self._taker_price(instrument, side, quote.price)
             fill = self._fill(order.order_id, instrument, side, remaining, price, order.strategy_id)
@@ -182,18 +202,20 @@ class PaperVenue:
         if order.time_in_force is TimeInForce.IOC:
             reason = IOC_REMAINDER_CANCELLED if fills else IOC_NOT_MARKETABLE
             return ExecutionReport(fills=fills, cancel_reason=reason)
-        self._add(
-            _Resting(
-                order_id=order.order_id,
-                symbol=order.symbol,
-                side=side,
-                limit_price=limit,
-                remaining=remaining,
-                created_at=order.created_at,
-                strategy_id=order.strategy_id,
-            )
-        )
+        self._add(self._resting(order, limit, remaining))
         return ExecutionReport(fills=fills, resting=True)
+
+    @staticmethod
+    def _resting(order: Order, limit: Decimal | None, remaining: Decimal) -> _Resting:
+        return _Resting(
+            order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side,
+            limit_price=limit,
+            remaining=remaining,
+            created_at=order.created_at,
+            strategy_id=order.strategy_id,
+        )
 
     async def cancel(self, order_id: str) -> bool:
         return self._remove(order_id) is not None
@@ -248,18 +270,34 @@ class PaperVenue:
             if not orders:
                 continue
             instrument = self._instruments[quote.symbol]
+            bar = quote.bar
             for resting in tuple(orders.values()):
-                if self._book.get(resting.order_id) is not resting or not resting.crossed_by(quote.price):
+                if self._book.get(resting.order_id) is not resting:
                     continue
-                quantity = self._fillable(resting.symbol, resting.remaining)
-                fill = self._fill(
-                    resting.order_id, instrument, resting.side, quantity, resting.limit_price,
-                    resting.strategy_id,
-                )
+                price = self._execution_price(instrument, resting, quote.price if bar is None else None, bar)
+                if price is None:
+                    continue
+                quantity = (resting.remaining if resting.limit_price is None
+                            else self._fillable(resting.symbol, resting.remaining))
+                fill = self._fill(resting.order_id, instrument, resting.side, quantity, price, resting.strategy_id)
                 resting.remaining = exact_difference(resting.remaining, quantity)
                 if resting.remaining == 0:
                     self._remove(resting.order_id)
                 self._notify(listener.on_fill, resting.order_id, fill, fill_id=fill.fill_id)
+
+    def _execution_price(self, instrument: Instrument, resting: _Resting, price: Decimal | None,
+                         bar: Bar | None) -> Decimal | None:
+        """Where a resting order executes on this quote (``price``) or bar, or None."""
+        if bar is not None:
+            if resting.limit_price is None:  # a market order decided on the previous bar's close
+                return self._taker_price(instrument, resting.side, bar.open)
+            if resting.crossed_by(bar.open):  # the bar opens through the limit
+                return bar.open
+            return resting.limit_price if resting.touched_by(bar) else None
+        assert price is not None
+        if not resting.crossed_by(price):
+            return None
+        return self._taker_price(instrument, resting.side, price) if resting.limit_price is None else resting.limit_price
 
     def _expire(self, listener: VenueListener) -> None:
         assert self._timeout is not None

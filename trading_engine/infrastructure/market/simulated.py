@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from types import MappingProxyType
 
 import structlog
 
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.ports.clock import Clock
-from trading_engine.domain.ports.market_data import Quote, QuoteListener
+from trading_engine.domain.ports.market_data import Quote
+from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
 from trading_engine.domain.ticks import nearest_tick
 
 log = structlog.get_logger(__name__)
@@ -47,10 +46,6 @@ def symbol_seed(seed: int, symbol: str) -> int:
     """The seed of ``symbol``'s own generator: stable across processes and Python versions."""
     digest = hashlib.sha256(f"{seed}\x00{symbol}".encode()).digest()
     return int.from_bytes(digest[:16], "big")
-
-
-def listener_name(listener: Callable[..., object]) -> str:
-    return getattr(listener, "__qualname__", None) or repr(listener)
 
 
 class _Walk:
@@ -77,7 +72,7 @@ class _Walk:
         return max(nearest_tick(hidden, tick), tick)
 
 
-class SimulatedMarketData:
+class SimulatedMarketData(QuotePublisher):
     """A ``MarketDataPort`` over seeded random walks; see the module docstring for the model."""
 
     def __init__(
@@ -106,26 +101,8 @@ class SimulatedMarketData:
             symbol: _Walk(instrument, volatilities[symbol] / _BPS, seed)
             for symbol, instrument in instruments.items()
         }
-        self._latest: dict[str, Quote] = {}
-        self._listeners: dict[int, QuoteListener] = {}
-        self._tokens = itertools.count()
+        super().__init__()
         self._task: asyncio.Task[None] | None = None
-
-    # -- MarketDataPort -----------------------------------------------------------------------
-    def latest(self, symbol: str) -> Quote | None:
-        return self._latest.get(symbol)
-
-    def snapshot(self) -> Mapping[str, Quote]:
-        return MappingProxyType(dict(self._latest))
-
-    def subscribe(self, listener: QuoteListener) -> Callable[[], None]:
-        token = next(self._tokens)
-        self._listeners[token] = listener
-
-        def unsubscribe() -> None:
-            self._listeners.pop(token, None)
-
-        return unsubscribe
 
     # -- driving the walk -----------------------------------------------------------------------
     @property
@@ -155,15 +132,7 @@ class SimulatedMarketData:
     async def stop(self) -> None:
         """Cancel the background task and wait for it to end; a no-op when not running."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():  # stop()'s caller is cancelled too
-                raise
+        await stop_task(task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -177,19 +146,6 @@ class SimulatedMarketData:
             deadline, skipped = next_deadline(deadline, loop.time(), self._interval)
             if skipped:
                 log.warning("market_data_ticks_skipped", skipped=skipped, interval_seconds=self._interval)
-
-    def _publish(self, quotes: Sequence[Quote]) -> None:
-        for quote in quotes:
-            self._latest[quote.symbol] = quote
-        for listener in tuple(self._listeners.values()):
-            try:
-                listener(quotes)
-            except Exception as exc:
-                log.exception(
-                    "market_data_listener_failed",
-                    listener=listener_name(listener),
-                    error=f"{type(exc).__name__}: {exc}",
-                )
 
 
 def next_deadline(deadline: float, now: float, interval: float) -> tuple[float, int]:

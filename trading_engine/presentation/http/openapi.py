@@ -24,7 +24,7 @@ from pydantic_core import core_schema
 
 from trading_engine.presentation.http.auth import MUTATING_METHODS
 from trading_engine.presentation.http.responses import DECIMAL_TEXT, Error
-from trading_engine.presentation.http.schemas import CreateOrder, StartStrategy
+from trading_engine.presentation.http.schemas import CreateOrder, StartBacktest, StartStrategy
 
 REF = "#/components/schemas/{model}"
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -192,7 +192,7 @@ def _responses(
 def _parameter(schema: Mapping[str, Any]) -> dict[str, Any]:
     """A strategy parameter's schema as the request accepts it: a decimal one (listed with string
     bounds) as a JSON number within its bounds, or a decimal string."""
-    if schema["type"] != "string":
+    if schema["type"] != "string" or "enum" in schema:
         return dict(schema)
     bounds = {k: float(v) for k, v in schema.items() if k in ("minimum", "exclusiveMinimum", "maximum")}
     sign = "+" if bounds.get("exclusiveMinimum") == 0 else "0+" if bounds.get("minimum") == 0 else ""
@@ -208,8 +208,8 @@ def _offer(components: dict[str, Any], offer: Offer) -> None:
         components[CreateOrder.__name__]["properties"]["symbol"] = {
             "enum": list(offer.symbols), "description": "An instrument this service trades."
         }
-    if offer.strategies:
-        start = components[StartStrategy.__name__]
+    for model in (StartStrategy, StartBacktest) if offer.strategies else ():
+        start = components[model.__name__]
         variants = []
         for strategy in offer.strategies:
             params = {name: _parameter(param) for name, param in strategy["parameters"].items()}
@@ -221,7 +221,7 @@ def _offer(components: dict[str, Any], offer: Offer) -> None:
             if offer.symbols:
                 properties["symbol"] = {"enum": list(offer.symbols)}
             variants.append({**start, "title": strategy["name"], "properties": properties})
-        components[StartStrategy.__name__] = {
+        components[model.__name__] = {
             "oneOf": variants, "description": "One of the strategies GET /api/v1/strategies/available lists.",
         }
 

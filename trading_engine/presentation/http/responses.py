@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 from decimal import Decimal
-from typing import Annotated, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.dataclasses import dataclass
 
+from trading_engine.domain.backtest import BacktestStatus
 from trading_engine.domain.orders import Fill, OrderRequest, OrderStatus, RejectReason
 from trading_engine.domain.portfolio import PortfolioValuation, PositionValuation
 from trading_engine.domain.strategy_record import StrategyStatus
@@ -182,12 +183,18 @@ class StrategyParameter(_Response):
     minimum: int | float | str | None = None
     exclusiveMinimum: int | float | str | None = None  # noqa: N815 (the JSON schema keyword)
     maximum: int | float | str | None = None
+    enum: list[str] | None = Field(default=None, description="The values allowed (a bar interval).")
 
 
 class AvailableStrategy(_Response):
     name: str
     description: str
     chaos: bool = Field(description="A chaos strategy, offered only when chaos strategies are enabled.")
+    origin: str = Field(
+        description="Where the strategy comes from: built-in, an installed distribution's entry point "
+        "(group trading_engine.strategies) or a module named in strategies.modules.",
+        examples=["built-in", "entry point donchian (trading-engine-donchian)", "strategies.modules mypkg.mod:SPEC"],
+    )
     parameters: dict[str, StrategyParameter]
 
 
@@ -248,3 +255,30 @@ class Error(_Response):
     """The one error shape of every 4xx and 5xx answer."""
 
     error: ErrorDetail
+
+
+class BacktestRequest(_Response):
+    strategy: str
+    symbol: str
+    params: dict[str, Any]
+    data: list[str]
+    cash: str | None
+    fee_bps: str | None
+    slippage_bps: str | None
+
+
+class Backtest(_Response):
+    backtest_id: str
+    status: BacktestStatus
+    progress: float = Field(ge=0, le=1, description="Share of the data replayed, 0 to 1.")
+    events: int = Field(description="Market data events processed so far.")
+    request: BacktestRequest
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    statistics: dict[str, Any] | None = Field(description="The report (README: formulas) once done, else null.")
+    error: str | None = Field(description="Why it failed or was cancelled, else null.")
+
+
+class Backtests(_Response):
+    backtests: list[Backtest]

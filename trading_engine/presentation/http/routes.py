@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from trading_engine.domain.orders import RejectReason
+from trading_engine.presentation.http.handlers.backtests import BacktestHandlers
 from trading_engine.presentation.http.handlers.health import HealthHandlers
 from trading_engine.presentation.http.handlers.market import MarketHandlers
 from trading_engine.presentation.http.handlers.metrics import MetricsHandlers
@@ -19,6 +20,8 @@ from trading_engine.presentation.http.handlers.strategies import StrategyHandler
 from trading_engine.presentation.http.openapi import Operation, Reply
 from trading_engine.presentation.http.responses import (
     AvailableStrategies,
+    Backtest,
+    Backtests,
     BreakerChange,
     Fills,
     Health,
@@ -36,6 +39,7 @@ from trading_engine.presentation.http.responses import (
 )
 from trading_engine.presentation.http.schemas import (
     CircuitBreakerAction,
+    StartBacktest,
     CreateOrder,
     OrderListQuery,
     StartStrategy,
@@ -56,6 +60,7 @@ class Handlers:
     risk: RiskHandlers
     market: MarketHandlers
     strategies: StrategyHandlers
+    backtests: BacktestHandlers
 
 
 def setup_routes(app: web.Application, h: Handlers) -> None:
@@ -90,10 +95,21 @@ def setup_routes(app: web.Application, h: Handlers) -> None:
     add.add_get(f"{API}/strategies/{{strategy_id}}/performance", h.strategies.performance,
                 name="strategy_performance")
 
+    add.add_post(f"{API}/backtests", h.backtests.submit, name="backtest_submit")
+    add.add_get(f"{API}/backtests", h.backtests.list, name="backtests_list")
+    add.add_get(f"{API}/backtests/{{backtest_id}}", h.backtests.get, name="backtest_get")
+    add.add_delete(f"{API}/backtests/{{backtest_id}}", h.backtests.cancel, name="backtest_cancel")
+    add.add_get(f"{API}/backtests/{{backtest_id}}/report", h.backtests.file("report"), name="backtest_report")
+    add.add_get(f"{API}/backtests/{{backtest_id}}/equity.png", h.backtests.file("equity.png"), name="backtest_equity")
+    add.add_get(f"{API}/backtests/{{backtest_id}}/fills.csv", h.backtests.file("fills.csv"), name="backtest_fills")
+
 
 METRICS = Reply("Prometheus exposition.", media_types=("text/plain", "application/openmetrics-text"))
 NO_ORDER = "No such order."
 NO_INSTANCE = "No such strategy instance."
+NO_BACKTEST = "No such backtest."
+NOT_DONE = "The backtest is not done (its files exist once it is)."
+BACKTEST_ROUTES = ("backtest_get", "backtest_cancel", "backtest_report", "backtest_equity", "backtest_fills")
 INSTANCE_ROUTES = ("strategy_status", "strategy_performance", "strategy_stop", "positions", "pnl", "list_orders")
 
 OPERATIONS: dict[str, Operation] = {
@@ -180,4 +196,32 @@ OPERATIONS: dict[str, Operation] = {
         "Trades, P&L, win rate, maximum drawdown and Sharpe ratio of an instance",
         {200: Reply("Performance (README: formulas).", Performance), 404: NO_INSTANCE},
     ),
+    "backtest_submit": Operation(
+        "Run a backtest of a strategy on history files, in a worker process",
+        {
+            202: Reply("Queued; backtest_id names it.", Backtest),
+            422: "Unknown strategy or symbol, a bad parameter, or a data name that is not a file under "
+                 "backtests.data_dir (`..`, an absolute path and links leading out are refused).",
+        },
+        description="At most backtests.max_concurrent run at once; more wait. The run is the live engine's own "
+                    "code on the data's clock (README: Historical market data and backtests).",
+        body=StartBacktest, links=BACKTEST_ROUTES, passes="backtest_id",
+    ),
+    "backtests_list": Operation("Backtests, newest first", {200: Reply("Backtests.", Backtests)}),
+    "backtest_get": Operation("One backtest: status, progress, and its statistics once done", {
+        200: Reply("The backtest.", Backtest), 404: NO_BACKTEST,
+    }),
+    "backtest_cancel": Operation("Cancel a queued or running backtest", {
+        200: Reply("Cancelled.", Backtest), 404: NO_BACKTEST, 409: "The backtest has finished.",
+    }),
+    "backtest_report": Operation("The backtest's self-contained HTML report", {
+        200: Reply("The report.", media_types=("text/html",)), 404: NO_BACKTEST, 409: NOT_DONE,
+    }),
+    "backtest_equity": Operation("The equity curve, drawdown, entries and exits as a picture", {
+        200: Reply("A PNG.", media_types=("image/png",)), 404: NO_BACKTEST, 409: NOT_DONE,
+    }),
+    "backtest_fills": Operation("The backtest's fills as CSV", {
+        200: Reply("timestamp,order_id,side,quantity,price,fee,realized_pnl.", media_types=("text/csv",)),
+        404: NO_BACKTEST, 409: NOT_DONE,
+    }),
 }

@@ -84,3 +84,16 @@ class StartStrategy(_Body):
 
 class StopStrategy(_Body):
     strategy_id: str = Field(pattern=IDENTIFIER)
+
+
+class StartBacktest(_Body):
+    strategy: str = Field(min_length=1, max_length=64, description="A name from GET /api/v1/strategies/available.")
+    symbol: str = Field(pattern=SYMBOL, description="The configured instrument the data is of, e.g. BTC-USD.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Strategy parameters; omitted ones take their defaults.")
+    data: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=100,
+        description="File names under backtests.data_dir, replayed one after the other (no '..', no absolute path).",
+    )
+    cash: str | None = Field(default=None, max_length=200, description="Starting cash, CUR=AMOUNT pairs (default: account.initial_cash).")
+    fee_bps: Decimal | None = Field(default=None, ge=0, lt=10000, description="Fee per fill (default: venue.fee_bps).")
+    slippage_bps: Decimal | None = Field(default=None, ge=0, lt=10000, description="Market order slippage (default: venue.slippage_bps).")

@@ -10,7 +10,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from trading_engine.domain.bars import BarAggregator
 from trading_engine.domain.decimals import plain
+from trading_engine.domain.ports.market_data import Quote
 from trading_engine.domain.strategy import Strategy, StrategySpec
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.services.strategy_runtime.limits import InstanceLimits
@@ -54,6 +56,26 @@ class Instance:
     updated_at: datetime | None = None
     inbox: Inbox = field(default_factory=Inbox)
     task: asyncio.Task[None] | None = None
+    bars: BarAggregator | None = None  # set when the strategy asks for bars
+    busy: bool = False  # handling events (its task is not waiting for the next one)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing to handle and not handling anything."""
+        return not self.running or (not self.busy and self.inbox.idle)
+
+    def on_quote(self, quote: Quote, received: float) -> None:
+        """A quote of the instance's symbol: the latest tick, or for a strategy on bars the bars
+        it closes, each an event of its own (bars are never coalesced)."""
+        if self.bars is None:
+            self.inbox.put_tick(quote.price, received)
+        elif quote.bar is not None:
+            for bar in self.bars.on_bar(quote.bar):
+                self.inbox.put("bar", bar)
+        else:
+            bar = self.bars.on_price(quote.price, quote.timestamp, quote.volume)
+            if bar is not None:
+                self.inbox.put("bar", bar)
 
     @property
     def running(self) -> bool:

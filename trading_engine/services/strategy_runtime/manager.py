@@ -29,7 +29,8 @@ from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import MarketDataPort, Quote
 from trading_engine.domain.ports.repository import ChangeSet, StrategyRepository
 from trading_engine.domain.strategies import check_for_instrument
-from trading_engine.domain.strategy import StrategySpec
+from trading_engine.domain.bars import BarAggregator
+from trading_engine.domain.strategy import StrategySpec, bar_interval_of
 from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
 from trading_engine.services.account import Account
 from trading_engine.services.market import MarketView
@@ -110,15 +111,24 @@ class StrategyManager:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def settled(self) -> None:
+        """Return once every running instance has handled everything it was sent (and what that
+        caused: fills, refusals) and no venue event is still being handed on. A replay awaits this
+        after each event, so every strategy decides on every event, at any speed."""
+        while True:
+            if all(i.settled for i in self._instances.values()) and self._runner.settled():
+                return
+            await asyncio.sleep(0)
+
     # -- events in ----------------------------------------------------------------------------
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
         """Market data listener: the latest tick of each running instance's symbol."""
         received = self._clock.monotonic()
-        by_symbol = {q.symbol: q.price for q in quotes}
+        by_symbol = {q.symbol: q for q in quotes}
         for instance in self._instances.values():
-            price = by_symbol.get(instance.symbol)
-            if price is not None and instance.running:
-                instance.inbox.put_tick(price, received)
+            quote = by_symbol.get(instance.symbol)
+            if quote is not None and instance.running:
+                instance.on_quote(quote, received)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         """Fill listener of the order use case: a fill of an instance's order."""
@@ -138,12 +148,19 @@ class StrategyManager:
                 "name": spec.name,
                 "description": spec.description,
                 "chaos": spec.chaos,
+                "origin": spec.origin,
                 "parameters": {p.name: p.schema() for p in spec.parameters},
             }
             for spec in self._specs.values()
         ]
 
-    async def start(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> Instance:
+    def check(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> None:
+        """Refuse what ``start`` would refuse in the strategy, symbol or parameters (a backtest's
+        submission is checked so)."""
+        self._validated(strategy, symbol, params)
+
+    def _validated(self, strategy: str, symbol: str,
+                   params: Mapping[str, Any] | None) -> tuple[StrategySpec, Instrument, dict[str, Any]]:
         spec = self._specs.get(strategy)
         if spec is None:
             raise ValidationError(
@@ -153,14 +170,18 @@ class StrategyManager:
                 field="strategy",
             )
         instrument = self._instrument(symbol)
+        validated = spec.validate_params(params)
+        check_for_instrument(spec.name, validated, instrument)
+        return spec, instrument, validated
+
+    async def start(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> Instance:
+        spec, instrument, validated = self._validated(strategy, symbol, params)
         running = sum(1 for i in self._instances.values() if i.running)
         if running >= self._settings.max_instances:
             raise CapacityReached(
                 f"{running} strategy instances are running, the most strategies.max_instances allows; "
                 "stop one first"
             )
-        validated = spec.validate_params(params)
-        check_for_instrument(spec.name, validated, instrument)
         instance = self._new_instance(self._ids(), spec, instrument.symbol, validated, self._clock.now())
         record = instance.record()
         await self._account.commit(ChangeSet(strategies=(record,)))
@@ -241,15 +262,18 @@ class StrategyManager:
 
     def _new_instance(self, strategy_id: str, spec: StrategySpec, symbol: str,
                       params: dict[str, Any], created_at: datetime) -> Instance:
+        strategy = spec.create(params, seed_of(strategy_id))
+        interval = bar_interval_of(strategy)
         return Instance(
             strategy_id=strategy_id,
             spec=spec,
             symbol=symbol,
             params=params,
-            strategy=spec.create(params, seed_of(strategy_id)),
+            strategy=strategy,
             created_at=created_at,
             performance=PerformanceTrack(Position(symbol)),
             limits=InstanceLimits.for_params(params, self._clock.monotonic),
+            bars=None if interval is None else BarAggregator(symbol, interval),
         )
 
     async def _rebuild(self, spec: StrategySpec, record: StrategyRecord) -> Instance:

@@ -72,6 +72,10 @@ class InstanceRunner:
             self._run(instance), name=f"strategy-{instance.strategy_id}"
         )
 
+    def settled(self) -> bool:
+        """No venue event of the order use case is still being written."""
+        return self._orders.idle
+
     def resting(self, strategy_id: str) -> list[Order]:
         """The instance's orders resting on the venue."""
         return [o for o in self._account.open_orders.for_strategy(strategy_id) if o.status.is_open]
@@ -88,11 +92,15 @@ class InstanceRunner:
         inbox = instance.inbox
         try:
             while instance.running:
+                instance.busy = False
                 await inbox.wakeup.wait()
+                instance.busy = True
                 inbox.wakeup.clear()
                 while instance.running and (inbox.events or inbox.pending_tick):
                     if inbox.events:
                         kind, payload = inbox.events.popleft()
+                        if kind == "bar":
+                            instance.performance.ticks += 1
                         await self._decide(instance, kind, payload, None)
                     else:
                         assert inbox.pending_tick is not None
@@ -115,6 +123,8 @@ class InstanceRunner:
         try:
             if kind == "tick":
                 intents = instance.strategy.on_tick(payload, context)
+            elif kind == "bar":
+                intents = instance.strategy.on_bar(payload, context)  # type: ignore[attr-defined]
             elif kind == "fill":
                 intents = instance.strategy.on_fill(payload, context)
             else:

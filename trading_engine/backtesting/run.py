@@ -1,0 +1,167 @@
+"""One backtest: the live engine's own container, on a replay of files and the data's clock.
+
+The container is the service's (``create_container``), with the configuration the service would
+use (``--config`` merged over the shipped defaults) and these differences only: the market data is
+a :class:`ReplayMarketData` of the files at speed 0, so its :class:`DataClock` is the clock; the
+store is the in-memory one; metrics are off; ids are counted from zero. The strategy runtime, the
+order use case with pre-trade risk and per-instance limits, the paper venue and the portfolio are
+the live ones. Nothing sleeps and nothing reads the wall clock inside the run (the elapsed time is
+measured around it, for the report only), so the same inputs give the same files, byte for byte
+(``report.json``'s ``elapsed_seconds`` and ``events_per_second`` excepted).
+
+After every event, once the engine has settled, equity is sampled into ``equity.csv`` and the
+statistics; every fill of the account is appended to ``fills.csv`` as it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from dependency_injector import providers
+
+from trading_engine.containers import create_container
+from trading_engine.domain.backtest import BacktestSpec
+from trading_engine.domain.ids import IdGenerator
+from trading_engine.domain.orders import Fill, Order, Side
+from trading_engine.domain.portfolio import Position
+from trading_engine.infrastructure.market.replay import ReplayMarketData
+from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
+from trading_engine.infrastructure.reports.files import EQUITY_HEADER, FILLS_HEADER, CsvLog, write_report
+from trading_engine.infrastructure.reports.page import write_page
+from trading_engine.infrastructure.reports.picture import draw_equity
+from trading_engine.services.backtest.statistics import EquityTrack, TradeTrack
+
+Progress = Callable[[float, int], None]  # (share of the data read, events so far)
+_ZERO_ID = bytes(8)
+
+
+def overrides(spec: BacktestSpec) -> dict[str, Any]:
+    """What a backtest changes in the service's configuration: the replay at speed 0 of the data, no
+    metrics, warnings only in the log; and the run's own cash, fee and slippage when given."""
+    venue = {k: v for k, v in (("fee_bps", spec.fee_bps), ("slippage_bps", spec.slippage_bps)) if v is not None}
+    out: dict[str, Any] = {
+        "market": {"source": "replay", "replay_files": {spec.symbol.strip().upper(): list(spec.data)},
+                   "replay_speed": "0"},
+        "venue": venue,
+        "metrics": {"backend": "none", "enabled": "false"},
+        "logging": {"level": "WARNING"},
+        "service": {"environment": "testing"},
+        "strategies": {"resume_on_start": "false"},
+    }
+    if spec.cash is not None:
+        out["account"] = {"initial_cash": spec.cash}
+    return out
+
+
+def build_engine(spec: BacktestSpec, config: Path | None = None) -> Any:
+    """The service's container for this backtest, ``config`` merged over the shipped defaults
+    (raises ConfigError, StrategyLoadError, HistoryError)."""
+    container = create_container(config, overrides=overrides(spec))
+    container.trading_store.override(providers.Singleton(InMemoryTradingStore))
+    container.replay.add_kwargs(autostart=False)
+    container.order_service.add_kwargs(order_ids=IdGenerator("ord_", _ZERO_ID))
+    container.venue.add_kwargs(fill_ids=IdGenerator("fil_", _ZERO_ID))
+    container.strategy_manager.add_kwargs(strategy_ids=IdGenerator("stg_", _ZERO_ID))
+    return container
+
+
+async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None = None,
+                       container: Any = None) -> dict[str, Any]:
+    """Run it (on ``container``, else one built with the shipped configuration), write its files
+    into ``out`` and answer the report."""
+    started = time.perf_counter()
+    container = container or build_engine(spec)
+    feed: ReplayMarketData = container.market_data()
+    symbol = spec.symbol.strip().upper()
+    out.mkdir(parents=True, exist_ok=True)
+    fills_log = CsvLog(out / "fills.csv", FILLS_HEADER)
+    equity_log = CsvLog(out / "equity.csv", EQUITY_HEADER)
+    equity, trades = EquityTrack(), TradeTrack()
+    position = Position(symbol)
+    try:
+        await container.trading.init()
+        try:
+            manager = container.strategy_manager()
+            portfolio = container.portfolio_service()
+            account = container.account()
+            clock = container.clock()
+
+            def on_fill(order: Order, fill: Fill) -> None:
+                realized = position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
+                signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+                trades.add(signed, realized, fill.fee)
+                fills_log.row(fill.timestamp, fill.order_id, fill.side.value, fill.quantity, fill.price, fill.fee,
+                              realized)
+
+            def sample() -> None:
+                value = portfolio.valuation().equity
+                open_position = account.portfolio.position(symbol).quantity != 0
+                equity_log.row(clock.now(), value, equity.add(clock.now(), value, open_position))
+
+            async def settle() -> None:
+                await manager.settled()
+                sample()
+                if progress is not None:
+                    progress(feed.progress(), feed.events)
+
+            container.order_service().add_fill_listener(on_fill)
+            instance = await manager.start(spec.strategy, symbol, spec.params)
+            sample()  # the starting equity, before the first event
+            feed.set_settle(settle)
+            await feed.run()
+            if instance.running:
+                await manager.stop(instance.strategy_id, "backtest finished")
+            params = dict(instance.record().params)
+            currency = account.portfolio.reporting_currency
+        finally:
+            await container.trading.shutdown()
+    finally:
+        fills_log.close()
+        equity_log.close()
+    elapsed = time.perf_counter() - started
+    report: dict[str, Any] = {
+        "strategy": spec.strategy,
+        "symbol": symbol,
+        "params": params,
+        "data": list(spec.data),
+        "currency": currency,
+        **equity.report(),
+        **trades.report(),
+        "events": feed.events,
+        "elapsed_seconds": round(elapsed, 3),
+        "events_per_second": round(feed.events / elapsed, 1) if elapsed > 0 else None,
+    }
+    draw_equity(out / "equity.csv", out / "fills.csv", out / "equity.png",
+                title=f"{spec.strategy} on {symbol}", currency=currency)
+    write_page(out / "report.html", report, out / "equity.png", out / "fills.csv")
+    write_report(out / "report.json", report)
+    return report
+
+
+def run(spec: BacktestSpec, out: Path, progress: Progress | None = None, config: Path | None = None) -> dict[str, Any]:
+    """A backtest as a program runs one: logging set up from the configuration (warnings only)."""
+    container = build_engine(spec, config)
+    with backtest_logging(container):
+        return asyncio.run(run_backtest(spec, out, progress, container=container))
+
+
+@contextmanager
+def backtest_logging(container: Any) -> Iterator[None]:
+    """The container's logging (warnings only) for the run, and structlog's configuration as it
+    was afterwards: a backtest run inside another program (a test) leaves its logging alone."""
+    before = structlog.get_config()
+    container.logging.init()
+    try:
+        yield
+    finally:
+        container.logging.shutdown()
+        structlog.configure(**before)
+
+

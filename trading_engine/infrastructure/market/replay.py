@@ -1,0 +1,121 @@
+"""A market-data adapter that replays history files (see ``history.py`` for the formats).
+
+Each symbol has its files, read one after the other; the symbols' quotes are merged by time and
+quotes of one instant are published as one batch. Before each batch the feed moves its
+:class:`DataClock` to the batch's time, so everything the engine stamps (orders, fills) carries the
+data's time. After each batch it awaits the ``settle`` hook the engine sets (the strategy runtime
+idle, venue events handed on), so every strategy decides on every event before the next one, at
+any speed: that is what makes a run on a replay the same, fill for fill, wherever it runs.
+
+``speed`` is how much faster than real time the replay runs: 1 is real time, 60 a minute of data
+per second, 0 as fast as the engine takes it (a backtest). Waiting is the only thing that differs
+between speeds. When the files are done the feed stops publishing; ``done`` is set. A file that
+turns out bad part-way stops the feed with ``error`` set (logged as ``market_replay_failed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import structlog
+
+from trading_engine.domain.ports.market_data import Quote
+from trading_engine.infrastructure.clock import DataClock
+from trading_engine.infrastructure.market.history import HistoryError, read_files
+from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
+
+log = structlog.get_logger(__name__)
+
+
+async def _nothing_to_settle() -> None:
+    return None
+
+
+class ReplayMarketData(QuotePublisher):
+    def __init__(self, files: Mapping[str, Sequence[Path | str]], *, speed: float, autostart: bool = True) -> None:
+        """``autostart`` False: ``start()`` does nothing and the driver calls ``run()`` itself (a
+        backtest, which starts its strategy first)."""
+        super().__init__()
+        self._autostart = autostart
+        if not files:
+            raise HistoryError("a replay needs at least one file")
+        if speed < 0:
+            raise ValueError(f"speed {speed!r} is not allowed; it must be 0 (as fast as possible) or more")
+        self.speed = float(speed)
+        self._progress = {symbol: [0.0] for symbol in files}
+        streams = [read_files([Path(p) for p in paths], symbol, self._progress[symbol])
+                   for symbol, paths in files.items()]
+        self._batches = _batches(heapq.merge(*streams, key=lambda q: q.timestamp))
+        self._next = next(self._batches, None)  # reads (and checks) the first rows now
+        assert self._next is not None  # read_file refuses a file without rows
+        first = self._next[0]
+        self.clock = DataClock(first.bar.start if first.bar is not None else first.timestamp)
+        self.symbols = tuple(files)
+        self.events = 0
+        self.done = asyncio.Event()
+        self.error: HistoryError | None = None
+        self._settle: Callable[[], Awaitable[None]] = _nothing_to_settle
+        self._task: asyncio.Task[None] | None = None
+
+    def set_settle(self, settle: Callable[[], Awaitable[None]]) -> None:
+        """What to await after each batch before the next (the engine's ``settled``)."""
+        self._settle = settle
+
+    def progress(self) -> float:
+        """The share of the files read, 0 to 1."""
+        return sum(p[0] for p in self._progress.values()) / len(self._progress)
+
+    async def run(self) -> None:
+        """Publish every batch in time order, pacing by ``speed``; raises HistoryError on a bad row."""
+        loop = asyncio.get_running_loop()
+        origin_data, origin_loop = self.clock.monotonic(), loop.time()
+        while self._next is not None:
+            batch = self._next
+            at = batch[0].timestamp
+            if self.speed > 0:
+                due = origin_loop + (DataClock.seconds(at) - origin_data) / self.speed
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            self.clock.advance_to(at)
+            self._publish(batch)
+            self.events += len(batch)
+            await self._settle()
+            self._next = next(self._batches, None)
+        self.done.set()
+
+    # -- as the live service's feed -------------------------------------------------------------
+    async def start(self) -> None:
+        if not self._autostart:
+            return
+        if self._task is not None:
+            raise RuntimeError("the replay is already running")
+        self._task = asyncio.get_running_loop().create_task(self._run_logged(), name="replay-market-data")
+
+    async def stop(self) -> None:
+        """Cancel the background task and wait for it to end; a no-op when not running."""
+        task, self._task = self._task, None
+        await stop_task(task)
+
+    async def _run_logged(self) -> None:
+        try:
+            await self.run()
+            log.info("market_replay_finished", events=self.events)
+        except HistoryError as exc:
+            self.error = exc
+            self.done.set()
+            log.error("market_replay_failed", error=str(exc), events=self.events)
+
+
+def _batches(quotes: Iterator[Quote]) -> Iterator[tuple[Quote, ...]]:
+    batch: list[Quote] = []
+    for quote in quotes:
+        if batch and quote.timestamp != batch[0].timestamp:
+            yield tuple(batch)
+            batch = []
+        batch.append(quote)
+    if batch:
+        yield tuple(batch)
