@@ -33,9 +33,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from tests.support.process import REPO_ROOT
 from bench.common import (
     API_TOKEN,
-    REPO_ROOT,
     BenchError,
     ForeignLoad,
     Service,

@@ -1,0 +1,29 @@
+"""Every benchmark command loads and parses its options: a refactor that breaks a benchmark's
+imports fails here, not the next time someone measures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.__main__ import build_parser
+from tests.support.process import REPO_ROOT
+
+COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest")
+
+
+def test_the_bench_command_lists_every_benchmark() -> None:
+    _parser, subparsers = build_parser()
+    assert set(subparsers) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_benchmark_takes_its_defaults_and_prints_its_help(command: str) -> None:
+    _parser, subparsers = build_parser()
+    subparsers[command].parse_args([])  # the defaults a plain `python -m bench` run uses
+    done = subprocess.run([sys.executable, "-m", "bench", command, "--help"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
