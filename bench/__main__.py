@@ -30,6 +30,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench overhead --log-level INFO\n"
         "  python -m bench scrape --part stall --kind mix\n"
         "  python -m bench strategies --counts 50 --rounds 3\n"
+        "  python -m bench strategies --counts 50 --with-backtest   # and again while a backtest runs\n"
         "  python -m bench backtest --bars 200000\n",
     )
     commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest}")
@@ -49,7 +50,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         ),
         "strategies": commands.add_parser(
             "strategies", help="1, 10 and 50 market makers on the simulated feed: ticks/s, decision latency, "
-            "orders/s and health latency",
+            "orders/s and health latency (--with-backtest: also while a backtest runs)",
             description=strategies.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
         "grpc": commands.add_parser(

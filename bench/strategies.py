@@ -56,6 +56,18 @@ when at least 99% of the window's decisions are in the 5 ms bucket) and health p
 exact decision quantiles pool every round's decisions). ``--profile DIR`` runs each service under cProfile (its
 event-loop thread), saves ``DIR/strategies-<N>-r<round>.prof`` and prints where the time went; the
 figures of a profiled run are inflated by the profiler.
+
+``--with-backtest`` measures what a backtest costs the live service: after each configuration's
+window, in the same service, a backtest is submitted through ``POST /api/v1/backtests``
+(``momentum`` on 1-minute bars, ``fast`` 10, ``slow`` 20, as ``bench backtest`` runs it) on a file of
+seeded synthetic bars written once under the service's ``backtests.data_dir`` (``--backtest-bars``;
+by default enough for the window at 20,000 bars a second, more than the engine replays), and once it
+is running and has processed events a second window is measured exactly as the first. Its row
+(``bt``: ``yes``) shows the health and decision figures beside the first's, plus the events per
+second the backtest processed in its worker process during the window (``bt ev/s``, from ``GET
+/api/v1/backtests/{id}``). A backtest that is no longer running when the window ends is flagged (the
+window was not all under load: raise ``--backtest-bars``); it is cancelled (``DELETE``) afterwards.
+The service's CPU column counts the service process only, not the worker.
 """
 
 from __future__ import annotations
@@ -108,6 +120,11 @@ STRATEGY = "market_making"
 # quotes every three ticks or so, and a fill now and then.
 PARAMS = {"spread_bps": "20", "quote_size": "0.01", "max_inventory": "0.1", "skew_bps": "10", "requote_bps": "5"}
 SYMBOLS = ("BTC-USD", "ETH-USD", "ETH-BTC")
+# The backtest of --with-backtest: bench backtest's moving-average crossover.
+# Its own cash: the service's INITIAL_CASH holds BTC, which a backtest must value before its first bar.
+BACKTEST = {"strategy": "momentum", "symbol": "BTC-USD", "data": ["bars.csv"], "cash": "USD=100000",
+            "params": {"fast": 10, "slow": 20, "position_size": "0.01", "bar_interval": "1m"}}
+BACKTEST_BARS_PER_SECOND = 20_000  # above what the engine replays (README: about 13,000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +157,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record every decision latency in the service (bench.strategies serve) for "
                              "exact quantiles beside the histogram's (default on; --no-exact runs "
                              "python -m trading_engine unchanged)")
+    parser.add_argument("--with-backtest", action="store_true",
+                        help="after each window, measure a second one in the same service while a backtest "
+                             "submitted through POST /api/v1/backtests runs in its worker process")
+    parser.add_argument("--backtest-bars", type=positive_int, default=None, metavar="N",
+                        help="synthetic 1-minute bars of the backtest's file (default: "
+                             f"{BACKTEST_BARS_PER_SECOND:,} per second of --duration, plus 20 s)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="run each service under cProfile, save the profiles in DIR and print the "
                              "top functions (inflates every figure)")
@@ -245,6 +268,9 @@ def histogram_quantile(q: float, cumulative: dict[float, float]) -> float:
 class Result:
     count: int
     round_no: int
+    backtest: bool = False  # measured while a backtest ran
+    backtest_events_per_second: float = float("nan")
+    backtest_ran_throughout: bool = True
     window: float = 0.0
     ticks_per_second: float = 0.0
     feed_ticks_per_second: float = 0.0
@@ -276,6 +302,39 @@ def _post(service: Service, path: str, body: dict[str, object]) -> tuple[int, di
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _get(service: Service, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{service.base_url}{path}", timeout=30) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def _delete(service: Service, path: str) -> None:
+    request = urllib.request.Request(f"{service.base_url}{path}", method="DELETE",
+                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:  # 409 when it finished meanwhile
+        exc.read()
+
+
+def _start_backtest(service: Service) -> tuple[str, float, int]:
+    """Submit the backtest and wait until its worker reports events: its id, and the time and event
+    count of the last answer."""
+    status, body = _post(service, "/api/v1/backtests", BACKTEST)
+    if status != 202:
+        raise BenchError(f"POST /api/v1/backtests answered {status}: {body}")
+    backtest_id = str(body["backtest_id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = _get(service, f"/api/v1/backtests/{backtest_id}")
+        if record["status"] not in ("queued", "running"):
+            raise BenchError(f"backtest {backtest_id} is {record['status']} before the window: {record['error']}")
+        if record["status"] == "running" and record["events"] > 0:
+            return backtest_id, time.monotonic(), int(record["events"])
+        time.sleep(0.1)
+    raise BenchError(f"backtest {backtest_id} reported no events within 60 s")
 
 
 def _environment(args: argparse.Namespace) -> dict[str, str]:
@@ -390,10 +449,18 @@ async def _window(service: Service, ids: Sequence[str], args: argparse.Namespace
     return counters_start, counters_end
 
 
-def run_configuration(args: argparse.Namespace, count: int, round_no: int, scratch: Path) -> Result:
+def run_configuration(args: argparse.Namespace, count: int, round_no: int, scratch: Path) -> list[Result]:
+    """The configuration's window, and with ``--with-backtest`` a second one in the same service
+    while a backtest runs."""
     record = scratch / f"decisions-{count}-r{round_no}.bin" if args.exact else None
-    service = Service(f"strategies-{count}", _command(args, count, round_no, record), _environment(args))
+    environment = _environment(args)
+    if args.with_backtest:
+        environment["BACKTESTS_DATA_DIR"] = str(scratch / "history")
+        environment["BACKTESTS_RESULTS_DIR"] = str(scratch / f"backtests-{count}-r{round_no}")
+    service = Service(f"strategies-{count}", _command(args, count, round_no, record), environment)
     result = Result(count, round_no)
+    results = [result]
+    windows = []
     try:
         service.start()
         service.wait_healthy()
@@ -407,15 +474,26 @@ def run_configuration(args: argparse.Namespace, count: int, round_no: int, scrat
             ids.append(str(body["strategy_id"]))
         time.sleep(max(0.0, args.warmup))
         service.check_alive()
-        window = asyncio.run(_window(service, ids, args, result))
+        windows.append(asyncio.run(_window(service, ids, args, result)))
         service.check_alive()
+        if args.with_backtest:
+            loaded = Result(count, round_no, backtest=True)
+            results.append(loaded)
+            backtest_id, started, events = _start_backtest(service)
+            windows.append(asyncio.run(_window(service, ids, args, loaded)))
+            after = _get(service, f"/api/v1/backtests/{backtest_id}")
+            loaded.backtest_events_per_second = (int(after["events"]) - events) / (time.monotonic() - started)
+            loaded.backtest_ran_throughout = after["status"] == "running"
+            _delete(service, f"/api/v1/backtests/{backtest_id}")
+            service.check_alive()
     finally:
         service.stop()
     if record is not None:
-        result.exact = read_record(record, *window)
-        if result.exact is None:
-            raise BenchError(f"{service.label}: the decision record {record} was not written")
-    return result
+        for measured, window in zip(results, windows):
+            measured.exact = read_record(record, *window)
+            if measured.exact is None:
+                raise BenchError(f"{service.label}: the decision record {record} was not written")
+    return results
 
 
 # -- printing -----------------------------------------------------------------------------------------
@@ -434,7 +512,9 @@ def _exact(values: list[float] | None, pct: float | None) -> float | None:
 def _row(rows: StreamTable, r: Result) -> None:
     probes = r.probes
     rows.row(
-        r.round_no, r.count, f"{r.ticks_per_second:,.1f}", f"{r.ticks_per_second / r.feed_ticks_per_second:.0%}",
+        r.round_no, r.count, "yes" if r.backtest else "no",
+        "-" if math.isnan(r.backtest_events_per_second) else f"{r.backtest_events_per_second:,.0f}",
+        f"{r.ticks_per_second:,.1f}", f"{r.ticks_per_second / r.feed_ticks_per_second:.0%}",
         f"{r.rate(r.decisions):,.1f}", _ms(r.decision_p50), _ms(r.decision_p99),
         "-" if math.isnan(r.within_target) else f"{r.within_target:.2%}",
         _ms(_exact(r.exact, 50)), _ms(_exact(r.exact, 99)), _ms(_exact(r.exact, None)),
@@ -475,35 +555,51 @@ def run(args: argparse.Namespace) -> None:
           "cash and limits far above what the run trades")
     print(f"per configuration: a fresh service and database, {args.warmup:g} s warm-up, {args.duration:g} s window; "
           f"health probe every {args.probe_interval * 1e3:g} ms, one at a time; {args.rounds} round(s)")
+    if args.with_backtest:
+        bars = args.backtest_bars or int(BACKTEST_BARS_PER_SECOND * (args.duration + 20))
+        print(f"with a backtest: a second window per configuration, same service, while POST /api/v1/backtests "
+              f"runs {BACKTEST['strategy']} {json.dumps(BACKTEST['params'])} on {bars:,} synthetic 1-minute bars "
+              "in a worker process")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     print()
+    scratch_dir = tempfile.TemporaryDirectory(prefix="bench-strategies-")
+    if args.with_backtest:
+        from bench import synthetic
+
+        (Path(scratch_dir.name) / "history").mkdir()
+        synthetic.write(Path(scratch_dir.name) / "history" / "bars.csv", bars, seed=1)
     rows = StreamTable([
-        ("round", 5), ("inst", 4), ("ticks/s", 7), ("of feed", 7), ("decis/s", 7),
+        ("round", 5), ("inst", 4), ("bt", 3), ("bt ev/s", 7), ("ticks/s", 7), ("of feed", 7), ("decis/s", 7),
         ("dec p50", 7), ("dec p99", 7), ("<=5ms", 7), ("x p50", 6), ("x p99", 6), ("x max", 6),
         ("placed/s", 8), ("cancel/s", 8), ("fills/s", 7), ("refused", 7),
         ("hlth p50", 8), ("hlth p99", 8), ("hlth max", 8), ("CPU s/s", 7), ("gc2", 3),
     ])
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="bench-strategies-") as scratch:
+    with scratch_dir as scratch:
         for round_no in range(1, args.rounds + 1):
             shift = (round_no - 1) % len(args.counts)
             for count in args.counts[shift:] + args.counts[:shift]:
-                result = run_configuration(args, count, round_no, Path(scratch))
-                results.append(result)
-                _row(rows, result)
-                if result.not_running:
-                    print(f"  WARNING: {len(result.not_running)} instance(s) not running at the end: "
-                          + ", ".join(result.not_running[:5]))
-    print("latency columns in ms. dec p50/p99: interpolated from the service's histogram (PromQL "
+                for result in run_configuration(args, count, round_no, Path(scratch)):
+                    results.append(result)
+                    _row(rows, result)
+                    if result.not_running:
+                        print(f"  WARNING: {len(result.not_running)} instance(s) not running at the end: "
+                              + ", ".join(result.not_running[:5]))
+                    if not result.backtest_ran_throughout:
+                        print("  WARNING: the backtest was no longer running when the window ended; "
+                              "raise --backtest-bars")
+    print("bt: measured while a backtest ran (bt ev/s: the events it processed per second); latency columns in ms. dec p50/p99: interpolated from the service's histogram (PromQL "
           "histogram_quantile over the window's bucket deltas); <=5ms: share of decisions in the le=0.005 "
           "bucket (exact); x p50/p99/max: exact, from every recorded decision of the window; refused: "
           "strategy intents refused by any limit (0 expected); gc2: full garbage collections in the service "
           "(each stops its event loop)")
 
     print()
-    for count in args.counts:
-        mine = [r for r in results if r.count == count]
+    for count, loaded in [(count, loaded) for count in args.counts for loaded in (False, True)]:
+        mine = [r for r in results if r.count == count and r.backtest == loaded]
+        if not mine:
+            continue
         exact = [v for r in mine for v in (r.exact or [])]
         probes = [r.probes for r in mine if r.probes]
         dec_p99 = median([r.decision_p99 for r in mine])
@@ -513,7 +609,9 @@ def run(args: argparse.Namespace) -> None:
         health_max = max(max(p) for p in probes) if probes else float("nan")
         suffix = "" if count == TARGET_COUNT else f" (target stated for {TARGET_COUNT})"
         rounds = f" (median of {len(mine)} rounds)" if len(mine) > 1 else ""
-        print(f"{count} instance(s){rounds}:")
+        during = (f", while a backtest runs ({median([r.backtest_events_per_second for r in mine]):,.0f} events/s "
+                  "in its worker)") if loaded else (", no backtest" if args.with_backtest else "")
+        print(f"{count} instance(s){during}{rounds}:")
         print(f"  ticks processed/s:      {median([r.ticks_per_second for r in mine]):>9,.1f}   of "
               f"{mine[0].feed_ticks_per_second:,.0f} offered by the feed")
         print(f"  decision latency:       p50 {_ms(median([r.decision_p50 for r in mine]))} ms, p99 {_ms(dec_p99)} ms "
@@ -532,13 +630,14 @@ def run(args: argparse.Namespace) -> None:
         if cpus:
             print(f"  service CPU:            {median(cpus):>9.2f} s per s")
     if exact_checks := [(r, len(r.exact)) for r in results if r.exact is not None]:
-        off = [f"{r.count}: {n:,} recorded vs {r.decisions:,.0f} in the histogram" for r, n in exact_checks
+        off = [f"{r.count}{' bt' if r.backtest else ''}: {n:,} recorded vs {r.decisions:,.0f} in the histogram" for r, n in exact_checks
                if abs(n - r.decisions) > max(2, 0.01 * r.decisions)]
         print("check: the recorder saw " + ("the same decisions as the histogram in every window" if not off
                                              else "different counts (snapshots are not simultaneous): " + "; ".join(off)))
     if args.profile is not None:
         for r in results:
-            _print_profile(args.profile / f"strategies-{r.count}-r{r.round_no}.prof")
+            if not r.backtest:  # the same service (and profile) as the window before it
+                _print_profile(args.profile / f"strategies-{r.count}-r{r.round_no}.prof")
     competing = foreign.report()
     if competing:
         print(competing)

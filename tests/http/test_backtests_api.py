@@ -135,3 +135,26 @@ async def test_a_backtest_running_at_shutdown_is_recorded_cancelled(make_contain
     await client.close()  # shuts the app down: its resources stop
     saved = json.loads((tmp_path / "backtests" / running["backtest_id"] / "backtest.json").read_text())
     assert saved["status"] == "cancelled"
+
+
+async def test_the_worker_process_runs_below_the_services_priority(make_container, history, tmp_path, monkeypatch) -> None:
+    """The live service's event loop gets the CPU before a backtest's replay does."""
+    import asyncio
+
+    from trading_engine.infrastructure.backtests.worker import WORKER_NICENESS
+
+    spawned: list[Any] = []
+    spawn = asyncio.create_subprocess_exec
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        spawned.append(await spawn(*args, **kwargs))
+        return spawned[-1]
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", spy)
+    priorities: list[int] = []
+    worker = make_container().backtest_worker()
+    spec = BacktestSpec(strategy="donchian", symbol="BTC-USD", data=("half-day.csv",), params={"channel": 10})
+    report = await worker.run("bkt_priority", spec, [history / "half-day.csv"], tmp_path / "out",
+                              lambda share, events: priorities.append(os.getpriority(os.PRIO_PROCESS, spawned[0].pid)))
+    assert report["events"] == 720 and priorities
+    assert set(priorities) == {min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)}

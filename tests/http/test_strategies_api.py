@@ -193,6 +193,19 @@ async def test_bad_params_are_422_naming_the_parameter(start_api, strategy, para
     assert (await get_json(api.client, f"{STRATEGIES}/active"))["strategies"] == []
 
 
+async def test_a_plug_in_size_below_the_instruments_minimum_order_is_422_naming_it(start_api) -> None:
+    """donchian marks position_size an order size, so the built-ins' rule applies to it: 0.0005
+    is a lot of BTC-USD (0.0001) but floors to nothing on ETH-USD (lots of 0.001)."""
+    api = await start_api()
+    body = {"strategy": "donchian", "symbol": "ETH-USD", "params": {"position_size": "0.0005"}}
+    error = await expect_error(await api.client.post(f"{STRATEGIES}/start", json=body, headers=AUTH),
+                               422, "validation_error", field="params.position_size")
+    assert "ETH-USD" in error["message"] and "0.001" in error["message"]
+    assert (await get_json(api.client, f"{STRATEGIES}/active"))["strategies"] == []
+    started = await api.start("donchian", "BTC-USD", {"position_size": "0.0005"})
+    assert started["params"]["position_size"] == "0.0005"
+
+
 async def test_unknown_strategy_symbol_and_chaos_when_disabled_are_422(start_api) -> None:
     api = await start_api()
     body = {"strategy": "market_making", "symbol": "DOGE-USD", "params": {}}

@@ -27,3 +27,10 @@ def test_each_benchmark_takes_its_defaults_and_prints_its_help(command: str) -> 
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_the_strategies_benchmark_takes_a_backtest_window() -> None:
+    _parser, subparsers = build_parser()
+    args = subparsers["strategies"].parse_args(["--with-backtest", "--backtest-bars", "300000"])
+    assert args.with_backtest is True and args.backtest_bars == 300_000
+    assert subparsers["strategies"].parse_args([]).with_backtest is False

@@ -16,10 +16,10 @@ from tests.support.strategies import BTC, ETH, ETH_BTC, Harness
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import OrderType
-from trading_engine.domain.strategies import BUILTIN, ORDER_SIZE_PARAMETERS, check_for_instrument
+from trading_engine.domain.strategies import BUILTIN, check_for_instrument
 from trading_engine.domain.strategies.grid import order_quantity, snap_ask, snap_bid
 from trading_engine.domain.ticks import ceil_to_tick, floor_to_tick
-from trading_engine.domain.strategy import PRE_TRADE, Intent, PlaceOrder, RiskEvent
+from trading_engine.domain.strategy import PRE_TRADE, Intent, Parameter, PlaceOrder, RiskEvent, StrategySpec
 from trading_engine.services.strategy_runtime import StrategySettings, limit_parameters, with_limit_parameters
 
 D = Decimal
@@ -212,15 +212,47 @@ def test_every_intent_is_on_the_instruments_grid(name: str, instrument: Instrume
 
 
 def test_check_for_instrument_refuses_sizes_below_the_minimum_order() -> None:
-    params = BUILTIN["market_making"].validate_params({"quote_size": "0.0005"})
-    check_for_instrument("market_making", params, BTC)  # lot and minimum 0.0001
+    spec = BUILTIN["market_making"]
+    params = spec.validate_params({"quote_size": "0.0005"})
+    check_for_instrument(spec, params, BTC)  # lot and minimum 0.0001
     with pytest.raises(ValidationError) as caught:
-        check_for_instrument("market_making", params, ETH)  # 0.0005 floors to 0 lots of 0.001
+        check_for_instrument(spec, params, ETH)  # 0.0005 floors to 0 lots of 0.001
     assert caught.value.field == "params.quote_size"
-    for name, sizes in ORDER_SIZE_PARAMETERS.items():
-        assert set(sizes) <= {p.name for p in BUILTIN[name].parameters}
+    assert "0.001" in str(caught.value) and "ETH-USD" in str(caught.value)
+    sizes = {name: spec.order_sizes for name, spec in BUILTIN.items()}
+    assert sizes == {
+        "market_making": ("quote_size",), "momentum": ("position_size",), "mean_reversion": ("position_size",),
+        "runaway": ("quantity",), "risk_ignorant": ("quantity",), "slow_leak": ("quantity",),
+    }
+    for spec in BUILTIN.values():
         for instrument in (BTC, ETH, ETH_BTC):  # the defaults fit every shipped instrument
-            check_for_instrument(name, BUILTIN[name].validate_params(None), instrument)
+            check_for_instrument(spec, spec.validate_params(None), instrument)
+
+
+def _sized_spec(*parameters: Parameter) -> StrategySpec:
+    return StrategySpec("sized", "A plug-in's spec.", parameters, factory=lambda params, seed: None)  # type: ignore[arg-type,return-value]
+
+
+def test_check_for_instrument_applies_to_any_spec_through_its_order_size_parameters() -> None:
+    spec = _sized_spec(
+        Parameter("lot", "decimal", D("0.01"), "An order size.", minimum=D(0), exclusive_minimum=True, order_size=True),
+        Parameter("hedge", "decimal", D("0.01"), "Another.", minimum=D(0), exclusive_minimum=True, order_size=True),
+        Parameter("threshold", "decimal", D("0.0001"), "Not a size.", minimum=D(0)),
+    )
+    assert spec.order_sizes == ("lot", "hedge")
+    check_for_instrument(spec, spec.validate_params(None), ETH)  # threshold is below 0.001 but no size
+    with pytest.raises(ValidationError) as caught:
+        check_for_instrument(spec, spec.validate_params({"hedge": "0.0009"}), ETH)
+    assert caught.value.field == "params.hedge"
+    check_for_instrument(spec, spec.validate_params({"hedge": "0.0009"}), BTC)
+    unsized = _sized_spec(Parameter("lot", "decimal", D("0.0001"), "Unmarked.", minimum=D(0)))
+    assert unsized.order_sizes == ()
+    check_for_instrument(unsized, unsized.validate_params(None), ETH)  # nothing marked, nothing refused
+
+
+def test_only_a_decimal_parameter_can_be_an_order_size() -> None:
+    with pytest.raises(ValueError, match="only a decimal can be an order size"):
+        Parameter("lots", "integer", 1, "A count.", minimum=1, order_size=True)
 
 
 def test_grid_helpers_round_the_right_way_exactly() -> None:

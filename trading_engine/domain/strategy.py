@@ -146,7 +146,11 @@ class Parameter:
 
     A decimal without a ``maximum`` of its own is bounded by ``MAX_DECIMAL_PARAMETER``, as every
     number the API takes is: sizes and notionals stay where exact arithmetic is cheap; an integer
-    by ``MAX_INTEGER_PARAMETER``."""
+    by ``MAX_INTEGER_PARAMETER``.
+
+    ``order_size`` marks a decimal that is the size of an order the strategy places: starting an
+    instance refuses a value that, floored to the instrument's lot, is below the instrument's
+    minimum order size (such an instance would run and never trade)."""
 
     name: str
     kind: str
@@ -155,6 +159,11 @@ class Parameter:
     minimum: Any = None
     maximum: Any = None
     exclusive_minimum: bool = False
+    order_size: bool = False
+
+    def __post_init__(self) -> None:
+        if self.order_size and self.kind != "decimal":
+            raise ValueError(f"parameter {self.name}: only a decimal can be an order size, not {self.kind!r}")
 
     @property
     def upper(self) -> Any:
@@ -255,6 +264,11 @@ class StrategySpec:
     # Where the spec comes from: "built-in", "entry point <name> (<distribution>)" or
     # "strategies.modules <package.module:NAME>"; set by the loader, never by the spec itself.
     origin: str = "built-in"
+
+    @property
+    def order_sizes(self) -> tuple[str, ...]:
+        """The names of the parameters marked ``order_size``."""
+        return tuple(p.name for p in self.parameters if p.order_size)
 
     def validate_params(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Parse ``raw`` against the parameters; unknown names and bad values are errors that

@@ -72,6 +72,7 @@ SPEC = StrategySpec(
             "position_size", "decimal", Decimal("0.01"),
             "Size of the position held on a breakout, in the base currency (floored to the lot).",
             minimum=Decimal(0), exclusive_minimum=True,
+            order_size=True,
         ),
         Parameter("allow_short", "integer", 0, "1 to go short below the channel; 0 to go flat.",
                   minimum=0, maximum=1),

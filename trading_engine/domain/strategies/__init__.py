@@ -11,8 +11,8 @@ The specs declare only each strategy's own parameters; the runtime adds the per-
 (``max_position_notional``, ``max_orders_per_second``, ``max_open_orders``) to every spec.
 
 ``check_for_instrument`` is the one rule a spec cannot check on its own: whether a size parameter
-is at least the minimum order size of the instrument the instance will trade (the spec's
-``checks`` never see the instrument). Without it such an instance would run and never trade.
+(a parameter marked ``order_size``) is at least the minimum order size of the instrument the
+instance will trade (the spec's ``checks`` never see the instrument). Without it such an instance would run and never trade.
 """
 
 from __future__ import annotations
@@ -49,23 +49,11 @@ BUILTIN: Mapping[str, StrategySpec] = MappingProxyType(
     }
 )
 
-# The parameters of each built-in strategy that are the size of an order it places.
-ORDER_SIZE_PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "market_making": ("quote_size",),
-        "momentum": ("position_size",),
-        "mean_reversion": ("position_size",),
-        "runaway": ("quantity",),
-        "risk_ignorant": ("quantity",),
-        "slow_leak": ("quantity",),
-    }
-)
-
-
-def check_for_instrument(strategy: str, params: Mapping[str, Any], instrument: Instrument) -> None:
-    """Refuse validated ``params`` whose order sizes, floored to the instrument's lot, are below
-    its minimum order size; the error names the parameter. Unknown strategies pass."""
-    for name in ORDER_SIZE_PARAMETERS.get(strategy, ()):
+def check_for_instrument(spec: StrategySpec, params: Mapping[str, Any], instrument: Instrument) -> None:
+    """Refuse validated ``params`` whose order sizes (the parameters ``spec`` marks
+    ``order_size``, built-in or plug-in alike), floored to the instrument's lot, are below its
+    minimum order size; the error names the parameter."""
+    for name in spec.order_sizes:
         if name not in params:
             continue
         value = params[name]
@@ -77,4 +65,4 @@ def check_for_instrument(strategy: str, params: Mapping[str, Any], instrument: I
             )
 
 
-__all__ = ["BUILTIN", "ORDER_SIZE_PARAMETERS", "check_for_instrument"]
+__all__ = ["BUILTIN", "check_for_instrument"]

@@ -159,6 +159,7 @@ SPEC = StrategySpec(
             "quote_size", "decimal", Decimal("0.01"),
             "Size of each quote in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+            order_size=True,
         ),
         Parameter(
             "max_inventory", "decimal", Decimal("0.1"),

@@ -89,6 +89,7 @@ SPEC = StrategySpec(
             "position_size", "decimal", Decimal("0.01"),
             "Size of the position held on a signal, in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+            order_size=True,
         ),
         Parameter(
             "allow_short", "integer", 0,

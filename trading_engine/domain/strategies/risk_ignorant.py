@@ -74,6 +74,7 @@ SPEC = StrategySpec(
             "quantity", "decimal", Decimal("0.001"),
             "Starting order size in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+            order_size=True,
         ),
         Parameter(
             "growth", "number", 2.0, "Factor the order size grows by after each risk event.",

@@ -68,6 +68,7 @@ SPEC = StrategySpec(
             "quantity", "decimal", Decimal("0.001"),
             "Size of each order in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+            order_size=True,
         ),
     ),
     factory=_create,

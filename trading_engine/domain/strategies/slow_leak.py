@@ -93,6 +93,7 @@ SPEC = StrategySpec(
             "quantity", "decimal", Decimal("0.001"),
             "Size of each opening buy in the base currency (floored to the lot).",
             minimum=ZERO, exclusive_minimum=True,
+            order_size=True,
         ),
         Parameter(
             "base_probability", "number", 0.05, "Chance of trading on a tick before any trade.",

@@ -171,7 +171,7 @@ class StrategyManager:
             )
         instrument = self._instrument(symbol)
         validated = spec.validate_params(params)
-        check_for_instrument(spec.name, validated, instrument)
+        check_for_instrument(spec, validated, instrument)
         return spec, instrument, validated
 
     async def start(self, strategy: str, symbol: str, params: Mapping[str, Any] | None) -> Instance:
