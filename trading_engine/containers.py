@@ -31,6 +31,7 @@ from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
+from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
@@ -42,6 +43,7 @@ from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
+from trading_engine.services.retention import RetentionSweep
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
@@ -105,6 +107,17 @@ async def run_trading(
             await orders.drain()
     finally:
         await store.stop()
+
+
+async def run_retention(sweep: RetentionSweep, trading: Any = None) -> AsyncIterator[RetentionSweep]:
+    """Resource: the retention sweep in the background while trading runs (after ``trading``
+    started, stopped before it stops)."""
+    task = asyncio.create_task(sweep.run(), name="retention-sweep")
+    try:
+        yield sweep
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def run_backtests(service: BacktestService) -> AsyncIterator[None]:
@@ -304,6 +317,20 @@ class Container(containers.DeclarativeContainer):
         metrics=trading_metrics,
         strategies=strategy_manager,
     )
+
+    # -- retention: finished orders older than persistence.retention go to the archive files ------
+    order_archive = providers.Singleton(GzipCsvArchive, config.persistence.archive_dir)
+    retention_sweep = providers.Singleton(
+        RetentionSweep,
+        trading_store,
+        order_archive,
+        clock,
+        guarded_metrics,
+        retention=config.persistence.retention,
+        interval=config.persistence.retention_sweep_interval,
+        batch_size=config.persistence.retention_batch_size,
+    )
+    retention = providers.Resource(run_retention, retention_sweep, trading=trading)
 
     # -- backtests submitted through the API: worker processes, records on disk -----------------
     backtest_store = providers.Singleton(FileBacktestStore, config.backtests.results_dir)

@@ -221,6 +221,29 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         MetricKind.HISTOGRAM, "Time a backtest took from starting in its worker to its report, in seconds.",
         buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
     ),
+    "store_rows": MetricSpec(
+        MetricKind.GAUGE,
+        "Rows in the trading store by kind (orders, fills, open_orders), refreshed by each retention sweep.",
+        ("kind",),
+    ),
+    "store_size_bytes": MetricSpec(
+        MetricKind.GAUGE,
+        "Size of the trading store on disk in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's "
+        "tables with their indexes and TOAST), refreshed by each retention sweep.",
+    ),
+    "store_oldest_terminal_order_age_seconds": MetricSpec(
+        MetricKind.GAUGE,
+        "Seconds since the last update of the oldest finished order still in the store (0 when there is "
+        "none), refreshed by each retention sweep.",
+    ),
+    "archive_rows_total": MetricSpec(
+        MetricKind.COUNTER, "Rows written to the archive files, by kind (orders, fills).", ("kind",)
+    ),
+    "retention_sweep_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time one retention sweep took (every aged order archived and deleted), in seconds.",
+        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+    ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
         "Updates folded into a metric's overflow series because it reached its label-set limit.",

@@ -127,6 +127,11 @@ class StrategyRepository(Protocol):
         """The fills of the instance's orders (``Fill.strategy_id``), oldest first."""
         ...
 
+    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
+        """What the fills of these instances that aged out of the store added up to (written by
+        ``delete_orders``); ids with none are absent."""
+        ...
+
 
 class TradingStore(OrderRepository, StrategyRepository, Protocol):
     async def start(self) -> None:
@@ -162,10 +167,6 @@ class TradingStore(OrderRepository, StrategyRepository, Protocol):
         with their fills, and store ``folded`` (replacing a strategy's earlier one). Returns how
         many orders were deleted; ids unknown or of open orders are left alone. A failure raises
         ``StoreUnavailable`` and changes nothing (the store keeps taking commits)."""
-        ...
-
-    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
-        """The ``FoldedFills`` stored for these strategy ids (those with none are absent)."""
         ...
 
     async def stats(self) -> StoreStats: ...

@@ -277,9 +277,12 @@ class StrategyManager:
         )
 
     async def _rebuild(self, spec: StrategySpec, record: StrategyRecord) -> Instance:
-        """The stored instance, its position rebuilt from its fills (not launched)."""
+        """The stored instance (not launched), its position rebuilt from what its fills that aged
+        out of the store added up to, then the fills still stored."""
         params = spec.validate_params(record.params)
         instance = self._new_instance(record.strategy_id, spec, record.symbol, params, record.created_at)
+        folded = (await self._store.folded_fills([instance.strategy_id])).get(instance.strategy_id)
+        instance.performance = PerformanceTrack.starting_from(instance.symbol, folded)
         for fill in await self._store.fills_for_strategy(instance.strategy_id):
             instance.performance.apply_fill(fill)
         return instance
