@@ -40,7 +40,14 @@ Schema
     with ``IncompatibleSchema``. Values are stored as their ``to_dict()`` JSON (``json`` columns
     keep the text exactly, key order included), the filtered columns beside them, timestamps as
     exact UTC text, cash as exact decimal text; ``seq`` (an identity) numbers orders, fills and
-    strategies in insertion order.
+    strategies in insertion order. Version 3 adds the retention's partial index on finished orders
+    (``orders_aged``) and ``folded_fills``.
+
+Retention
+    ``aged_orders``, ``stats`` and ``delete_orders`` use pooled connections, beside the writer (the
+    rows deleted are finished orders, which no commit touches again); a batch is one transaction
+    of a bounded number of rows, small enough for autovacuum to keep up with. ``stats`` sizes the
+    schema's tables with ``pg_total_relation_size`` (indexes and TOAST included).
 """
 
 from __future__ import annotations

@@ -48,6 +48,17 @@ Schema
     newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
     (``strategies``: the ``StrategyRecord`` as JSON in ``data``, its timestamps as exact UTC text to sort on,
     ``seq`` for insertion order) and ``fills.strategy_id``, filled in from the fills already stored.
+    Version 3 adds the retention's partial index on finished orders (``orders_aged``) and
+    ``folded_fills``; a file is created with ``auto_vacuum = INCREMENTAL``, and a file made before
+    is rebuilt once (``VACUUM``) to have it.
+
+Retention
+    ``aged_orders`` and ``stats`` read on a connection and thread of their own (``sqlite-sweeper``),
+    so API reads never queue behind the sweep; ``delete_orders`` is one transaction in the writer
+    thread between group commits, followed by ``PRAGMA incremental_vacuum``, which hands the freed
+    pages back to the file system: the file stops growing once orders age out.
+    ``journal_size_limit`` cuts the WAL back after checkpoints. A failed deletion raises
+    ``StoreUnavailable`` without failing the store: commits go on.
 """
 
 from __future__ import annotations
@@ -163,6 +174,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 MAX_BATCH = 512
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 _UPSERT_ORDER = """
 INSERT INTO orders (order_id, client_order_id, symbol, side, type, status, strategy_id,
@@ -413,6 +425,7 @@ class SqliteTradingStore(GroupCommitStore):
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"{self._path} could not be switched to WAL journal mode (it is {mode})")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")  # the WAL shrinks back after checkpoints
         conn.execute("PRAGMA foreign_keys = ON")
         if _schema_version(conn, self._path) < SCHEMA_VERSION:
             self._migrate(conn)
@@ -494,7 +507,9 @@ class SqliteTradingStore(GroupCommitStore):
         except BaseException:
             _rollback(conn)
             raise
-        conn.execute("PRAGMA incremental_vacuum").fetchall()  # the freed pages back to the file system
+        # The freed pages back to the file system. executescript steps the pragma to its end (one
+        # execute() would free a single page).
+        conn.executescript("PRAGMA incremental_vacuum;")
         return deleted
 
     def _close_writer(self) -> None:
