@@ -90,14 +90,14 @@ class RetentionSweep:
         removed = 0
         if self.enabled:
             started = self._clock.monotonic()
-            if not self._archive_opened:
-                await self._archive.open()
-                self._archive_opened = True
             cutoff = self._clock.now() - self._retention
             while True:
                 batch = await self._store.aged_orders(cutoff, self._batch_size)
                 if not batch:
                     break
+                if not self._archive_opened:  # the first time there is something to archive
+                    await self._archive.open()
+                    self._archive_opened = True
                 archived = await self._archive.append(batch)
                 self._archived["orders"].inc(archived.orders)
                 self._archived["fills"].inc(archived.fills)
