@@ -337,12 +337,19 @@ class SqliteTradingStore(GroupCommitStore):
     # -- reading -----------------------------------------------------------------------------
 
     async def _read(self, query: Callable[..., _T], *args: Any) -> _T:
-        if not self._readable or self._reader is None:
+        return await self._in_thread(self._reader, "read", query, self._read_conn, *args)
+
+    async def _in_thread(
+        self, executor: ThreadPoolExecutor | None, action: str, call: Callable[..., _T], *args: Any
+    ) -> _T:
+        """``call(*args)`` in ``executor``'s thread; a SQLite error as ``StoreUnavailable`` saying
+        the database could not ``action``."""
+        if not self._readable or executor is None:
             raise StoreUnavailable(NOT_RUNNING)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._reader, query, self._read_conn, *args)
+            return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the database could not be read ({describe(exc)})") from exc
+            raise StoreUnavailable(f"the database could not {action} ({describe(exc)})") from exc
 
     async def get_order(self, order_id: str) -> Order | None:
         return await self._read(_one_order, "SELECT data FROM orders WHERE order_id = ?", order_id)
@@ -375,12 +382,7 @@ class SqliteTradingStore(GroupCommitStore):
 
     async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
         ids, rows = check_deletion(order_ids, folded)
-        if not self._readable or self._writer is None:
-            raise StoreUnavailable(NOT_RUNNING)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._writer, self._delete_rows, ids, rows)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the database could not delete aged orders ({describe(exc)})") from exc
+        return await self._in_thread(self._writer, "delete aged orders", self._delete_rows, ids, rows)
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         return await self._sweep_read(_folded_fills, list(strategy_ids))
@@ -396,12 +398,7 @@ class SqliteTradingStore(GroupCommitStore):
     async def _sweep_read(self, query: Callable[..., _T], *args: Any) -> _T:
         """``query`` on the sweep's own read connection (in a thread of its own), so that API
         reads never queue behind the retention sweep."""
-        if not self._readable or self._sweeper is None:
-            raise StoreUnavailable(NOT_RUNNING)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._sweeper, self._in_sweeper, query, args)
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the database could not be read ({describe(exc)})") from exc
+        return await self._in_thread(self._sweeper, "read", self._in_sweeper, query, args)
 
     def _in_sweeper(self, query: Callable[..., _T], args: tuple[Any, ...]) -> _T:
         if self._sweep_conn is None:
