@@ -112,6 +112,7 @@ async def run_trading(
 async def run_retention(sweep: RetentionSweep, trading: Any = None) -> AsyncIterator[RetentionSweep]:
     """Resource: the retention sweep in the background while trading runs (after ``trading``
     started, stopped before it stops)."""
+    await sweep.start()
     task = asyncio.create_task(sweep.run(), name="retention-sweep")
     try:
         yield sweep

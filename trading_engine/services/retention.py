@@ -1,6 +1,6 @@
 """The retention sweep: finished orders older than the retention leave the store for the archive.
 
-Every ``interval`` (and once at start) the sweep takes the orders in a terminal status whose last
+Every ``interval`` the sweep takes the orders in a terminal status whose last
 update is older than ``now - retention`` (the clock port's now), in batches of ``batch_size``,
 oldest first. Each batch is archived first (``OrderArchive.append`` returns once the files are
 durable) and deleted after (``TradingStore.delete_orders``), so a crash in between leaves the rows
@@ -13,7 +13,7 @@ pooled connections), the archive's file writes in a worker thread; between batch
 free, so orders placed meanwhile are acknowledged as usual. A failed run is logged
 (``retention_sweep_failed``) and the next interval tries again; it never stops the service.
 
-After each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
+At start and after each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
 ``store_oldest_terminal_order_age_seconds`` (which an alert compares with twice the retention).
 A retention of zero keeps everything: the sweep then only refreshes the gauges.
 """
@@ -21,7 +21,7 @@ A retention of zero keeps everything: the sweep then only refreshes the gauges.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import structlog
@@ -74,15 +74,22 @@ class RetentionSweep:
         """Whether finished orders leave the store (a retention of zero keeps everything)."""
         return self._retention > timedelta(0)
 
+    async def start(self) -> None:
+        """Set the gauges (a scrape right after startup has them); a failure is only logged."""
+        await self._attempt(self.refresh_gauges)
+
     async def run(self) -> None:
-        """Sweep now and every interval, until cancelled; a failed run waits for the next."""
+        """Sweep every interval, until cancelled; a failed run waits for the next."""
         while True:
-            try:
-                await self.sweep()
-            except Exception as exc:
-                log.error("retention_sweep_failed", error=str(exc) or type(exc).__name__,
-                          retry_in_seconds=self._interval)
             await asyncio.sleep(self._interval)
+            await self._attempt(self.sweep)
+
+    async def _attempt(self, step: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await step()
+        except Exception as exc:
+            log.error("retention_sweep_failed", error=str(exc) or type(exc).__name__,
+                      retry_in_seconds=self._interval)
 
     async def sweep(self) -> int:
         """One run: every order aged past the retention, archived then deleted, batch by batch;
