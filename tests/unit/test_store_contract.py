@@ -871,6 +871,24 @@ async def test_stats_count_rows_and_name_the_oldest_finished_update(store: Tradi
     assert stats.size_bytes is None or stats.size_bytes > 0
 
 
+async def test_a_failed_deletion_changes_nothing_and_the_store_keeps_taking_commits(harness: Harness) -> None:
+    store = harness.store
+    order, fills = make_order("o-1", OrderStatus.FILLED, strategy_id="s-1")
+    await store.commit(order_change(order, fills))
+    folded = FoldedFills("s-1", Position("BTC-USD").snapshot, trades=2)
+    await harness.writable(False)
+    with pytest.raises(StoreUnavailable, match="could not delete aged orders"):
+        await store.delete_orders(["o-1"], [folded])
+    await harness.writable(True)
+
+    assert await store.get_order("o-1") == order and await store.fills_for_order("o-1") == fills
+    assert await store.folded_fills(["s-1"]) == {}
+    assert await store.is_ready()  # not failed: a deletion that did not happen leaves memory right
+    later, later_fills = make_order("o-2", OrderStatus.FILLED, seconds=5)
+    await store.commit(order_change(later, later_fills))
+    assert await store.delete_orders(["o-1"], [folded]) == 1
+
+
 @pytest.mark.parametrize("limit", [0, 10_001, "5", True])
 async def test_aged_orders_refuse_a_bad_limit(store: TradingStore, limit: Any) -> None:
     with pytest.raises(ValidationError, match="limit"):

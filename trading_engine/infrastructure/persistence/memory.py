@@ -314,6 +314,8 @@ class InMemoryTradingStore:
     async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
         self._require_running()
         ids, _rows = check_deletion(order_ids, folded)
+        if self._broken is not None:  # the "disk" refuses writes: nothing changes, commits go on
+            raise StoreUnavailable(f"the database could not delete aged orders ({describe(self._broken)})")
         deleted = 0
         for order_id in ids:
             found = self._orders.get(order_id)

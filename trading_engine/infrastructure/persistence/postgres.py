@@ -469,14 +469,16 @@ class PostgresTradingStore(GroupCommitStore):
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+    async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[_T]], action: str = "be read") -> _T:
+        """``query`` on a pooled connection; an error as ``StoreUnavailable`` saying the database
+        could not ``action``."""
         if not self._readable or self._pool is None:
             raise StoreUnavailable(NOT_RUNNING)
         try:
             async with self._pool.acquire(timeout=self._connect_timeout) as conn:
                 return await query(conn)
         except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
-            raise StoreUnavailable(f"the database could not be read ({self._describe(exc)})") from exc
+            raise StoreUnavailable(f"the database could not {action} ({self._describe(exc)})") from exc
 
     async def get_order(self, order_id: str) -> Order | None:
         return await self._read(lambda c: _one_order(c, "SELECT data FROM orders WHERE order_id = $1", order_id))
@@ -515,7 +517,7 @@ class PostgresTradingStore(GroupCommitStore):
         """On a pooled connection, beside the writer: the rows deleted are finished orders, which
         no commit touches again."""
         ids, rows = check_deletion(order_ids, folded)
-        return await self._read(lambda c: _delete_orders(c, ids, rows))
+        return await self._read(lambda c: _delete_orders(c, ids, rows), "delete aged orders")
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         ids = list(strategy_ids)

@@ -337,7 +337,7 @@ class SqliteTradingStore(GroupCommitStore):
     # -- reading -----------------------------------------------------------------------------
 
     async def _read(self, query: Callable[..., _T], *args: Any) -> _T:
-        return await self._in_thread(self._reader, "read", query, self._read_conn, *args)
+        return await self._in_thread(self._reader, "be read", query, self._read_conn, *args)
 
     async def _in_thread(
         self, executor: ThreadPoolExecutor | None, action: str, call: Callable[..., _T], *args: Any
@@ -398,7 +398,7 @@ class SqliteTradingStore(GroupCommitStore):
     async def _sweep_read(self, query: Callable[..., _T], *args: Any) -> _T:
         """``query`` on the sweep's own read connection (in a thread of its own), so that API
         reads never queue behind the retention sweep."""
-        return await self._in_thread(self._sweeper, "read", self._in_sweeper, query, args)
+        return await self._in_thread(self._sweeper, "be read", self._in_sweeper, query, args)
 
     def _in_sweeper(self, query: Callable[..., _T], args: tuple[Any, ...]) -> _T:
         if self._sweep_conn is None:
