@@ -260,3 +260,41 @@ async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> No
         rebuilt.apply_fill(fill)
     assert rebuilt.report(None) == whole.report(None)
     assert folded.trades == 6
+
+
+class DeletionFailsOnce(InMemoryTradingStore):
+    """Refuses the first deletion, as a store that went away between archive and delete would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+
+    async def delete_orders(self, order_ids, folded=()):  # type: ignore[no-untyped-def]
+        if not self.refused:
+            self.refused = True
+            raise StoreUnavailable("the database could not delete aged orders (server closed the connection)")
+        return await super().delete_orders(order_ids, folded)
+
+
+async def test_a_batch_archived_but_not_deleted_is_deleted_next_time_without_being_archived_again(
+    tmp_path: Path,
+) -> None:
+    store = DeletionFailsOnce()
+    await store.start()
+    for n in range(3):
+        order, fills = make_order(f"o-{n}", OrderStatus.FILLED, seconds=n)
+        await store.commit(order_change(order, fills))
+    clock = FakeClock()
+    clock.advance(2 * DAY)
+    recorded = RecordingMetrics()
+
+    def sweep() -> RetentionSweep:  # a new process each time: a fresh archive object on the same files
+        return RetentionSweep(store, GzipCsvArchive(tmp_path), clock, recorded, retention=timedelta(days=1),
+                              interval=timedelta(seconds=60), batch_size=10)
+
+    with pytest.raises(StoreUnavailable):
+        await sweep().sweep()
+    assert len((await store.aged_orders(clock.now(), 10))) == 3  # still in the store
+    assert await sweep().sweep() == 3
+    assert archived_ids(tmp_path, "orders") == ["o-0", "o-1", "o-2"]  # once each
+    assert counted(recorded, "archive_rows_total", kind="orders") == 3
