@@ -119,6 +119,7 @@ async def run_retention(sweep: RetentionSweep, trading: Any = None) -> AsyncIter
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        sweep.close()
 
 
 async def run_backtests(service: BacktestService) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from trading_engine.domain.ports.archive import Archived
 from trading_engine.domain.ports.repository import AgedOrder
 from trading_engine.infrastructure.persistence.archive import (
     FILL_COLUMNS,
+    ArchiveInUse,
     MANIFEST,
     ORDER_COLUMNS,
     GzipCsvArchive,
@@ -95,6 +96,7 @@ async def test_a_member_half_written_by_a_crash_is_cut_off_on_open(tmp_path: Pat
     with pytest.raises(EOFError):
         rows(path)
 
+    archive.close()  # the process died
     reopened = GzipCsvArchive(tmp_path)
     await reopened.open()
     assert path.read_bytes() == good
@@ -112,6 +114,7 @@ async def test_a_new_file_a_crash_left_half_written_starts_again_with_its_header
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     member = _member(ORDER_COLUMNS, [aged("o-2", seconds=DAY).order.to_dict()], header=True)
     (tmp_path / "orders-2026-01-03.csv.gz").write_bytes(member[:20])
+    archive.close()  # the process died
 
     reopened = GzipCsvArchive(tmp_path)
     await reopened.open()
@@ -127,6 +130,7 @@ async def test_a_batch_archived_but_not_yet_deleted_is_not_written_again_after_a
     files = {path.name: path.read_bytes() for path in tmp_path.glob("*.csv.gz")}
 
     # The process stopped before the store deleted the batch: the same orders come back.
+    archive.close()
     restarted = GzipCsvArchive(tmp_path)
     await restarted.open()
     assert await restarted.append(batch) == Archived()
@@ -155,3 +159,15 @@ async def test_the_manifest_is_replaced_whole(tmp_path: Path) -> None:
     assert manifest["pending"] == ["o-1"]
     assert manifest["files"] == {path.name: path.stat().st_size for path in tmp_path.glob("*.csv.gz")}
     assert not (tmp_path / (MANIFEST + ".tmp")).exists()
+
+
+async def test_one_process_writes_one_archive_directory(tmp_path: Path) -> None:
+    first = GzipCsvArchive(tmp_path)
+    await first.open()
+    second = GzipCsvArchive(tmp_path)
+    with pytest.raises(ArchiveInUse, match="in use by another process; give each instance its own"):
+        await second.open()
+    first.close()
+    await second.open()  # once released, another may take it
+    assert await second.append([aged("o-1")]) == Archived(orders=1, fills=2)
+    second.close()

@@ -249,6 +249,8 @@ async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> No
         async def append(self, batch: list[AgedOrder]) -> Archived:
             return Archived(len(batch), sum(len(a.fills) for a in batch))
 
+        def close(self) -> None: ...
+
     clock = FakeClock(orders[0][0].created_at)
     clock.advance(5.3)  # the first three orders (last updated 1.25 s, 2.25 s, 3.25 s in) are older than 2 s
     sweep = RetentionSweep(store, Memory(), clock, RecordingMetrics(), retention=timedelta(seconds=2),
@@ -292,8 +294,10 @@ async def test_a_batch_archived_but_not_deleted_is_deleted_next_time_without_bei
         return RetentionSweep(store, GzipCsvArchive(tmp_path), clock, recorded, retention=timedelta(days=1),
                               interval=timedelta(seconds=60), batch_size=10)
 
+    first = sweep()
     with pytest.raises(StoreUnavailable):
-        await sweep().sweep()
+        await first.sweep()
+    first.close()  # the process ends
     assert len((await store.aged_orders(clock.now(), 10))) == 3  # still in the store
     assert await sweep().sweep() == 3
     assert archived_ids(tmp_path, "orders") == ["o-0", "o-1", "o-2"]  # once each

@@ -78,6 +78,11 @@ class RetentionSweep:
         """Set the gauges (a scrape right after startup has them); a failure is only logged."""
         await self._attempt(self.refresh_gauges)
 
+    def close(self) -> None:
+        """Release the archive; a later sweep opens it again."""
+        self._archive.close()
+        self._archive_opened = False
+
     async def run(self) -> None:
         """Sweep every interval, until cancelled; a failed run waits for the next."""
         while True:

@@ -31,3 +31,7 @@ class OrderArchive(Protocol):
         """Write ``batch`` durably. Orders of the previous call's batch (written, but perhaps not
         deleted from the store yet) are not written again."""
         ...
+
+    def close(self) -> None:
+        """Release the archive (another process may open it then)."""
+        ...

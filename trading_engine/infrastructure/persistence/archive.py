@@ -19,6 +19,8 @@ Appending safely
     from the store only after ``append`` returned, so after a crash between the two the same
     orders come back, and ``append`` does not write them again.
 
+One process writes a directory: ``open()`` takes an exclusive lock on its ``.lock`` file (released
+by ``close()`` or when the process ends) and refuses with ``ArchiveInUse`` when another holds it.
 Every file operation runs in a worker thread, never on the event loop.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import fcntl
 import gzip
 import io
 import json
@@ -51,6 +54,11 @@ FILL_COLUMNS = (
     "fill_id", "order_id", "symbol", "side", "quantity", "price", "fee", "fee_currency", "timestamp", "strategy_id",
 )
 MANIFEST = "manifest.json"
+LOCK = ".lock"
+
+
+class ArchiveInUse(OSError):
+    """Another process holds the archive directory."""
 
 
 def file_name(kind: str, moment: datetime) -> str:
@@ -83,6 +91,7 @@ class GzipCsvArchive:
         self._lengths: dict[str, int] = {}
         self._pending: set[str] = set()
         self._opened = False
+        self._lock_fd: int | None = None
 
     @property
     def directory(self) -> Path:
@@ -100,6 +109,7 @@ class GzipCsvArchive:
 
     def _open(self) -> None:
         self._directory.mkdir(parents=True, exist_ok=True)
+        self._lock()
         path = self._directory / MANIFEST
         manifest = json.loads(path.read_text()) if path.exists() else {"files": {}, "pending": []}
         self._lengths = {name: int(length) for name, length in manifest["files"].items()}
@@ -107,6 +117,28 @@ class GzipCsvArchive:
         for name, length in self._lengths.items():
             self._cut_back(name, length)
         self._opened = True
+
+    def _lock(self) -> None:
+        """Hold ``.lock`` in the directory for the process's life: one process writes one archive."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self._directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ArchiveInUse(
+                f"the archive directory {self._directory} is in use by another process; give each "
+                "instance its own persistence.archive_dir"
+            ) from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Let another process take the directory (the lock also ends with the process)."""
+        fd, self._lock_fd = self._lock_fd, None
+        self._opened = False
+        if fd is not None:
+            os.close(fd)
 
     def _cut_back(self, name: str, length: int) -> None:
         """Truncate ``name`` to its committed ``length``: what is past it was never committed."""
