@@ -55,6 +55,7 @@ def test_a_filled_order_ages_out_into_the_archive_and_its_client_order_id_is_fre
         assert sample(exposed, "archive_rows_total", kind="orders") == 1.0
         assert (sample(exposed, "store_size_bytes") or 0) > 0
         assert sample(exposed, "store_rows", kind="orders") is not None
+        assert sample(exposed, "store_retention_seconds") == 1.0
 
         status, again = api.call("POST", "/orders", body)
         assert status == 201, again  # the idempotency window is the retention

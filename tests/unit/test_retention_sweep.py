@@ -175,6 +175,7 @@ async def test_a_failed_run_is_logged_and_the_next_interval_tries_again(tmp_path
         (failed,) = [line for line in logs if line["event"] == "retention_sweep_failed"]
         assert "connection refused" in failed["error"] and failed["log_level"] == "error"
         assert [line["orders"] for line in logs if line["event"] == "retention_swept"] == [1]
+        assert last_gauge(engine.recorded, "store_retention_seconds") == RETENTION_DAYS * DAY  # set at start
     finally:
         await engine.close()
 

@@ -14,7 +14,8 @@ free, so orders placed meanwhile are acknowledged as usual. A failed run is logg
 (``retention_sweep_failed``) and the next interval tries again; it never stops the service.
 
 At start and after each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
-``store_oldest_terminal_order_age_seconds`` (which an alert compares with twice the retention).
+``store_oldest_terminal_order_age_seconds`` (which an alert compares with twice
+``store_retention_seconds``, set at start).
 A retention of zero keeps everything: the sweep then only refreshes the gauges.
 """
 
@@ -67,6 +68,7 @@ class RetentionSweep:
         self._rows = {kind: metrics.gauge("store_rows", {"kind": kind}) for kind in ROW_KINDS}
         self._size = metrics.gauge("store_size_bytes")
         self._oldest = metrics.gauge("store_oldest_terminal_order_age_seconds")
+        self._retention_gauge = metrics.gauge("store_retention_seconds")
         self._archive_opened = False
 
     @property
@@ -76,6 +78,7 @@ class RetentionSweep:
 
     async def start(self) -> None:
         """Set the gauges (a scrape right after startup has them); a failure is only logged."""
+        self._retention_gauge.set(self._retention.total_seconds())
         await self._attempt(self.refresh_gauges)
 
     def close(self) -> None:

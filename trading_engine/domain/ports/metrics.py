@@ -236,6 +236,10 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         "Seconds since the last update of the oldest finished order still in the store (0 when there is "
         "none), refreshed by each retention sweep.",
     ),
+    "store_retention_seconds": MetricSpec(
+        MetricKind.GAUGE,
+        "The configured retention (persistence.retention) in seconds; 0 keeps everything.",
+    ),
     "archive_rows_total": MetricSpec(
         MetricKind.COUNTER, "Rows written to the archive files, by kind (orders, fills).", ("kind",)
     ),
