@@ -4,12 +4,14 @@ table printing."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
@@ -49,6 +51,19 @@ class Service(ServiceProcess):
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, resp.read()
 
+    def post_json(self, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        """POST ``body`` as JSON with the API token: the status and the decoded answer (an error's
+        too)."""
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the service process (all its threads) has used so far, from
         /proc (Linux); None where that is not available."""
@@ -66,6 +81,14 @@ class Service(ServiceProcess):
             raise BenchError(
                 f"{self.label}: service died (status {self.proc.returncode}); stderr:\n{self.log_tail()}"
             )
+
+
+def retention_configurable() -> bool:
+    """Whether this build's configuration has ``persistence.retention`` (a service ignores the
+    ``TRADING_ENGINE_RETENTION`` variable when its config.yml does not read it)."""
+    from trading_engine.infrastructure.config.settings import PersistenceSettings
+
+    return "retention" in PersistenceSettings.model_fields
 
 
 def exposition_samples(text: str) -> list[Sample]:

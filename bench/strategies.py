@@ -292,18 +292,6 @@ class Result:
         return value / self.window if self.window else float("nan")
 
 
-def _post(service: Service, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        f"{service.base_url}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
 def _get(service: Service, path: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{service.base_url}{path}", timeout=30) as resp:
         return dict(json.loads(resp.read()))
@@ -322,7 +310,7 @@ def _delete(service: Service, path: str) -> None:
 def _start_backtest(service: Service) -> tuple[str, float, int]:
     """Submit the backtest and wait until its worker reports events: its id, and the time and event
     count of the last answer."""
-    status, body = _post(service, "/api/v1/backtests", BACKTEST)
+    status, body = service.post_json("/api/v1/backtests", BACKTEST)
     if status != 202:
         raise BenchError(f"POST /api/v1/backtests answered {status}: {body}")
     backtest_id = str(body["backtest_id"])
@@ -467,8 +455,8 @@ def run_configuration(args: argparse.Namespace, count: int, round_no: int, scrat
         ids = []
         for n in range(count):
             symbol = args.symbols[n % len(args.symbols)]
-            status, body = _post(service, "/api/v1/strategies/start",
-                                 {"strategy": STRATEGY, "symbol": symbol, "params": {**PARAMS, **args.params}})
+            status, body = service.post_json("/api/v1/strategies/start",
+                                              {"strategy": STRATEGY, "symbol": symbol, "params": {**PARAMS, **args.params}})
             if status != 201:
                 raise BenchError(f"starting instance {n + 1} of {count} answered {status}: {body}")
             ids.append(str(body["strategy_id"]))
