@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
+from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
@@ -58,6 +60,14 @@ def _instrument_table(entries: list[Mapping[str, Any]]) -> dict[str, Instrument]
 
 def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
+
+
+def _retention_seconds(persistence: Mapping[str, Any]) -> float | None:
+    """persistence.retention in seconds; None where the configuration has no retention."""
+    retention = persistence.get("retention")
+    if retention is None:
+        return None
+    return retention.total_seconds() if isinstance(retention, timedelta) else float(retention)
 
 
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
@@ -240,6 +250,12 @@ class Container(containers.DeclarativeContainer):
         initial_cash=config.account.initial_cash,
         fee_bps=config.venue.fee_bps,
     )
+    # What a 404 for an unknown order id says: finished orders older than the retention are archived.
+    archive_hint = providers.Singleton(
+        ArchiveHint,
+        retention_seconds=providers.Callable(_retention_seconds, config.persistence),
+        archive_dir=providers.Callable(lambda persistence: persistence.get("archive_dir", ""), config.persistence),
+    )
     order_service = providers.Singleton(
         OrderService,
         account,
@@ -251,6 +267,7 @@ class Container(containers.DeclarativeContainer):
         limits=risk_limits,
         fee_bps=config.venue.fee_bps,
         slippage_bps=config.venue.slippage_bps,
+        archive_hint=archive_hint,
     )
     risk_service = providers.Singleton(
         RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits
