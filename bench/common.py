@@ -8,6 +8,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -113,6 +114,24 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+_DURATION = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> str:
+    """A retention or interval as the service's configuration spells it (``90s``, ``12h``, ``30d``,
+    ``0``), checked here so a typo fails before a service starts."""
+    if _DURATION.fullmatch(text.strip()) is None:
+        raise argparse.ArgumentTypeError(f"must be a duration such as 30s, 5m, 12h or 30d, got {text!r}")
+    return text.strip()
+
+
+def duration_seconds(text: str) -> float:
+    match = _DURATION.fullmatch(text)
+    assert match is not None
+    return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

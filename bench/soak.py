@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sqlite3
 import sys
 import tempfile
@@ -56,6 +55,8 @@ from bench.common import (
     positive_float,
     positive_int,
     print_environment,
+    duration,
+    duration_seconds,
     ratio,
     retention_configurable,
     sample_total,
@@ -66,24 +67,6 @@ from bench.strategies import PARAMS, STRATEGY
 
 LEVELS_OFF_SHARE = 0.10  # the last third may add at most this share of the warm-up's bytes per order
 SCHEMA = "bench_soak"
-_DURATION = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration(text: str) -> str:
-    """A retention or interval as the service's configuration spells it (``90s``, ``12h``, ``30d``,
-    ``0``), checked here so a typo fails before a service starts."""
-    if _DURATION.fullmatch(text.strip()) is None:
-        raise argparse.ArgumentTypeError(f"must be a duration such as 30s, 5m, 12h or 30d, got {text!r}")
-    return text.strip()
-
-
-def duration_seconds(text: str) -> float:
-    match = _DURATION.fullmatch(text)
-    assert match is not None
-    return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=positive_int, default=120,
                         help="seconds of load (default 120)")

@@ -66,3 +66,12 @@ def test_the_soak_verdict_compares_the_last_third_with_the_growth_before_the_ret
     assert growing.last.per_order == 512
     # Fewer than four rows after the warm-up: no verdict.
     assert judge(_rows([0, 1024_000, 2048_000, 3072_000, 4096_000, 4100_000, 4100_000]), warmup_seconds=40) is None
+
+
+def test_the_orders_benchmark_takes_a_retention_sweep() -> None:
+    _parser, subparsers = build_parser()
+    args = subparsers["orders"].parse_args(["--sweep", "--sweep-retention", "20s", "--sweep-interval", "2s"])
+    assert (args.sweep, args.sweep_retention, args.sweep_interval) == (True, "20s", "2s")
+    assert subparsers["orders"].parse_args([]).sweep is False
+    with pytest.raises(SystemExit):
+        subparsers["orders"].parse_args(["--sweep-retention", "soon"])
