@@ -4,8 +4,10 @@ An order is answered only once it is durable: ``place`` returns (and the API ans
 the store has committed the order with its fills, position and cash. A rejected order is stored
 too, with its reason, and ``OrderRejected`` carries it to the caller.
 
-Idempotency: a ``client_order_id`` names one order. The same id with the same request returns the
-stored order (``created`` False); with a different request it is a ``Conflict``. Concurrent
+Idempotency: a ``client_order_id`` names one order while the store holds it (with a retention, a
+finished order leaves it once older than the retention: the same id then places a new order). The
+same id with the same request returns the stored order (``created`` False); with a different
+request it is a ``Conflict``. Concurrent
 requests with one id are serialised in memory, so the store never sees two orders for it.
 """
 
