@@ -50,20 +50,20 @@ from bench.common import (
     ForeignLoad,
     Service,
     StreamTable,
+    duration,
+    duration_seconds,
     exposition_samples,
     heading,
     positive_float,
     positive_int,
     print_environment,
-    duration,
-    duration_seconds,
     ratio,
     retention_configurable,
     sample_total,
     verdict,
 )
 from bench.overhead import LOG_LEVELS
-from bench.strategies import PARAMS, STRATEGY
+from bench.strategies import PARAMS, STRATEGY, market_maker_environment
 
 LEVELS_OFF_SHARE = 0.10  # the last third may add at most this share of the warm-up's bytes per order
 SCHEMA = "bench_soak"
@@ -202,19 +202,12 @@ class Posted:
 
 def _environment(args: argparse.Namespace, db_path: Path, archive: Path) -> dict[str, str]:
     return {
-        "LOG_LEVEL": args.log_level, "LOG_FORMAT": "json", "ENVIRONMENT": "testing",
-        "METRICS_ENABLED": "true", "METRICS_BACKEND": "prometheus", "METRICS_BEARER_TOKEN": "",
-        "TRADING_ENGINE_DB_PATH": str(db_path), "TRADING_ENGINE_DB_SYNCHRONOUS": "FULL",
+        **market_maker_environment(log_level=args.log_level, synchronous="FULL", tick_interval=0.1,
+                                   volatility_bps=5, instances=args.makers),
+        "TRADING_ENGINE_DB_PATH": str(db_path),
         "TRADING_ENGINE_RETENTION": args.retention,
         "TRADING_ENGINE_RETENTION_SWEEP_INTERVAL": args.sweep_interval,
         "TRADING_ENGINE_ARCHIVE_DIR": str(archive),
-        "MARKET_TICK_INTERVAL_SECONDS": "0.1",
-        # Room for every order: nothing is refused for cash or exposure.
-        "INITIAL_CASH": "USD=1000000000,BTC=1000000",
-        "MAX_POSITION_SIZE": "1000000000", "RISK_LIMIT_THRESHOLD": "1000000000",
-        "STRATEGY_MAX_ORDERS_PER_SECOND": "100", "STRATEGY_MAX_OPEN_ORDERS": "10",
-        "STRATEGIES_MAX_INSTANCES": str(max(100, args.makers)),
-        "STRATEGIES_RESUME_ON_START": "false",
     }
 
 
