@@ -116,8 +116,8 @@ def positive_float(text: str) -> float:
     return value
 
 
-_DURATION = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd])|(?P<zero>0)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def duration(text: str) -> str:
@@ -131,7 +131,7 @@ def duration(text: str) -> str:
 def duration_seconds(text: str) -> float:
     match = _DURATION.fullmatch(text)
     assert match is not None
-    return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+    return 0.0 if match["zero"] else float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

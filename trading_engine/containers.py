@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +61,10 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
-def _retention_seconds(persistence: Mapping[str, Any]) -> float | None:
-    """persistence.retention in seconds; None where the configuration has no retention."""
-    retention = persistence.get("retention")
-    if retention is None:
-        return None
-    return retention.total_seconds() if isinstance(retention, timedelta) else float(retention)
+def _persistence_setting(persistence: Mapping[str, Any], key: str, default: Any) -> Any:
+    """A persistence setting the configuration may not have (retention, archive_dir): ``default``
+    where it has none."""
+    return persistence.get(key, default)
 
 
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
@@ -253,8 +250,8 @@ class Container(containers.DeclarativeContainer):
     # What a 404 for an unknown order id says: finished orders older than the retention are archived.
     archive_hint = providers.Singleton(
         ArchiveHint,
-        retention_seconds=providers.Callable(_retention_seconds, config.persistence),
-        archive_dir=providers.Callable(lambda persistence: persistence.get("archive_dir", ""), config.persistence),
+        retention=providers.Callable(_persistence_setting, config.persistence, "retention", None),
+        archive_dir=providers.Callable(_persistence_setting, config.persistence, "archive_dir", ""),
     )
     order_service = providers.Singleton(
         OrderService,

@@ -3,6 +3,8 @@ from both transports."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 from dependency_injector import providers
 
@@ -141,7 +143,7 @@ async def test_the_store_failing_is_unavailable(api: GrpcApi) -> None:
 
 async def test_get_order_of_an_unknown_id_with_a_retention_points_to_the_archive(start_grpc) -> None:
     def retention(container) -> None:
-        container.archive_hint.override(providers.Object(ArchiveHint(30 * 86_400, "./data/archive")))
+        container.archive_hint.override(providers.Object(ArchiveHint(timedelta(days=30), "./data/archive")))
 
     api = await start_grpc(setup=retention)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 from dependency_injector import providers
@@ -359,7 +360,7 @@ def _strings(value, path: str = ""):
 
 async def test_an_unknown_order_id_with_a_retention_points_to_the_archive(make_container, make_client) -> None:
     container = make_container()
-    container.archive_hint.override(providers.Object(ArchiveHint(12 * 3600, "/srv/engine/archive")))
+    container.archive_hint.override(providers.Object(ArchiveHint(timedelta(hours=12), "/srv/engine/archive")))
     client = await make_client(container)
     for resp in (
         await client.get(f"{ORDERS}/ord_aged_out"),

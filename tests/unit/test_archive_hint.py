@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from trading_engine.containers import _retention_seconds
+from trading_engine.containers import _persistence_setting
 from trading_engine.services.archive_hint import ArchiveHint, format_duration
 
 
@@ -16,25 +16,24 @@ from trading_engine.services.archive_hint import ArchiveHint, format_duration
     (86_400 + 3_600, "25h"),
 ])
 def test_a_duration_is_spelled_as_the_configuration_spells_it(seconds: float, spelled: str) -> None:
-    assert format_duration(seconds) == spelled
+    assert format_duration(timedelta(seconds=seconds)) == spelled
 
 
 def test_with_a_retention_the_message_points_to_the_archive() -> None:
-    message = ArchiveHint(30 * 86_400, "./data/archive").order_not_found("ord_gone")
+    message = ArchiveHint(timedelta(days=30), "./data/archive").order_not_found("ord_gone")
     assert message.startswith("order 'ord_gone' not found; ")
     assert "more than 30d ago (persistence.retention)" in message
     assert "archive files under ./data/archive (persistence.archive_dir)" in message
     assert "(filled, cancelled, rejected, expired)" in message  # which orders leave: open ones never do
 
 
-@pytest.mark.parametrize("retention", [None, 0])
-def test_without_a_retention_the_store_keeps_every_order_and_the_message_is_plain(retention: float | None) -> None:
+@pytest.mark.parametrize("retention", [None, timedelta(0)])
+def test_without_a_retention_the_store_keeps_every_order_and_the_message_is_plain(retention: timedelta | None) -> None:
     assert ArchiveHint(retention, "./data/archive").order_not_found("ord_x") == "order 'ord_x' not found"
     assert ArchiveHint().order_not_found("ord_x") == "order 'ord_x' not found"
 
 
-def test_the_container_reads_the_retention_in_seconds_where_the_configuration_has_one() -> None:
-    assert _retention_seconds({"backend": "sqlite"}) is None
-    assert _retention_seconds({"retention": timedelta(days=30)}) == 2_592_000
-    assert _retention_seconds({"retention": 90.0}) == 90
-    assert _retention_seconds({"retention": 0}) == 0
+def test_the_container_reads_the_retention_where_the_configuration_has_one() -> None:
+    assert _persistence_setting({"backend": "sqlite"}, "retention", None) is None
+    assert _persistence_setting({"retention": timedelta(days=30)}, "retention", None) == timedelta(days=30)
+    assert _persistence_setting({"backend": "sqlite"}, "archive_dir", "") == ""

@@ -9,15 +9,17 @@ look. Without a retention the store keeps every order, and the message is the pl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from trading_engine.domain.orders import OrderStatus
 
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60))
 
 
-def format_duration(seconds: float) -> str:
+def format_duration(duration: timedelta) -> str:
     """A duration as the configuration spells it: the largest unit that holds it whole (``30d``,
     ``12h``, ``90m``, ``45s``, ``1.5s``)."""
+    seconds = duration.total_seconds()
     for suffix, size in _UNITS:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{suffix}"
@@ -26,18 +28,18 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class ArchiveHint:
-    """``retention_seconds`` None or 0: the store keeps every order (no hint)."""
+    """``retention`` None or 0: the store keeps every order (no hint)."""
 
-    retention_seconds: float | None = None
+    retention: timedelta | None = None
     archive_dir: str = ""
 
     def order_not_found(self, order_id: str) -> str:
         plain = f"order {order_id!r} not found"
-        if not self.retention_seconds:
+        if not self.retention:
             return plain
         finished = ", ".join(status.value for status in OrderStatus if status.is_terminal)
         return (
-            f"{plain}; orders that finished ({finished}) more than {format_duration(self.retention_seconds)} "
+            f"{plain}; orders that finished ({finished}) more than {format_duration(self.retention)} "
             f"ago (persistence.retention) leave the store for the archive files under {self.archive_dir} "
             "(persistence.archive_dir)"
         )
