@@ -37,6 +37,7 @@ from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
+from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
@@ -60,6 +61,12 @@ def _instrument_table(entries: list[Mapping[str, Any]]) -> dict[str, Instrument]
 
 def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
+
+
+def _persistence_setting(persistence: Mapping[str, Any], key: str, default: Any) -> Any:
+    """A persistence setting the configuration may not have (retention, archive_dir): ``default``
+    where it has none."""
+    return persistence.get(key, default)
 
 
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
@@ -255,6 +262,12 @@ class Container(containers.DeclarativeContainer):
         initial_cash=config.account.initial_cash,
         fee_bps=config.venue.fee_bps,
     )
+    # What a 404 for an unknown order id says: finished orders older than the retention are archived.
+    archive_hint = providers.Singleton(
+        ArchiveHint,
+        retention=providers.Callable(_persistence_setting, config.persistence, "retention", None),
+        archive_dir=providers.Callable(_persistence_setting, config.persistence, "archive_dir", ""),
+    )
     order_service = providers.Singleton(
         OrderService,
         account,
@@ -266,6 +279,7 @@ class Container(containers.DeclarativeContainer):
         limits=risk_limits,
         fee_bps=config.venue.fee_bps,
         slippage_bps=config.venue.slippage_bps,
+        archive_hint=archive_hint,
     )
     risk_service = providers.Singleton(
         RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits

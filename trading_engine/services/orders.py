@@ -4,8 +4,10 @@ An order is answered only once it is durable: ``place`` returns (and the API ans
 the store has committed the order with its fills, position and cash. A rejected order is stored
 too, with its reason, and ``OrderRejected`` carries it to the caller.
 
-Idempotency: a ``client_order_id`` names one order. The same id with the same request returns the
-stored order (``created`` False); with a different request it is a ``Conflict``. Concurrent
+Idempotency: a ``client_order_id`` names one order while the store holds it (with a retention, a
+finished order leaves it once older than the retention: the same id then places a new order). The
+same id with the same request returns the stored order (``created`` False); with a different
+request it is a ``Conflict``. Concurrent
 requests with one id are serialised in memory, so the store never sees two orders for it.
 """
 
@@ -28,6 +30,7 @@ from trading_engine.domain.ports.repository import OrderPage, OrderQuery, Tradin
 from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import RiskLimits, check_pre_trade
 from trading_engine.services.account import Account
+from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.market import MarketView
 from trading_engine.services.trading_metrics import TradingMetrics, entered_new_status
 
@@ -72,6 +75,7 @@ class OrderService:
         fee_bps: Decimal,
         slippage_bps: Decimal,
         order_ids: Callable[[], str] = new_order_id,
+        archive_hint: ArchiveHint = ArchiveHint(),
     ) -> None:
         self._account = account
         self._store = store
@@ -83,6 +87,7 @@ class OrderService:
         self._fee_bps = fee_bps
         self._slippage_bps = slippage_bps
         self._order_ids = order_ids
+        self._archive_hint = archive_hint
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._fill_listeners: list[Callable[[Order, Fill], None]] = []
@@ -211,7 +216,7 @@ class OrderService:
         if order is None:
             known = account.latest_order(order_id) or await self._store.get_order(order_id)
             if known is None:
-                raise NotFound(f"order {order_id!r} not found")
+                raise NotFound(self._archive_hint.order_not_found(order_id))
             raise Conflict(
                 f"order {order_id} is {known.status.value}; only open or partially_filled orders "
                 "can be cancelled"
@@ -248,7 +253,7 @@ class OrderService:
             return live
         stored = await self._store.get_order(order_id)
         if stored is None:
-            raise NotFound(f"order {order_id!r} not found")
+            raise NotFound(self._archive_hint.order_not_found(order_id))
         return stored
 
     async def list(self, query: OrderQuery) -> OrderPage:
