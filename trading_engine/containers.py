@@ -63,12 +63,6 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
-def _persistence_setting(persistence: Mapping[str, Any], key: str, default: Any) -> Any:
-    """A persistence setting the configuration may not have (retention, archive_dir): ``default``
-    where it has none."""
-    return persistence.get(key, default)
-
-
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
     """On a replay, readiness waits for the symbols it has data for, not every instrument."""
     return list(files) if source == "replay" else None
@@ -265,8 +259,8 @@ class Container(containers.DeclarativeContainer):
     # What a 404 for an unknown order id says: finished orders older than the retention are archived.
     archive_hint = providers.Singleton(
         ArchiveHint,
-        retention=providers.Callable(_persistence_setting, config.persistence, "retention", None),
-        archive_dir=providers.Callable(_persistence_setting, config.persistence, "archive_dir", ""),
+        retention=config.persistence.retention,
+        archive_dir=config.persistence.archive_dir,
     )
     order_service = providers.Singleton(
         OrderService,

@@ -37,7 +37,6 @@ import yaml
 
 from tests.support.process import REPO_ROOT, ServiceProcess
 from tests.support.prometheus import JOB, SHIPPED_SCRAPE_CONFIG, PrometheusServer, require_tool
-from trading_engine.domain.ports.metrics import CATALOGUE
 from trading_engine.v1 import trading_pb2, trading_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -66,11 +65,6 @@ BREAKER_AFTER_LIMIT_HITS = 20
 # promtool tests (alerts_test.yml) cover StrategyErrors with the series present; the dashboard's
 # "Strategy errors" panel falls back to 0 per strategy, so it still must return data.
 NOT_PRODUCED_BY_THE_TRAFFIC = frozenset({"trading_strategy_errors_total"})
-# The retention sweep's series, which RetentionSweepBehind compares: the store reports them once it
-# has a retention (persistence.retention). While the service's metric catalogue does not declare
-# them, an expression that selects nothing else may return nothing; once declared, they must return
-# data like every other series.
-NOT_DECLARED_YET = frozenset({"store_oldest_terminal_order_age_seconds", "store_retention_seconds"}) - set(CATALOGUE)
 
 # What Grafana substitutes in a dashboard query, as the live test substitutes it. $__rate_interval
 # is at least four scrape intervals; with 1 s scrapes, a 1m window holds plenty of samples.
@@ -491,16 +485,13 @@ def live_expressions() -> list[Expression]:
 
 
 def may_be_empty_without_a_crash(expression: Expression) -> Expression:
-    """``expression``, allowed to return nothing when it selects only NOT_PRODUCED_BY_THE_TRAFFIC, or
-    only NOT_DECLARED_YET."""
+    """``expression``, allowed to return nothing when it selects only NOT_PRODUCED_BY_THE_TRAFFIC."""
     metrics = {metric for metric, _ in selectors(expression.promql)}
     if not (expression.must_return_data and metrics):
         return expression
-    for exempt, why in ((NOT_PRODUCED_BY_THE_TRAFFIC, "no strategy crashed"),
-                        (NOT_DECLARED_YET, "the service does not declare these series yet")):
-        if metrics <= exempt:
-            return Expression(f"{expression.source} (may be empty: {why})", expression.promql,
-                              must_return_data=False, label=expression.label)
+    if metrics <= NOT_PRODUCED_BY_THE_TRAFFIC:
+        return Expression(f"{expression.source} (may be empty: no strategy crashed)", expression.promql,
+                          must_return_data=False, label=expression.label)
     return expression
 
 
@@ -510,8 +501,6 @@ def test_only_the_series_no_traffic_produces_may_be_empty() -> None:
     # Both condition-free forms of StrategyErrors; the dashboard's errors panel falls back to 0 per
     # strategy, so it must return data.
     expected = ["alert StrategyErrors (may be empty: no strategy crashed)"] * 2
-    if NOT_DECLARED_YET:
-        expected.append("alert RetentionSweepBehind (may be empty: the service does not declare these series yet)")
     assert sorted(exempt) == sorted(expected)
     panel = [e for e in expressions if e.source == "panel 'Strategy errors' query A"]
     assert [e.must_return_data for e in panel] == [True]
