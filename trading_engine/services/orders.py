@@ -7,6 +7,10 @@ too, with its reason, and ``OrderRejected`` carries it to the caller.
 Idempotency: a ``client_order_id`` names one order. The same id with the same request returns the
 stored order (``created`` False); with a different request it is a ``Conflict``. Concurrent
 requests with one id are serialised in memory, so the store never sees two orders for it.
+
+While the disk guard reports too little free space, a new order is refused with
+``StoreUnavailable`` before anything is written; a retry of a stored order still gets its answer,
+and cancels go on (a cancel only reduces risk).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from trading_engine.domain.ports.repository import OrderPage, OrderQuery, Tradin
 from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import RiskLimits, check_pre_trade
 from trading_engine.services.account import Account
+from trading_engine.services.disk_guard import DiskGuard
 from trading_engine.services.market import MarketView
 from trading_engine.services.trading_metrics import TradingMetrics, entered_new_status
 
@@ -71,6 +76,7 @@ class OrderService:
         limits: RiskLimits,
         fee_bps: Decimal,
         slippage_bps: Decimal,
+        disk_guard: DiskGuard,
         order_ids: Callable[[], str] = new_order_id,
     ) -> None:
         self._account = account
@@ -82,6 +88,7 @@ class OrderService:
         self._limits = limits
         self._fee_bps = fee_bps
         self._slippage_bps = slippage_bps
+        self._disk_guard = disk_guard
         self._order_ids = order_ids
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -151,6 +158,8 @@ class OrderService:
         return PlaceResult(existing, created=False)
 
     async def _place_new(self, request: OrderRequest, started: float) -> Order:
+        # Refused before anything is written, a rejection included, while the disk is nearly full.
+        self._disk_guard.ensure_room()
         now = self._clock.now()
         order = Order.from_request(request, order_id=self._order_ids(), created_at=now)
         account = self._account

@@ -221,6 +221,11 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         MetricKind.HISTOGRAM, "Time a backtest took from starting in its worker to its report, in seconds.",
         buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
     ),
+    "store_free_bytes": MetricSpec(
+        MetricKind.GAUGE,
+        "Free bytes on the filesystem of the local data directory (the SQLite file's), as the disk "
+        "guard last saw them; below persistence.min_free_bytes new orders are refused.",
+    ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
         "Updates folded into a metric's overflow series because it reached its label-set limit.",

@@ -199,6 +199,8 @@ class PersistenceSettings(Section):
     url: DatabaseUrl
     # backend postgres: the instance's schema; empty: service.instance_name with "-" as "_".
     schema_name: SchemaName = Field(alias="schema")
+    # Below this much free space in the local data directory new orders are refused; 0: no guard.
+    min_free_bytes: Integer(0, 2**63 - 1)
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> PersistenceSettings:
