@@ -215,6 +215,7 @@ class Container(containers.DeclarativeContainer):
     )
     market_view = providers.Singleton(
         MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds,
+        reporting_currency=config.account.reporting_currency,
         watched=providers.Callable(_replayed_symbols, config.market.source, config.market.replay_files),
     )
     venue = providers.Singleton(

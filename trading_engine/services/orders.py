@@ -170,7 +170,7 @@ class OrderService:
             self._market.marks(),
             self._limits,
             breaker_open=account.breaker.is_open,
-            market_data_fresh=self._market.is_fresh(order.symbol),
+            is_fresh=self._market.is_fresh,
             # The checks count only unfinished orders of the order's symbol and side.
             open_orders=account.open_orders.for_symbol_side(order.symbol, order.side),
             fee_bps=self._fee_bps,

@@ -121,7 +121,11 @@ class RiskService:
             },
             "circuit_breaker": account.breaker.to_dict(),
             "market_data": {
-                symbol: {"fresh": self._market.is_fresh(symbol), "age_seconds": self._market.age_seconds(symbol)}
+                symbol: {
+                    "fresh": self._market.is_fresh(symbol),
+                    "age_seconds": self._market.age_seconds(symbol),
+                    "stale_pricing": list(self._market.stale_pricing(symbol)),
+                }
                 for symbol in self._market.symbols
             },
         }
