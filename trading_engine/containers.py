@@ -92,6 +92,7 @@ async def run_trading(
     venue events, close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
+    orders.add_fill_listener(strategies.count_trade, durable=True)
     if isinstance(feed, ReplayMarketData):
         feed.set_settle(strategies.settled)
     await store.start()

@@ -157,8 +157,9 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     "order_rejections_total": MetricSpec(
         MetricKind.COUNTER, "Orders rejected by pre-trade risk, by reason code.", ("reason",)
     ),
-    "fills_total": MetricSpec(MetricKind.COUNTER, "Fills received from the venue, by symbol and side.",
-                              ("symbol", "side")),
+    "fills_total": MetricSpec(
+        MetricKind.COUNTER, "Fills received from the venue and stored, by symbol and side.", ("symbol", "side")
+    ),
     "order_processing_seconds": MetricSpec(
         MetricKind.HISTOGRAM,
         "Time from accepting an order request to acknowledging it durably, in seconds.",
