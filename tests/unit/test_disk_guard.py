@@ -9,6 +9,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.fakes import FakeClock, FakeFreeSpace, RecordingMetrics, StaticCheck
+from tests.support.strategy_engine import make_strategy_engine, market, orders_of  # noqa: F401  (a fixture)
+from trading_engine.domain.strategy_record import StrategyStatus
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.services.disk_guard import MIB, DatabaseReadiness, DiskGuard
@@ -127,3 +129,23 @@ def test_the_local_probe_watches_a_directory_not_created_yet(tmp_path: Path) -> 
     assert LocalFreeSpace([later, tmp_path]).directories == (later, tmp_path)
     with pytest.raises(ValueError, match="at least one directory"):
         LocalFreeSpace([])
+
+
+async def test_strategy_orders_go_through_the_guard_too(make_strategy_engine) -> None:
+    se = await make_strategy_engine()
+    instance = await se.start("scripted")
+    se.engine.disk.free_bytes = 100 * MIB
+    se.clock.advance(DiskGuard.PROBE_INTERVAL_SECONDS)
+    instance.strategy.queue.append([market("buy", "0.01")])
+    with capture_logs() as logs:
+        await se.tick("50000")
+    (refused,) = [e for e in logs if e["event"] == "strategy_order_not_placed"]
+    assert refused["error"] == LOW
+    assert (await orders_of(se, instance.strategy_id)).orders == ()
+    assert instance.status is StrategyStatus.RUNNING  # not a strategy error: it waits for space
+
+    se.engine.disk.free_bytes = 1024 * MIB
+    instance.strategy.queue.append([market("buy", "0.01")])
+    await se.tick("50000", advance=DiskGuard.PROBE_INTERVAL_SECONDS)
+    (order,) = (await orders_of(se, instance.strategy_id)).orders
+    assert order.status.value == "filled"
