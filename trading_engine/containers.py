@@ -62,10 +62,13 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
-def _local_data_directories(db_path: str) -> list[str]:
-    """What the disk guard watches: the directory of the SQLite file. With PostgreSQL the server's
-    disk is not visible from here; the same local data directory is watched."""
-    return [str(Path(db_path).parent)]
+def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
+    """What the disk guard watches: the SQLite file's directory and the archive directory (where
+    the configuration has one). With PostgreSQL the server's disk is not visible from here: the
+    archive directory is watched, else the local data directory ``db_path`` names."""
+    archive = [persistence["archive_dir"]] if persistence.get("archive_dir") else []
+    local = [str(Path(persistence["db_path"]).parent)]
+    return (archive or local) if persistence["backend"] == "postgres" else local + archive
 
 
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
@@ -238,7 +241,7 @@ class Container(containers.DeclarativeContainer):
     )
     # New orders are refused while the local data directory's disk is nearly full.
     free_space_probe = providers.Singleton(
-        LocalFreeSpace, providers.Callable(_local_data_directories, config.persistence.db_path)
+        LocalFreeSpace, providers.Callable(_local_data_directories, config.persistence)
     )
     disk_guard = providers.Singleton(
         DiskGuard, free_space_probe, wall_clock, guarded_metrics, min_free_bytes=config.persistence.min_free_bytes

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from tests.fakes import FakeClock, FakeFreeSpace, RecordingMetrics, StaticCheck
 from tests.support.strategy_engine import make_strategy_engine, market, orders_of  # noqa: F401  (a fixture)
 from trading_engine.domain.strategy_record import StrategyStatus
+from trading_engine.containers import _local_data_directories, create_container
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.services.disk_guard import MIB, DatabaseReadiness, DiskGuard
@@ -149,3 +150,18 @@ async def test_strategy_orders_go_through_the_guard_too(make_strategy_engine) ->
     await se.tick("50000", advance=DiskGuard.PROBE_INTERVAL_SECONDS)
     (order,) = (await orders_of(se, instance.strategy_id)).orders
     assert order.status.value == "filled"
+
+
+def test_the_container_watches_the_local_data_directories(tmp_path: Path) -> None:
+    db_path = tmp_path / "db" / "trading.db"
+    sqlite = create_container(overrides={"persistence": {"db_path": str(db_path)}})
+    assert sqlite.free_space_probe().directories == (db_path.parent,)
+    postgres = create_container(overrides={"persistence": {
+        "backend": "postgres", "url": "postgresql://engine@db:5432/trading", "db_path": str(db_path)}})
+    assert postgres.free_space_probe().directories == (db_path.parent,)  # the server's disk is not visible
+
+    archive = str(tmp_path / "archive")
+    assert _local_data_directories({"backend": "sqlite", "db_path": str(db_path), "archive_dir": archive}) == [
+        str(db_path.parent), archive]
+    assert _local_data_directories({"backend": "postgres", "db_path": str(db_path), "archive_dir": archive}) == [
+        archive]

@@ -224,8 +224,9 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     ),
     "store_free_bytes": MetricSpec(
         MetricKind.GAUGE,
-        "Free bytes on the filesystem of the local data directory (the SQLite file's), as the disk "
-        "guard last saw them; below persistence.min_free_bytes new orders are refused.",
+        "Free bytes on the filesystem of the local data directory (the SQLite file's or the "
+        "archive's, whichever has less), as the disk guard last saw them; below "
+        "persistence.min_free_bytes new orders are refused.",
     ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,
