@@ -23,7 +23,9 @@ LOW = (
 )
 
 
-def guard(probe: FakeFreeSpace, clock: FakeClock, min_free_bytes: int = 512 * MIB) -> tuple[DiskGuard, RecordingMetrics]:
+def guard(
+    probe: FakeFreeSpace, clock: FakeClock, min_free_bytes: int = 512 * MIB
+) -> tuple[DiskGuard, RecordingMetrics]:
     recorded = RecordingMetrics()
     return DiskGuard(probe, clock, GuardedMetrics(recorded), min_free_bytes=min_free_bytes), recorded
 

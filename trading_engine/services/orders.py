@@ -289,9 +289,12 @@ class OrderService:
         except ValidationError as exc:
             log.error("venue_fill_rejected", order_id=order_id, fill_id=fill.fill_id, error=exc.message)
             return
-        # Counted once committed, never if the commit fails (the reload undoes the fill).
-        entered = order.snapshot if entered_new_status(before, order) else None  # a second partial: no
-        self._account.mark_unsaved(order, fill, once_durable=lambda: self._venue_event_durable(order, fill, entered))
+        # Counted once committed, never if the commit fails (the reload undoes the fill); a second
+        # partial fill enters no new status.
+        entered = order.snapshot if entered_new_status(before, order) else None
+        self._account.mark_unsaved(
+            order, fill, once_durable=lambda: self._venue_event_durable(order, fill, entered)
+        )
         self._tell_fill_listeners(order, fill)
         self._commit_later("fill", order_id)
 
