@@ -32,6 +32,7 @@ from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
+from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
@@ -39,6 +40,7 @@ from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
 from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.backtest.service import BacktestService
+from trading_engine.services.disk_guard import DatabaseReadiness, DiskGuard
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
@@ -63,6 +65,15 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
+def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
+    """What the disk guard watches: the SQLite file's directory and the archive directory (where
+    the configuration has one). With PostgreSQL the server's disk is not visible from here: the
+    archive directory is watched, else the local data directory ``db_path`` names."""
+    archive = [persistence["archive_dir"]] if persistence.get("archive_dir") else []
+    local = [str(Path(persistence["db_path"]).parent)]
+    return (archive or local) if persistence["backend"] == "postgres" else local + archive
+
+
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
     """On a replay, readiness waits for the symbols it has data for, not every instrument."""
     return list(files) if source == "replay" else None
@@ -79,7 +90,7 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 async def run_trading(
     store: Any, account: Account, feed: Any, venue: Any, orders: OrderService, portfolio: PortfolioService,
-    metrics: TradingMetrics, strategies: StrategyManager,
+    metrics: TradingMetrics, strategies: StrategyManager, disk_guard: DiskGuard,
 ) -> AsyncIterator[None]:
     """Resource: connect the venue's reports to the order use case and its fills to the strategy
     runtime, open the store, load the account (resting orders go back to the venue), resume the
@@ -87,6 +98,7 @@ async def run_trading(
     venue events, close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
+    orders.add_fill_listener(strategies.count_trade, durable=True)
     if isinstance(feed, ReplayMarketData):
         feed.set_settle(strategies.settled)
     await store.start()
@@ -94,6 +106,7 @@ async def run_trading(
         await account.load()
         metrics.port.add_collect_hook(portfolio.refresh_gauges)
         metrics.port.add_collect_hook(strategies.refresh_gauges)
+        metrics.port.add_collect_hook(disk_guard.refresh)
         metrics.breaker(account.breaker.is_open)
         # Strategies resume before the first price: no fill of theirs can come before they do.
         await strategies.start_runtime()
@@ -162,6 +175,8 @@ class Container(containers.DeclarativeContainer):
         simulated=providers.Singleton(SystemClock),
         replay=replay.provided.clock,
     )
+    # Time on this machine, also on a replay (whose clock is the data's).
+    wall_clock = providers.Singleton(SystemClock)
 
     identity = providers.Singleton(
         ServiceIdentity,
@@ -220,6 +235,7 @@ class Container(containers.DeclarativeContainer):
     )
     market_view = providers.Singleton(
         MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds,
+        reporting_currency=config.account.reporting_currency,
         watched=providers.Callable(_replayed_symbols, config.market.source, config.market.replay_files),
     )
     venue = providers.Singleton(
@@ -238,6 +254,13 @@ class Container(containers.DeclarativeContainer):
             SqliteTradingStore, config.persistence.db_path, synchronous=config.persistence.synchronous
         ),
         postgres=providers.Singleton(PostgresTradingStore, config.persistence.url, config.persistence.schema_name),
+    )
+    # New orders are refused while the local data directory's disk is nearly full.
+    free_space_probe = providers.Singleton(
+        LocalFreeSpace, providers.Callable(_local_data_directories, config.persistence)
+    )
+    disk_guard = providers.Singleton(
+        DiskGuard, free_space_probe, wall_clock, guarded_metrics, min_free_bytes=config.persistence.min_free_bytes
     )
     risk_limits = providers.Singleton(
         RiskLimits,
@@ -274,6 +297,7 @@ class Container(containers.DeclarativeContainer):
         fee_bps=config.venue.fee_bps,
         slippage_bps=config.venue.slippage_bps,
         archive_hint=archive_hint,
+        disk_guard=disk_guard,
     )
     risk_service = providers.Singleton(
         RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits
@@ -326,6 +350,7 @@ class Container(containers.DeclarativeContainer):
         portfolio=portfolio_service,
         metrics=trading_metrics,
         strategies=strategy_manager,
+        disk_guard=disk_guard,
     )
 
     # -- retention: finished orders older than persistence.retention go to the archive files ------
@@ -350,7 +375,7 @@ class Container(containers.DeclarativeContainer):
         backtest_store,
         backtest_worker,
         guarded_metrics,  # a failing metrics backend never fails a backtest
-        clock=providers.Singleton(SystemClock),  # a backtest's own times are wall times, even on a replay
+        clock=wall_clock,  # a backtest's own times are wall times, even on a replay
         check_strategy=strategy_manager.provided.check,
         data_dir=config.backtests.data_dir,
         max_concurrent=config.backtests.max_concurrent,
@@ -362,7 +387,7 @@ class Container(containers.DeclarativeContainer):
     # Readiness checks by name; components add theirs here.
     readiness_checks = providers.Dict(
         lifecycle=lifecycle,
-        database=trading_store,
+        database=providers.Singleton(DatabaseReadiness, trading_store, disk_guard),
         market_data=market_view,
     )
 

@@ -157,8 +157,9 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     "order_rejections_total": MetricSpec(
         MetricKind.COUNTER, "Orders rejected by pre-trade risk, by reason code.", ("reason",)
     ),
-    "fills_total": MetricSpec(MetricKind.COUNTER, "Fills received from the venue, by symbol and side.",
-                              ("symbol", "side")),
+    "fills_total": MetricSpec(
+        MetricKind.COUNTER, "Fills received from the venue and stored, by symbol and side.", ("symbol", "side")
+    ),
     "order_processing_seconds": MetricSpec(
         MetricKind.HISTOGRAM,
         "Time from accepting an order request to acknowledging it durably, in seconds.",
@@ -247,6 +248,12 @@ CATALOGUE: Mapping[str, MetricSpec] = {
         MetricKind.HISTOGRAM,
         "Time one retention sweep took (every aged order archived and deleted), in seconds.",
         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+    ),
+    "store_free_bytes": MetricSpec(
+        MetricKind.GAUGE,
+        "Free bytes on the filesystem of the local data directory (the SQLite file's or the "
+        "archive's, whichever has less), as the disk guard last saw them; below "
+        "persistence.min_free_bytes new orders are refused.",
     ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,

@@ -207,6 +207,8 @@ class PersistenceSettings(Section):
     archive_dir: Text(4096)
     retention_sweep_interval: Duration(most=timedelta(days=1))
     retention_batch_size: Integer(1, MAX_AGED_BATCH)
+    # Below this much free space in the local data directory new orders are refused; 0: no guard.
+    min_free_bytes: Integer(0, 2**63 - 1)
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> PersistenceSettings:

@@ -131,15 +131,21 @@ class StrategyManager:
                 instance.on_quote(quote, received)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
-        """Fill listener of the order use case: a fill of an instance's order."""
+        """Fill listener of the order use case: a fill of an instance's order, as it happens."""
         instance = self._instances.get(fill.strategy_id or "")
         if instance is None:
             return
         instance.performance.apply_fill(fill)
-        self._metrics.trade(instance, fill.side.value)
         self._runner.updates.publish(fill)
         if instance.running:
             instance.inbox.put("fill", fill)
+
+    def count_trade(self, order: Order, fill: Fill) -> None:
+        """Durable fill listener of the order use case: count a fill of an instance's order once
+        it is committed (``trading_strategy_trades_total``)."""
+        instance = self._instances.get(fill.strategy_id or "")
+        if instance is not None:
+            self._metrics.trade(instance, fill.side.value)
 
     # -- the API's operations -----------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:
