@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from trading_engine.containers import _persistence_setting
+from trading_engine.containers import create_container
 from trading_engine.services.archive_hint import ArchiveHint, format_duration
 
 
@@ -33,7 +33,8 @@ def test_without_a_retention_the_store_keeps_every_order_and_the_message_is_plai
     assert ArchiveHint().order_not_found("ord_x") == "order 'ord_x' not found"
 
 
-def test_the_container_reads_the_retention_where_the_configuration_has_one() -> None:
-    assert _persistence_setting({"backend": "sqlite"}, "retention", None) is None
-    assert _persistence_setting({"retention": timedelta(days=30)}, "retention", None) == timedelta(days=30)
-    assert _persistence_setting({"backend": "sqlite"}, "archive_dir", "") == ""
+def test_the_container_builds_the_hint_from_the_persistence_settings() -> None:
+    container = create_container(overrides={"persistence": {"retention": "12h", "archive_dir": "/srv/archive"}})
+    hint = container.archive_hint()
+    assert (hint.retention, hint.archive_dir) == (timedelta(hours=12), "/srv/archive")
+    assert "more than 12h ago" in hint.order_not_found("ord_1")
