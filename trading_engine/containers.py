@@ -66,12 +66,12 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
-    """What the disk guard watches: the SQLite file's directory and the archive directory (where
-    the configuration has one). With PostgreSQL the server's disk is not visible from here: the
-    archive directory is watched, else the local data directory ``db_path`` names."""
-    archive = [persistence["archive_dir"]] if persistence.get("archive_dir") else []
-    local = [str(Path(persistence["db_path"]).parent)]
-    return (archive or local) if persistence["backend"] == "postgres" else local + archive
+    """What the disk guard watches: the SQLite file's directory and the archive directory. With
+    PostgreSQL the server's disk is not visible from here: only the archive directory is watched."""
+    archive = [persistence["archive_dir"]]
+    if persistence["backend"] == "postgres":
+        return archive
+    return [str(Path(persistence["db_path"]).parent), *archive]
 
 
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:

@@ -155,15 +155,12 @@ async def test_strategy_orders_go_through_the_guard_too(make_strategy_engine) ->
 
 
 def test_the_container_watches_the_local_data_directories(tmp_path: Path) -> None:
-    db_path = tmp_path / "db" / "trading.db"
-    sqlite = create_container(overrides={"persistence": {"db_path": str(db_path)}})
-    assert sqlite.free_space_probe().directories == (db_path.parent,)
+    db_path, archive = tmp_path / "db" / "trading.db", tmp_path / "archive"
+    sqlite = create_container(overrides={"persistence": {"db_path": str(db_path), "archive_dir": str(archive)}})
+    assert sqlite.free_space_probe().directories == (db_path.parent, archive)
     postgres = create_container(overrides={"persistence": {
-        "backend": "postgres", "url": "postgresql://engine@db:5432/trading", "db_path": str(db_path)}})
-    assert postgres.free_space_probe().directories == (db_path.parent,)  # the server's disk is not visible
-
-    archive = str(tmp_path / "archive")
-    assert _local_data_directories({"backend": "sqlite", "db_path": str(db_path), "archive_dir": archive}) == [
-        str(db_path.parent), archive]
-    assert _local_data_directories({"backend": "postgres", "db_path": str(db_path), "archive_dir": archive}) == [
-        archive]
+        "backend": "postgres", "url": "postgresql://engine@db:5432/trading", "db_path": str(db_path),
+        "archive_dir": str(archive)}})
+    assert postgres.free_space_probe().directories == (archive,)  # the server's disk is not visible
+    assert _local_data_directories({"backend": "sqlite", "db_path": str(db_path), "archive_dir": str(archive)}) == [
+        str(db_path.parent), str(archive)]
