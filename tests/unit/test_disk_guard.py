@@ -15,6 +15,7 @@ from trading_engine.containers import _local_data_directories, create_container
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.services.disk_guard import MIB, DatabaseReadiness, DiskGuard
+from trading_engine.services.strategy_runtime.runner import NOT_PLACED_LOG_INTERVAL_SECONDS
 from trading_engine.services.observability import GuardedMetrics
 
 LOW = (
@@ -152,6 +153,33 @@ async def test_strategy_orders_go_through_the_guard_too(make_strategy_engine) ->
     await se.tick("50000", advance=DiskGuard.PROBE_INTERVAL_SECONDS)
     (order,) = (await orders_of(se, instance.strategy_id)).orders
     assert order.status.value == "filled"
+
+
+async def test_an_instance_refused_on_every_tick_logs_once_per_interval_with_the_count(make_strategy_engine) -> None:
+    se = await make_strategy_engine()
+    instance = await se.start("scripted")
+    se.engine.disk.free_bytes = 100 * MIB
+    se.clock.advance(DiskGuard.PROBE_INTERVAL_SECONDS)
+    with capture_logs() as logs:
+        for _ in range(5):  # 5 refusals within one interval: the first is logged, 4 are counted
+            instance.strategy.queue.append([market("buy", "0.01")])
+            await se.tick("50000", advance=1.0)
+        se.clock.advance(NOT_PLACED_LOG_INTERVAL_SECONDS)
+        instance.strategy.queue.append([market("buy", "0.01")])
+        await se.tick("50000")
+    lines = [e for e in logs if e["event"] == "strategy_order_not_placed"]
+    assert [line["not_logged_since_last"] for line in lines] == [0, 4]
+    assert all(line["error"] == LOW for line in lines)
+
+    se.engine.disk.free_bytes = 1024 * MIB
+    se.clock.advance(DiskGuard.PROBE_INTERVAL_SECONDS)
+    with capture_logs() as logs:
+        for _ in range(2):
+            instance.strategy.queue.append([market("buy", "0.01")])
+            await se.tick("50000", advance=1.0)
+    again = [e for e in logs if e["event"] == "strategy_orders_placed_again"]
+    assert [(e["strategy_id"], e["not_logged_since_last"]) for e in again] == [(instance.strategy_id, 0)]
+    assert len((await orders_of(se, instance.strategy_id)).orders) == 2
 
 
 def test_the_container_watches_the_local_data_directories(tmp_path: Path) -> None:

@@ -43,6 +43,10 @@ from trading_engine.services.updates import UpdateHub
 
 log = structlog.get_logger(__name__)
 
+# While orders cannot be placed (the store down, the disk short), an instance logs the first
+# failure, then at most one line per this many seconds with the count of those it kept quiet.
+NOT_PLACED_LOG_INTERVAL_SECONDS = 10.0
+
 
 class InstanceRunner:
     def __init__(
@@ -65,6 +69,8 @@ class InstanceRunner:
         self._settings = settings
         # Status changes, fills and P&L samples, for whoever streams them (the gRPC API).
         self.updates: UpdateHub[StrategyUpdate] = updates if updates is not None else UpdateHub(1)
+        # strategy id -> (when its last strategy_order_not_placed line was logged, failures since)
+        self._not_placed: dict[str, tuple[float, int]] = {}
 
     def launch(self, instance: Instance) -> None:
         self.updates.publish(status_change(instance))
@@ -191,7 +197,26 @@ class InstanceRunner:
         except ValidationError as exc:  # a malformed intent is a bug in the strategy
             await self.fail(instance, f"invalid order intent: {exc.message}")
         except DomainError as exc:  # e.g. the store is unavailable: nothing was placed
-            log.warning("strategy_order_not_placed", strategy_id=instance.strategy_id, error=exc.message)
+            self._not_placed_log(instance.strategy_id, exc.message)
+        else:
+            self._placed_again(instance.strategy_id)
+
+    def _not_placed_log(self, strategy_id: str, error: str) -> None:
+        """The first failure is logged; then one line per interval, with the failures it kept
+        quiet (a store that is down or a disk that is short refuses every intent of every instance:
+        a line each would flood the logs, on the disk that is short)."""
+        now = self._clock.monotonic()
+        logged_at, quiet = self._not_placed.get(strategy_id, (None, 0))
+        if logged_at is not None and now - logged_at < NOT_PLACED_LOG_INTERVAL_SECONDS:
+            self._not_placed[strategy_id] = (logged_at, quiet + 1)
+            return
+        log.warning("strategy_order_not_placed", strategy_id=strategy_id, error=error, not_logged_since_last=quiet)
+        self._not_placed[strategy_id] = (now, 0)
+
+    def _placed_again(self, strategy_id: str) -> None:
+        failing = self._not_placed.pop(strategy_id, None)
+        if failing is not None:
+            log.info("strategy_orders_placed_again", strategy_id=strategy_id, not_logged_since_last=failing[1])
 
     def _notional(self, symbol: str, quantity: Decimal) -> Decimal | None:
         mark = mark_of(self._market, symbol)
@@ -231,6 +256,7 @@ class InstanceRunner:
         instance.reason = reason
         instance.updated_at = self._clock.now()
         instance.inbox.wakeup.set()
+        self._not_placed.pop(instance.strategy_id, None)
         await self.cancel_resting(instance.strategy_id, f"strategy {instance.strategy_id} {status}")
         try:
             await self._account.commit(ChangeSet(strategies=(instance.record(),)))
