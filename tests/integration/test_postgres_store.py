@@ -284,3 +284,43 @@ async def test_a_store_starting_while_the_server_is_down_says_so(own_cluster: Po
             await store.commit(ChangeSet(orders=(make_order("o-1")[0].snapshot,)))
     finally:
         await asyncio.to_thread(own_cluster.restart)
+
+
+async def _rounds_of_finished_orders(store: PostgresTradingStore, *, reclaim: bool, rounds: int = 5) -> list[int]:
+    """Rounds of 300 filled orders with their fills, each deleted as a sweep would; the store's
+    size after each round."""
+    sizes = []
+    for round_ in range(rounds):
+        made = [make_order(f"o-{round_}-{n}", OrderStatus.FILLED, seconds=n) for n in range(300)]
+        await store.commit(ChangeSet(orders=tuple(order.snapshot for order, _ in made),
+                                     fills=tuple(fill for _, fills in made for fill in fills)))
+        assert await store.delete_orders([order.order_id for order, _ in made]) == 300
+        if reclaim:
+            await store.reclaim_space()
+        size = (await store.stats()).size_bytes
+        assert size is not None
+        sizes.append(size)
+    return sizes
+
+
+async def test_reclaimed_space_is_reused_so_the_size_levels_off(postgres_cluster: PostgresCluster) -> None:
+    """With ``reclaim_space`` after each deletion the tables stop growing after the first rounds;
+    without it (and with autovacuum off for the tables, so that it cannot step in) every round
+    adds as much again."""
+    sizes = {}
+    for reclaim in (True, False):
+        schema = PostgresSchema(postgres_cluster.url(), f"store_{next(_names)}")
+        store = PostgresTradingStore(postgres_cluster.url(), schema.name)
+        await store.start()
+        try:
+            if not reclaim:
+                for table in ("orders", "fills"):
+                    await store._read(lambda c, table=table: c.execute(
+                        f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
+            sizes[reclaim] = await _rounds_of_finished_orders(store, reclaim=reclaim)
+        finally:
+            await store.stop()
+            await schema.drop()
+    reclaimed, kept = sizes[True], sizes[False]
+    assert reclaimed[-1] <= reclaimed[1] * 1.05, reclaimed  # level after the second round
+    assert kept[-1] >= kept[0] * 3, kept  # five rounds kept: several times the first's size

@@ -201,6 +201,28 @@ async def test_batches_are_bounded_and_taken_oldest_first(tmp_path: Path) -> Non
     assert seen == [["o-0", "o-1", "o-2"], ["o-3", "o-4", "o-5"], ["o-6"]]
 
 
+async def test_space_is_reclaimed_once_per_run_that_removed_orders(tmp_path: Path) -> None:
+    class Counting(InMemoryTradingStore):
+        reclaimed = 0
+
+        async def reclaim_space(self) -> None:
+            self.reclaimed += 1
+            await super().reclaim_space()
+
+    store = Counting()
+    await store.start()
+    for n in range(5):
+        order, fills = make_order(f"o-{n}", OrderStatus.FILLED, seconds=n)
+        await store.commit(order_change(order, fills))
+    clock = FakeClock()
+    sweep = RetentionSweep(store, GzipCsvArchive(tmp_path), clock, RecordingMetrics(), retention=timedelta(days=1),
+                           interval=timedelta(seconds=60), batch_size=2)
+    assert await sweep.sweep() == 0 and store.reclaimed == 0  # nothing aged: nothing to reclaim
+    clock.advance(2 * DAY)
+    assert await sweep.sweep() == 5 and store.reclaimed == 1  # three batches, one reclaim
+    assert await sweep.sweep() == 0 and store.reclaimed == 1
+
+
 async def test_a_strategy_instance_rebuilt_after_its_fills_left_keeps_its_performance(tmp_path: Path) -> None:
     se = await build_strategy_engine()
     se.engine.container.order_archive.override(providers.Singleton(GzipCsvArchive, tmp_path))

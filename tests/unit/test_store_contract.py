@@ -914,3 +914,18 @@ async def test_a_stopped_store_refuses_retention_calls(harness: Harness) -> None
                  store.stats()):
         with pytest.raises(StoreUnavailable, match="not running"):
             await call
+
+
+
+async def test_reclaiming_space_after_a_deletion_keeps_the_store_as_it_was(store: TradingStore) -> None:
+    kept, kept_fills = make_order("o-open", OrderStatus.PARTIALLY_FILLED)
+    gone, gone_fills = make_order("o-gone", OrderStatus.FILLED)
+    await store.commit(ChangeSet(orders=(kept.snapshot, gone.snapshot), fills=(*kept_fills, *gone_fills)))
+    assert await store.delete_orders(["o-gone"]) == 1
+    before = await store.load_state()
+    await store.reclaim_space()
+    assert await store.load_state() == before
+    assert await store.get_order("o-open") == kept and await store.get_order("o-gone") is None
+    later, later_fills = make_order("o-later", OrderStatus.FILLED)
+    await store.commit(order_change(later, later_fills))  # and it goes on taking commits
+    assert await store.get_order("o-later") == later

@@ -120,6 +120,8 @@ class RetentionSweep:
                 removed += await self._store.delete_orders([aged.order.order_id for aged in batch], folded)
                 if len(batch) < self._batch_size:
                     break
+            if removed:
+                await self._store.reclaim_space()
             self._duration.observe(self._clock.monotonic() - started)
             if removed:
                 log.info("retention_swept", orders=removed, cutoff=isoformat_exact(cutoff))

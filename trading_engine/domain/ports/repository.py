@@ -169,4 +169,10 @@ class TradingStore(OrderRepository, StrategyRepository, Protocol):
         ``StoreUnavailable`` and changes nothing (the store keeps taking commits)."""
         ...
 
+    async def reclaim_space(self) -> None:
+        """After a sweep deleted rows: make the space they held reusable, so the store's size
+        levels off instead of growing with the orders (a store that already does it in
+        ``delete_orders`` does nothing here). A failure raises ``StoreUnavailable``."""
+        ...
+
     async def stats(self) -> StoreStats: ...

@@ -341,6 +341,10 @@ class InMemoryTradingStore:
         self._require_running()
         return {key: self._folded[key] for key in strategy_ids if key in self._folded}
 
+    async def reclaim_space(self) -> None:
+        """Deleted rows are gone with their objects."""
+        self._require_running()
+
     async def stats(self) -> StoreStats:
         self._require_running()
         terminal = [

@@ -387,6 +387,10 @@ class SqliteTradingStore(GroupCommitStore):
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         return await self._sweep_read(_folded_fills, list(strategy_ids))
 
+    async def reclaim_space(self) -> None:
+        """Nothing more to do: ``delete_orders`` hands the freed pages back (incremental vacuum)
+        in its own transaction."""
+
     async def stats(self) -> StoreStats:
         counts = await self._sweep_read(_counts)
         size = sum(
