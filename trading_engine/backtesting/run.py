@@ -101,9 +101,9 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                               realized)
 
             def sample() -> None:
-                value = portfolio.valuation().equity
-                open_position = account.portfolio.position(symbol).quantity != 0
-                equity_log.row(clock.now(), value, equity.add(clock.now(), value, open_position))
+                value, now = portfolio.equity(), clock.now()
+                # ``position`` follows every fill of the account, which starts flat: it is the account's
+                equity_log.row(now, value, equity.add(now, value, not position.is_flat))
 
             async def settle() -> None:
                 await manager.settled()
