@@ -207,6 +207,18 @@ def test_gross_and_net_exposure_with_a_long_and_a_short() -> None:
     assert account.gross_exposure(marks, INSTRUMENTS) == value.gross_exposure
 
 
+def test_equity_needs_marks_only_with_an_open_position_or_cash_in_another_currency() -> None:
+    account = Portfolio("USD", {"USD": "100000"})
+    assert account.needs_marks() is False
+    trade(account, "BTC-USD", "buy", "1", "50000")
+    assert account.needs_marks() is True
+    trade(account, "BTC-USD", "sell", "1", "51000", fee="5")
+    assert account.needs_marks() is False  # flat again, cash in USD only: the marks cannot move it
+    assert account.equity({}, INSTRUMENTS) == D(100995)
+    assert Portfolio("USD", {"USD": "1", "BTC": "0.5"}).needs_marks() is True
+    assert Portfolio("USD", {"USD": "1", "BTC": "0"}).needs_marks() is False
+
+
 def test_reserved_cash_still_counts_in_equity() -> None:
     account = Portfolio("USD", {"USD": "1000"})
     account.reserve("USD", D(400))

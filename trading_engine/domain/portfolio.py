@@ -528,6 +528,13 @@ class Portfolio:
             equity += convert(value, currency, into, marks, instruments)
         return equity
 
+    def needs_marks(self) -> bool:
+        """Whether the equity depends on marks: a position is open, or cash is held in a currency
+        other than the reporting one. Without either it stays what it is until the next fill."""
+        into = self._reporting_currency
+        return (any(not position.is_flat for position in self._positions.values())
+                or any(balance != 0 for currency, balance in self._cash.items() if currency != into))
+
     def gross_exposure(self, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]) -> Decimal:
         """Sum of ``|quantity| * mark`` over open positions, in the reporting currency."""
         total = ZERO
