@@ -20,8 +20,8 @@ COPY README.md config.yml ./
 COPY trading_engine ./trading_engine
 RUN pip install --no-deps . \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin engine \
- && mkdir -p /app/data \
- && chown engine:engine /app/data
+ && mkdir -p /app/data/archive \
+ && chown -R engine:engine /app/data
 
 USER engine
 

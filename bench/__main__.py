@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape|orders|strategies|grpc|backtest] [options]``: the benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies|grpc|backtest|soak] [options]``: the benchmarks.
 
 Without a command, runs ``overhead``, ``scrape`` and ``orders`` with their defaults (about 12 minutes,
 most of it the instruction counts under callgrind).
@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from bench import backtest, grpc, orders, overhead, scrape, strategies
+from bench import backtest, grpc, orders, overhead, scrape, soak, strategies
 from bench.common import BenchError
 
 
@@ -31,9 +31,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench scrape --part stall --kind mix\n"
         "  python -m bench strategies --counts 50 --rounds 3\n"
         "  python -m bench strategies --counts 50 --with-backtest   # and again while a backtest runs\n"
-        "  python -m bench backtest --bars 200000\n",
+        "  python -m bench backtest --bars 200000\n"
+        "  python -m bench soak --seconds 300          # does the store level off with a short retention?\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest,soak}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds), "
@@ -63,6 +64,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "backtrader and backtesting.py on the same data",
             description=backtest.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "soak": commands.add_parser(
+            "soak", help="market makers and posted orders for a while with a short retention: the store's "
+            "size over time, and whether it levels off",
+            description=soak.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
     backtest.add_arguments(subparsers["backtest"])
@@ -70,6 +76,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     scrape.add_arguments(subparsers["scrape"])
     strategies.add_arguments(subparsers["strategies"])
     grpc.add_arguments(subparsers["grpc"])
+    soak.add_arguments(subparsers["soak"])
     return parser, subparsers
 
 
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
         modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies, "grpc": grpc,
-                   "backtest": backtest}
+                   "backtest": backtest, "soak": soak}
         plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -4,12 +4,15 @@ table printing."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 
@@ -49,6 +52,19 @@ class Service(ServiceProcess):
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, resp.read()
 
+    def post_json(self, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        """POST ``body`` as JSON with the API token: the status and the decoded answer (an error's
+        too)."""
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the service process (all its threads) has used so far, from
         /proc (Linux); None where that is not available."""
@@ -66,6 +82,14 @@ class Service(ServiceProcess):
             raise BenchError(
                 f"{self.label}: service died (status {self.proc.returncode}); stderr:\n{self.log_tail()}"
             )
+
+
+def retention_configurable() -> bool:
+    """Whether this build's configuration has ``persistence.retention`` (a service ignores the
+    ``TRADING_ENGINE_RETENTION`` variable when its config.yml does not read it)."""
+    from trading_engine.infrastructure.config.settings import PersistenceSettings
+
+    return "retention" in PersistenceSettings.model_fields
 
 
 def exposition_samples(text: str) -> list[Sample]:
@@ -90,6 +114,24 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+_DURATION = re.compile(r"(?P<amount>\d+(?:\.\d+)?)(?P<unit>[smhd])|(?P<zero>0)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> str:
+    """A retention or interval as the service's configuration spells it (``90s``, ``12h``, ``30d``,
+    ``0``), checked here so a typo fails before a service starts."""
+    if _DURATION.fullmatch(text.strip()) is None:
+        raise argparse.ArgumentTypeError(f"must be a duration such as 30s, 5m, 12h or 30d, got {text!r}")
+    return text.strip()
+
+
+def duration_seconds(text: str) -> float:
+    match = _DURATION.fullmatch(text)
+    assert match is not None
+    return 0.0 if match["zero"] else float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -10,12 +10,22 @@ service, so the two figures compare like for like. With ``--rounds`` above 1 the
 and under the same load (a throwaway cluster on this machine, ``synchronous_commit = on``, ``fsync
 = on``); the stores take turns, their order rotating every round. The PostgreSQL server's own CPU
 per order is shown next to the service's.
+
+``--sweep`` runs each store's service twice, side by side in the same run: as above, and with a
+retention sweep active (``persistence.retention`` ``--sweep-retention``, default 10s, swept every
+``--sweep-interval``, default 1s, archive in a directory of its own). Every service is loaded for
+the retention plus a sweep interval before the first round, unrecorded, so from the first round on
+every sweep of the second one has aged orders to archive and delete while it is measured; the
+sweeps and archived rows of the measurement (``retention_sweep_seconds_count``,
+``archive_rows_total``) are printed, and the p50/p99 latency and orders/s of sweep on over sweep off.
+It needs a build whose configuration has ``persistence.retention`` and says so otherwise.
 Target: at least 2,000 acknowledged orders/s with p99 below 25 ms on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -24,18 +34,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.samples import Sample
+
 from bench.common import (
     API_TOKEN,
     BenchError,
     ForeignLoad,
     Service,
     StreamTable,
+    duration,
+    duration_seconds,
     exposition_samples,
     heading,
     median,
     positive_int,
     print_environment,
     ratio,
+    retention_configurable,
     sample_total,
     verdict,
 )
@@ -74,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
                         help="sqlite (default): the SQLite service alone; postgres: a PostgreSQL service "
                              "beside the SQLite one, same load, same run")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also run each store's service with a retention sweep active, side by side, and "
+                             "print the latency ratio of sweep on over sweep off")
+    parser.add_argument("--sweep-retention", type=duration, default="10s",
+                        help="persistence.retention of the sweeping service (default 10s)")
+    parser.add_argument("--sweep-interval", type=duration, default="1s",
+                        help="persistence.retention_sweep_interval of the sweeping service (default 1s)")
     parser.add_argument("--wrk", default="wrk", help="the wrk binary (default: wrk on PATH)")
 
 
@@ -96,11 +118,22 @@ def _non_2xx(result: WrkResult) -> int:
     return 0
 
 
-def _orders_counted(service: Service) -> float:
+def _samples(service: Service) -> list[Sample]:
     status, body = service.get("/api/v1/metrics")
     if status != 200:
         raise BenchError(f"/api/v1/metrics answered {status}")
-    return sample_total(exposition_samples(body.decode()), "orders_total", status="filled")
+    return exposition_samples(body.decode())
+
+
+def _orders_counted(samples: list[Sample]) -> float:
+    return sample_total(samples, "orders_total", status="filled")
+
+
+def _sweeps(samples: list[Sample]) -> tuple[float, float] | None:
+    """Sweeps run and rows archived so far; None when the service has no retention sweep metrics."""
+    if not any(s.name == "retention_sweep_seconds_count" for s in samples):
+        return None
+    return sample_total(samples, "retention_sweep_seconds_count"), sample_total(samples, "archive_rows_total")
 
 
 @dataclass
@@ -110,12 +143,23 @@ class Measured:
     store: str
     service: Service
     server_cpu: Callable[[], float | None] = lambda: None
+    sweep: bool = False  # a retention sweep runs while it is measured
     orders: list[WrkResult] = field(default_factory=list)
     health: list[WrkResult] = field(default_factory=list)
     acked: list[float] = field(default_factory=list)
     server_cpu_us: list[float] = field(default_factory=list)
     counted_before: float = 0.0
     counted: float = 0.0
+    sweeps_before: tuple[float, float] | None = None
+    sweeps: tuple[float, float] | None = None  # sweeps run and rows archived while measured
+
+    @property
+    def label(self) -> str:
+        return self.store + ("+sweep" if self.sweep else "")
+
+    @property
+    def name(self) -> str:
+        return {"sqlite": "SQLite", "postgres": "PostgreSQL"}[self.store] + (", retention sweep on" if self.sweep else "")
 
 
 def _postgres_cpu(cluster: Any) -> Callable[[], float | None]:
@@ -138,10 +182,14 @@ def _postgres_cpu(cluster: Any) -> Callable[[], float | None]:
 
 
 def run(args: argparse.Namespace) -> None:
-    heading("orders: sustained POST /api/v1/orders with durability on")
+    heading("orders: sustained POST /api/v1/orders with durability on"
+            + (", with and without a retention sweep" if args.sweep else ""))
     wrk = find_wrk(args.wrk)
     if wrk is None:
         raise BenchError(wrk_missing_message(args.wrk))
+    if args.sweep and not retention_configurable():
+        raise BenchError("--sweep needs persistence.retention, which this build's configuration does not have: "
+                         "a service would ignore TRADING_ENGINE_RETENTION and sweep nothing")
     print_environment()
     foreign = ForeignLoad()
     env = {
@@ -152,36 +200,51 @@ def run(args: argparse.Namespace) -> None:
         "RISK_LIMIT_THRESHOLD": "1000000000",
     }
     stores = ["sqlite"] if args.store == "sqlite" else ["sqlite", "postgres"]
+    variants = [(store, sweep) for store in stores for sweep in ((False, True) if args.sweep else (False,))]
+    warmup = 3
+    if args.sweep:
+        warmup = math.ceil(duration_seconds(args.sweep_retention) + duration_seconds(args.sweep_interval))
     print(f"service: LOG_LEVEL={args.log_level}, SQLite synchronous={args.synchronous}, metrics on (prometheus)"
           + ("; PostgreSQL: a local throwaway cluster, synchronous_commit=on, fsync=on" if "postgres" in stores else ""))
     print(f"orders: market {args.symbol} {args.quantity}, buy/sell alternating; wrk -t{args.threads} "
           f"-c{args.connections}, {args.duration} s per round; health: {args.health_duration} s per round; "
           f"{args.rounds} round(s)")
+    if args.sweep:
+        print(f"retention sweep: beside each store's service, one with persistence.retention={args.sweep_retention} "
+              f"swept every {args.sweep_interval}; every service warmed up for {warmup} s of orders (unrecorded), so "
+              "every sweep while measured has aged orders to archive and delete")
     cluster = None
     measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as scratch:
         script = Path(scratch) / "orders.lua"
         script.write_text(LUA % {"token": API_TOKEN, "symbol": args.symbol, "quantity": args.quantity})
         try:
-            for store in stores:
+            for store, sweep in variants:
                 store_env = dict(env)
                 server_cpu: Callable[[], float | None] = lambda: None
                 if store == "postgres":
                     from tests.support.postgres import PostgresCluster
 
-                    cluster = PostgresCluster().start()
+                    if cluster is None:
+                        cluster = PostgresCluster().start()
                     store_env.update({"TRADING_ENGINE_DB_BACKEND": "postgres",
                                       "TRADING_ENGINE_DATABASE_URL": cluster.url(),
-                                      "TRADING_ENGINE_DB_SCHEMA": "bench_orders"})
+                                      "TRADING_ENGINE_DB_SCHEMA": "bench_orders" + ("_sweep" if sweep else "")})
                     server_cpu = _postgres_cpu(cluster)
-                service = Service(f"orders-{store}", [sys.executable, "-m", "trading_engine"], store_env)
-                measured.append(Measured(store, service, server_cpu))
-                service.start()
-                service.wait_healthy()
-                _wrk(wrk, f"{service.base_url}/api/v1/orders", args, 3, script)  # warm-up, unrecorded
-                measured[-1].counted_before = _orders_counted(service)
+                if sweep:
+                    store_env.update({"TRADING_ENGINE_RETENTION": args.sweep_retention,
+                                      "TRADING_ENGINE_RETENTION_SWEEP_INTERVAL": args.sweep_interval,
+                                      "TRADING_ENGINE_ARCHIVE_DIR": str(Path(scratch) / f"archive-{store}")})
+                m = Measured(store, Service(f"orders-{store}{'-sweep' if sweep else ''}",
+                                            [sys.executable, "-m", "trading_engine"], store_env), server_cpu, sweep)
+                measured.append(m)
+                m.service.start()
+                m.service.wait_healthy()
+                _wrk(wrk, f"{m.service.base_url}/api/v1/orders", args, warmup, script)  # warm-up, unrecorded
+                samples = _samples(m.service)
+                m.counted_before, m.sweeps_before = _orders_counted(samples), _sweeps(samples)
             print()
-            rows = StreamTable([("round", 5), ("store", 8), ("load", 7), ("req/s", 8), ("acked/s", 8),
+            rows = StreamTable([("round", 5), ("store", 12 if args.sweep else 8), ("load", 7), ("req/s", 8), ("acked/s", 8),
                                 ("p50 ms", 6), ("p90 ms", 6), ("p99 ms", 6), ("CPU us/req", 10),
                                 ("db us/req", 9), ("requests", 9), ("refused", 7)])
             for round_no in range(1, args.rounds + 1):
@@ -210,13 +273,17 @@ def run(args: argparse.Namespace) -> None:
                                 m.server_cpu_us.append(db_us)
                         else:
                             m.health.append(result)
-                        rows.row(round_no, m.store, load, f"{result.requests_per_second:,.0f}",
+                        rows.row(round_no, m.label, load, f"{result.requests_per_second:,.0f}",
                                  f"{acked_rate:,.0f}" if load == "orders" else "-",
                                  fmt_ms(result.latency_ms.get("50%")), fmt_ms(result.latency_ms.get("90%")),
                                  fmt_ms(result.latency_ms.get("99%")), fmt_us(result.cpu_us_per_request),
                                  "-" if db_us is None else f"{db_us:.0f}", f"{result.requests:,}", refused)
             for m in measured:
-                m.counted = _orders_counted(m.service) - m.counted_before
+                samples = _samples(m.service)
+                m.counted = _orders_counted(samples) - m.counted_before
+                after = _sweeps(samples)
+                if after is not None and m.sweeps_before is not None:
+                    m.sweeps = (after[0] - m.sweeps_before[0], after[1] - m.sweeps_before[1])
         finally:
             for m in measured:
                 m.service.stop()
@@ -225,8 +292,11 @@ def run(args: argparse.Namespace) -> None:
 
     for m in measured:
         _summary(m)
-    if len(measured) == 2:
-        sqlite, postgres = measured
+    if args.sweep:
+        _sweep_ratios(measured)
+    plain = [m for m in measured if not m.sweep]
+    if len(plain) == 2:
+        sqlite, postgres = plain
         print()
         print(f"PostgreSQL over SQLite, acknowledged orders/s: {ratio(median(postgres.acked), median(sqlite.acked)):.3f}")
         cpu = median([r.cpu_us_per_request for r in postgres.orders if r.cpu_us_per_request] or [float("nan")])
@@ -240,16 +310,19 @@ def run(args: argparse.Namespace) -> None:
         print(competing)
 
 
+def _order_latency(m: Measured, pct: str) -> float:
+    """The median over rounds of wrk's order latency percentile ``pct`` ("50%", "99%"), in ms."""
+    return median([r.latency_ms.get(pct, float("nan")) for r in m.orders])
+
+
 def _summary(m: Measured) -> None:
     sent = sum(r.requests for r in m.orders)
     refused_total = sum(_non_2xx(r) for r in m.orders)
-    p50 = median([r.latency_ms.get("50%", float("nan")) for r in m.orders])
-    p99 = median([r.latency_ms.get("99%", float("nan")) for r in m.orders])
+    p50, p99 = _order_latency(m, "50%"), _order_latency(m, "99%")
     health_rps = median([r.requests_per_second for r in m.health])
     orders_rps = median(m.acked)
-    name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[m.store]
     print()
-    print(f"[{name}]")
+    print(f"[{m.name}]")
     print(f"acknowledged orders/s (201): {orders_rps:>10,.0f}   (target >= {TARGET_ORDERS_PER_SECOND:,}: "
           f"{verdict(orders_rps >= TARGET_ORDERS_PER_SECOND)})")
     print(f"order latency p50:           {p50:>10.2f} ms")
@@ -266,3 +339,18 @@ def _summary(m: Measured) -> None:
         print(f"PostgreSQL server CPU/order: {median(m.server_cpu_us):>10.0f} us")
     print(f"check: {sent:,} orders sent, {refused_total:,} refused (non-2xx); the service counted "
           f"{m.counted:,.0f} filled orders in orders_total (warm-up excluded)")
+    if m.sweep:
+        if m.sweeps is None:
+            print("WARNING: the service exposes no retention_sweep_seconds: nothing shows that a sweep ran")
+        else:
+            print(f"retention sweep:             {m.sweeps[0]:,.0f} sweeps and {m.sweeps[1]:,.0f} rows archived while "
+                  "measured (health rounds included)")
+
+
+def _sweep_ratios(measured: list[Measured]) -> None:
+    """Each store's service with the sweep over the same store's without, same run."""
+    print()
+    for off, on in ((a, b) for a in measured for b in measured if a.store == b.store and not a.sweep and b.sweep):
+        p50, p99 = (ratio(_order_latency(on, pct), _order_latency(off, pct)) for pct in ("50%", "99%"))
+        print(f"{on.name} over sweep off: order latency p50 {p50:.3f}, p99 {p99:.3f}; acknowledged orders/s "
+              f"{ratio(median(on.acked), median(off.acked)):.3f} (1.0: the sweep costs nothing)")

@@ -296,18 +296,6 @@ class Result:
         return value / self.window if self.window else float("nan")
 
 
-def _post(service: Service, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        f"{service.base_url}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_TOKEN}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
 def _get(service: Service, path: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{service.base_url}{path}", timeout=30) as resp:
         return dict(json.loads(resp.read()))
@@ -326,7 +314,7 @@ def _delete(service: Service, path: str) -> None:
 def _start_backtest(service: Service) -> tuple[str, float, int]:
     """Submit the backtest and wait until its worker reports events: its id, and the time and event
     count of the last answer."""
-    status, body = _post(service, "/api/v1/backtests", BACKTEST)
+    status, body = service.post_json("/api/v1/backtests", BACKTEST)
     if status != 202:
         raise BenchError(f"POST /api/v1/backtests answered {status}: {body}")
     backtest_id = str(body["backtest_id"])
@@ -357,22 +345,31 @@ def backtest_first(args: argparse.Namespace, round_no: int) -> bool:
     return bool(args.with_backtest) and round_no % 2 == 0
 
 
-def _environment(args: argparse.Namespace) -> dict[str, str]:
+def market_maker_environment(*, log_level: str, synchronous: str, tick_interval: float, volatility_bps: float,
+                             instances: int) -> dict[str, str]:
+    """The service's environment for ``instances`` market makers on the simulated feed, with an
+    account and limits that refuse nothing (``bench soak`` runs them too)."""
     return {
-        "LOG_LEVEL": args.log_level, "LOG_FORMAT": "json", "ENVIRONMENT": "testing",
+        "LOG_LEVEL": log_level, "LOG_FORMAT": "json", "ENVIRONMENT": "testing",
         "METRICS_ENABLED": "true", "METRICS_BACKEND": "prometheus", "METRICS_BEARER_TOKEN": "",
-        "TRADING_ENGINE_DB_SYNCHRONOUS": args.synchronous,
-        "MARKET_TICK_INTERVAL_SECONDS": f"{args.tick_interval:g}",
-        "MARKET_VOLATILITY_BPS": f"{args.volatility_bps:g}",
+        "TRADING_ENGINE_DB_SYNCHRONOUS": synchronous,
+        "MARKET_TICK_INTERVAL_SECONDS": f"{tick_interval:g}",
+        "MARKET_VOLATILITY_BPS": f"{volatility_bps:g}",
         # Room for every quote of every instance: nothing is refused for cash or exposure (ETH-BTC
         # buys are paid in BTC).
         "INITIAL_CASH": "USD=1000000000,BTC=1000000",
         "MAX_POSITION_SIZE": "1000000000", "RISK_LIMIT_THRESHOLD": "1000000000",
         # Per instance: a market maker places at most two quotes per tick; it never needs more.
         "STRATEGY_MAX_ORDERS_PER_SECOND": "100", "STRATEGY_MAX_OPEN_ORDERS": "10",
-        "STRATEGIES_MAX_INSTANCES": str(max(100, *args.counts)),
+        "STRATEGIES_MAX_INSTANCES": str(max(100, instances)),
         "STRATEGIES_RESUME_ON_START": "false",
     }
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    return market_maker_environment(log_level=args.log_level, synchronous=args.synchronous,
+                                    tick_interval=args.tick_interval, volatility_bps=args.volatility_bps,
+                                    instances=max(args.counts))
 
 
 def _command(args: argparse.Namespace, count: int, round_no: int, record: Path | None) -> list[str]:
@@ -491,8 +488,8 @@ def run_configuration(args: argparse.Namespace, count: int, round_no: int, scrat
         ids = []
         for n in range(count):
             symbol = args.symbols[n % len(args.symbols)]
-            status, body = _post(service, "/api/v1/strategies/start",
-                                 {"strategy": STRATEGY, "symbol": symbol, "params": {**PARAMS, **args.params}})
+            status, body = service.post_json("/api/v1/strategies/start",
+                                              {"strategy": STRATEGY, "symbol": symbol, "params": {**PARAMS, **args.params}})
             if status != 201:
                 raise BenchError(f"starting instance {n + 1} of {count} answered {status}: {body}")
             ids.append(str(body["strategy_id"]))

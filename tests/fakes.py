@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from trading_engine.domain.decimals import positive
+from trading_engine.domain.ports.disk_space import FreeSpace
 from trading_engine.domain.ports.market_data import Quote
 
 
@@ -59,6 +60,25 @@ class SlowCheck:
     async def is_ready(self) -> bool:
         await asyncio.sleep(self.seconds)
         return True
+
+
+class FakeFreeSpace:
+    """A FreeSpaceProbe whose answer the test sets (``free_bytes``, or ``error`` to raise); counts
+    how often it was asked."""
+
+    GIB = 1024**3
+
+    def __init__(self, free_bytes: int = 100 * GIB, path: str = "/srv/engine/data") -> None:
+        self.free_bytes = free_bytes
+        self.path = path
+        self.error: OSError | None = None
+        self.calls = 0
+
+    def free_space(self) -> FreeSpace:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return FreeSpace(self.path, self.free_bytes)
 
 
 class RecordingMetrics:

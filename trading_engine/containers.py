@@ -31,17 +31,22 @@ from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
 from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
 from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
+from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
+from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
+from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.backtest.service import BacktestService
+from trading_engine.services.disk_guard import DatabaseReadiness, DiskGuard
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
+from trading_engine.services.retention import RetentionSweep
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
@@ -60,6 +65,15 @@ def _liquidity_table(entries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {entry["symbol"]: entry["liquidity"] for entry in entries if entry["liquidity"] is not None}
 
 
+def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
+    """What the disk guard watches: the SQLite file's directory and the archive directory. With
+    PostgreSQL the server's disk is not visible from here: only the archive directory is watched."""
+    archive = [persistence["archive_dir"]]
+    if persistence["backend"] == "postgres":
+        return archive
+    return [str(Path(persistence["db_path"]).parent), *archive]
+
+
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
     """On a replay, readiness waits for the symbols it has data for, not every instrument."""
     return list(files) if source == "replay" else None
@@ -76,7 +90,7 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 async def run_trading(
     store: Any, account: Account, feed: Any, venue: Any, orders: OrderService, portfolio: PortfolioService,
-    metrics: TradingMetrics, strategies: StrategyManager,
+    metrics: TradingMetrics, strategies: StrategyManager, disk_guard: DiskGuard,
 ) -> AsyncIterator[None]:
     """Resource: connect the venue's reports to the order use case and its fills to the strategy
     runtime, open the store, load the account (resting orders go back to the venue), resume the
@@ -84,6 +98,7 @@ async def run_trading(
     venue events, close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
+    orders.add_fill_listener(strategies.count_trade, durable=True)
     if isinstance(feed, ReplayMarketData):
         feed.set_settle(strategies.settled)
     await store.start()
@@ -91,6 +106,7 @@ async def run_trading(
         await account.load()
         metrics.port.add_collect_hook(portfolio.refresh_gauges)
         metrics.port.add_collect_hook(strategies.refresh_gauges)
+        metrics.port.add_collect_hook(disk_guard.refresh)
         metrics.breaker(account.breaker.is_open)
         # Strategies resume before the first price: no fill of theirs can come before they do.
         await strategies.start_runtime()
@@ -105,6 +121,19 @@ async def run_trading(
             await orders.drain()
     finally:
         await store.stop()
+
+
+async def run_retention(sweep: RetentionSweep, trading: Any = None) -> AsyncIterator[RetentionSweep]:
+    """Resource: the retention sweep in the background while trading runs (after ``trading``
+    started, stopped before it stops)."""
+    await sweep.start()
+    task = asyncio.create_task(sweep.run(), name="retention-sweep")
+    try:
+        yield sweep
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        sweep.close()
 
 
 async def run_backtests(service: BacktestService) -> AsyncIterator[None]:
@@ -146,6 +175,8 @@ class Container(containers.DeclarativeContainer):
         simulated=providers.Singleton(SystemClock),
         replay=replay.provided.clock,
     )
+    # Time on this machine, also on a replay (whose clock is the data's).
+    wall_clock = providers.Singleton(SystemClock)
 
     identity = providers.Singleton(
         ServiceIdentity,
@@ -204,6 +235,7 @@ class Container(containers.DeclarativeContainer):
     )
     market_view = providers.Singleton(
         MarketView, market_data, instruments, clock, stale_after_seconds=config.market.stale_after_seconds,
+        reporting_currency=config.account.reporting_currency,
         watched=providers.Callable(_replayed_symbols, config.market.source, config.market.replay_files),
     )
     venue = providers.Singleton(
@@ -223,6 +255,13 @@ class Container(containers.DeclarativeContainer):
         ),
         postgres=providers.Singleton(PostgresTradingStore, config.persistence.url, config.persistence.schema_name),
     )
+    # New orders are refused while the local data directory's disk is nearly full.
+    free_space_probe = providers.Singleton(
+        LocalFreeSpace, providers.Callable(_local_data_directories, config.persistence)
+    )
+    disk_guard = providers.Singleton(
+        DiskGuard, free_space_probe, wall_clock, guarded_metrics, min_free_bytes=config.persistence.min_free_bytes
+    )
     risk_limits = providers.Singleton(
         RiskLimits,
         max_order_notional=config.risk.max_order_notional,
@@ -240,6 +279,12 @@ class Container(containers.DeclarativeContainer):
         initial_cash=config.account.initial_cash,
         fee_bps=config.venue.fee_bps,
     )
+    # What a 404 for an unknown order id says: finished orders older than the retention are archived.
+    archive_hint = providers.Singleton(
+        ArchiveHint,
+        retention=config.persistence.retention,
+        archive_dir=config.persistence.archive_dir,
+    )
     order_service = providers.Singleton(
         OrderService,
         account,
@@ -251,6 +296,8 @@ class Container(containers.DeclarativeContainer):
         limits=risk_limits,
         fee_bps=config.venue.fee_bps,
         slippage_bps=config.venue.slippage_bps,
+        archive_hint=archive_hint,
+        disk_guard=disk_guard,
     )
     risk_service = providers.Singleton(
         RiskService, account, order_service, market_view, clock, trading_metrics, risk_limits
@@ -303,7 +350,22 @@ class Container(containers.DeclarativeContainer):
         portfolio=portfolio_service,
         metrics=trading_metrics,
         strategies=strategy_manager,
+        disk_guard=disk_guard,
     )
+
+    # -- retention: finished orders older than persistence.retention go to the archive files ------
+    order_archive = providers.Singleton(GzipCsvArchive, config.persistence.archive_dir)
+    retention_sweep = providers.Singleton(
+        RetentionSweep,
+        trading_store,
+        order_archive,
+        clock,
+        guarded_metrics,
+        retention=config.persistence.retention,
+        interval=config.persistence.retention_sweep_interval,
+        batch_size=config.persistence.retention_batch_size,
+    )
+    retention = providers.Resource(run_retention, retention_sweep, trading=trading)
 
     # -- backtests submitted through the API: worker processes, records on disk -----------------
     backtest_store = providers.Singleton(FileBacktestStore, config.backtests.results_dir)
@@ -313,7 +375,7 @@ class Container(containers.DeclarativeContainer):
         backtest_store,
         backtest_worker,
         guarded_metrics,  # a failing metrics backend never fails a backtest
-        clock=providers.Singleton(SystemClock),  # a backtest's own times are wall times, even on a replay
+        clock=wall_clock,  # a backtest's own times are wall times, even on a replay
         check_strategy=strategy_manager.provided.check,
         data_dir=config.backtests.data_dir,
         max_concurrent=config.backtests.max_concurrent,
@@ -325,7 +387,7 @@ class Container(containers.DeclarativeContainer):
     # Readiness checks by name; components add theirs here.
     readiness_checks = providers.Dict(
         lifecycle=lifecycle,
-        database=trading_store,
+        database=providers.Singleton(DatabaseReadiness, trading_store, disk_guard),
         market_data=market_view,
     )
 

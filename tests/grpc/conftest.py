@@ -68,13 +68,17 @@ def grpc_overrides(port: int, extra: dict[str, Any] | None = None) -> dict[str, 
 
 @pytest.fixture
 def start_grpc(make_container: Callable[..., Container], make_client: Callable[..., Any]) -> Any:
-    async def start(overrides: dict[str, Any] | None = None) -> GrpcApi:
+    async def start(overrides: dict[str, Any] | None = None,
+                    setup: Callable[[Container], None] | None = None) -> GrpcApi:
+        """``setup`` overrides more providers of the container before it starts."""
         port = free_port()
         container = make_container(grpc_overrides(port, overrides))
         clock = FakeClock()
         market = ScriptedMarketData(clock, OPENING)
         container.clock.override(providers.Object(clock))
         container.market_data.override(providers.Object(market))
+        if setup is not None:
+            setup(container)
         http = await make_client(container)  # starts the container's resources, gRPC included
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         return GrpcApi(container, http, channel, port, clock, market)

@@ -3,10 +3,14 @@ from both transports."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
+from dependency_injector import providers
 
 from tests.conftest import AUTH as HTTP_AUTH
 from tests.grpc.conftest import AUTH, GrpcApi, details, refused
+from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.v1 import risk_pb2
 from trading_engine.v1 import trading_pb2 as pb
 
@@ -135,3 +139,17 @@ async def test_the_store_failing_is_unavailable(api: GrpcApi) -> None:
     error = await refused(api.trading.PlaceOrder(buy(), metadata=AUTH))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert details(error)[0].reason == "store_unavailable"
+
+
+async def test_get_order_of_an_unknown_id_with_a_retention_points_to_the_archive(start_grpc) -> None:
+    def retention(container) -> None:
+        container.archive_hint.override(providers.Object(ArchiveHint(timedelta(days=30), "./data/archive")))
+
+    api = await start_grpc(setup=retention)
+    try:
+        missing = await refused(api.trading.GetOrder(pb.GetOrderRequest(order_id="ord_aged_out")))
+        assert missing.code() == grpc.StatusCode.NOT_FOUND
+        assert missing.details().startswith("order 'ord_aged_out' not found; orders that finished")
+        assert "more than 30d ago" in missing.details() and "./data/archive" in missing.details()
+    finally:
+        await api.channel.close()

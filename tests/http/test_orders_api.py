@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from decimal import Decimal
+
+from dependency_injector import providers
 
 from tests.conftest import AUTH
 from tests.http.trading_api import (
@@ -19,6 +22,7 @@ from tests.http.trading_api import (
     pnl,
     script_market,
 )
+from trading_engine.services.archive_hint import ArchiveHint
 
 FEE_RATE = Decimal(10) / Decimal(10000)  # venue.fee_bps 10
 DECIMAL_FIELDS = ("quantity", "filled_quantity", "remaining_quantity", "filled_notional", "fees")
@@ -352,3 +356,20 @@ def _strings(value, path: str = ""):
             yield from _strings(item, f"{path}[{index}]")
     elif isinstance(value, str):
         yield path, value
+
+
+async def test_an_unknown_order_id_with_a_retention_points_to_the_archive(make_container, make_client) -> None:
+    container = make_container()
+    container.archive_hint.override(providers.Object(ArchiveHint(timedelta(hours=12), "/srv/engine/archive")))
+    client = await make_client(container)
+    for resp in (
+        await client.get(f"{ORDERS}/ord_aged_out"),
+        await client.get(f"{ORDERS}/ord_aged_out/fills"),
+        await client.delete(f"{ORDERS}/ord_aged_out", headers=AUTH),
+    ):
+        error = await expect_error(resp, 404, "not_found")
+        assert error["message"].startswith("order 'ord_aged_out' not found; orders that finished")
+        assert "more than 12h ago" in error["message"] and "/srv/engine/archive" in error["message"]
+    # An order the store holds is read as before.
+    order = await place_ok(client)
+    assert (await get_json(client, f"{ORDERS}/{order['order_id']}"))["order_id"] == order["order_id"]

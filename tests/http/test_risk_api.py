@@ -59,8 +59,11 @@ async def test_status_shows_stale_market_data(make_container, make_client) -> No
     client = await make_client(container)
     clock.advance(7)
     status = await get_json(client, STATUS)
-    for entry in status["market_data"].values():
-        assert entry == {"fresh": False, "age_seconds": 7.0}
+    assert status["market_data"] == {
+        "BTC-USD": {"fresh": False, "age_seconds": 7.0, "stale_pricing": ["BTC-USD"]},
+        "ETH-USD": {"fresh": False, "age_seconds": 7.0, "stale_pricing": ["ETH-USD"]},
+        "ETH-BTC": {"fresh": False, "age_seconds": 7.0, "stale_pricing": ["ETH-BTC", "BTC-USD"]},
+    }
 
 
 async def test_trip_cancels_resting_orders_and_rejects_new_ones_until_reset(client) -> None:

@@ -191,7 +191,7 @@ async def test_an_older_schema_is_migrated_forward(postgres_cluster: PostgresClu
     with capture_logs() as logs:
         await store.start()
     try:
-        assert [line["schema_version"] for line in logs if line["event"] == "store_schema_migrated"] == [2]
+        assert [line["schema_version"] for line in logs if line["event"] == "store_schema_migrated"] == [2, 3]
         assert await store.get_order("o-1") == order
         assert await store.fills_for_strategy("s-1") == fills  # filled in from the stored fills
     finally:

@@ -99,7 +99,7 @@ async def test_its_strategy_records_and_their_fills_read_back(store: SqliteTradi
     assert [fill.to_dict() for fill in await store.fills_for_strategy("s-1")] == strategy_fills
 
 
-async def test_it_takes_new_writes_without_a_migration(store: SqliteTradingStore) -> None:
+async def test_it_is_migrated_to_version_3_and_takes_new_writes(store: SqliteTradingStore) -> None:
     state = await store.load_state()
     assert state is not None
     (resting, *_rest) = state.open_orders
@@ -119,5 +119,8 @@ async def test_it_takes_new_writes_without_a_migration(store: SqliteTradingStore
     again = await store.load_state()
     assert again is not None and resting.order_id not in [o.order_id for o in again.open_orders]
     assert [cash for cash in again.cash if cash.currency == "USD"] == [CashBalance("USD", Decimal("1.50"))]
-    assert query(store.path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    # Version 3 adds the retention's index and table, and the file is rebuilt once with incremental
+    # auto-vacuum (the reads above are of the migrated file).
+    assert query(store.path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    assert query(store.path, "PRAGMA auto_vacuum") == [(2,)]
     assert isinstance((await store.list_orders(OrderQuery(limit=1))).orders[0], Order)

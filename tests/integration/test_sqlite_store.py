@@ -87,13 +87,15 @@ async def test_first_start_creates_the_directory_the_file_and_a_versioned_schema
 ) -> None:
     assert db_path.is_file()
     versions = query(db_path, "SELECT version, applied_at FROM schema_version ORDER BY version")
-    assert [version for version, _ in versions] == [1, 2] and sqlite_module.SCHEMA_VERSION == 2
+    assert [version for version, _ in versions] == [1, 2, 3] and sqlite_module.SCHEMA_VERSION == 3
     assert all(datetime.fromisoformat(applied_at).tzinfo is not None for _, applied_at in versions)
     assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
     names = {name for (name,) in query(db_path, "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")}
     assert {"orders", "fills", "positions", "cash", "breaker", "account", "strategies", "schema_version"} <= names
     assert {"orders_status_seq", "orders_symbol_seq", "orders_strategy_seq", "fills_order_seq"} <= names
     assert {"strategies_status_created", "fills_strategy_seq"} <= names
+    assert {"orders_aged", "folded_fills"} <= names
+    assert query(db_path, "PRAGMA auto_vacuum") == [(2,)]  # incremental: freed pages can be returned
     assert connections.writer is not None
     assert connections.writer.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     assert connections.writer.execute("PRAGMA foreign_keys").fetchone() == (1,)
@@ -155,7 +157,7 @@ async def test_everything_committed_is_there_after_a_restart(db_path: Path) -> N
         [(balance, reserved)] = query(db_path, "SELECT balance, reserved FROM cash WHERE currency = 'USD'")
         assert (balance, reserved) == (portfolio.to_dict()["cash"]["USD"], "1234.5678")
         # Not applied twice.
-        assert query(db_path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        assert query(db_path, "SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     finally:
         await second.stop()
 
@@ -171,7 +173,7 @@ async def test_a_file_from_a_newer_version_is_refused_by_name(db_path: Path) -> 
     with pytest.raises(IncompatibleSchema) as caught:
         await newer.start()
     message = str(caught.value)
-    assert "schema version 7" in message and "version 2" in message and str(db_path) in message
+    assert "schema version 7" in message and "version 3" in message and str(db_path) in message
     assert not await newer.is_ready()
     await newer.stop()
 
@@ -284,8 +286,8 @@ async def test_a_version_1_file_is_migrated_to_version_2_and_finds_fills_by_stra
         store = SqliteTradingStore(db_path)
         await store.start()
     try:
-        assert [entry["schema_version"] for entry in logs if entry["event"] == "store_schema_migrated"] == [2]
-        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert [entry["schema_version"] for entry in logs if entry["event"] == "store_schema_migrated"] == [2, 3]
+        assert [v for (v,) in query(db_path, "SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
         assert await store.fills_for_strategy("s-a") == a_fills
         assert await store.fills_for_strategy("s-b") == by_id["o-b1"][1]
         assert query(db_path, "SELECT count(*) FROM fills WHERE strategy_id IS NULL") == [(2,)]  # o-manual's

@@ -1,9 +1,10 @@
 """The engine's container over fakes: no HTTP, no files, no random feed.
 
 ``build_engine`` builds the container with ``create_container`` (the settings as config
-overrides) and overrides only the I/O seams: a ``FakeClock``, ``ScriptedMarketData`` (quotes the
-test pushes, stamped by the clock), the ``InMemoryTradingStore`` and ``RecordingMetrics`` as the
-metrics port. It then runs the container's own ``trading`` resource (``run_trading``: listeners,
+overrides) and overrides only the I/O seams: a ``FakeClock`` (also as the wall clock),
+``ScriptedMarketData`` (quotes the test pushes, stamped by the clock), the ``InMemoryTradingStore``,
+``RecordingMetrics`` as the metrics port and a ``FakeFreeSpace`` probe with room to spare
+(``Engine.disk``). It then runs the container's own ``trading`` resource (``run_trading``: listeners,
 store, account load, collect hooks, strategy runtime, then the feed, whose start publishes the
 opening quotes); ``Engine.close`` shuts the resource down. Order ids are ``ord-1``, ``ord-2``,
 ... and fill ids ``fil-1``, ... so a test can name an order whose placement failed.
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from tests.fakes import FakeClock, RecordingMetrics, ScriptedMarketData
+from tests.fakes import FakeClock, FakeFreeSpace, RecordingMetrics, ScriptedMarketData
 from trading_engine.containers import Container, create_container
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Order
@@ -68,6 +69,7 @@ class Engine:
     recorded: RecordingMetrics
     metrics: TradingMetrics
     strategies: StrategyManager
+    disk: FakeFreeSpace
 
     async def place(self, symbol: str, side: str, quantity: str, limit_price: str | None = None,
                     **extra: object) -> Order:
@@ -147,10 +149,13 @@ def engine_container(
     settings: Mapping[str, Any], *, clock: FakeClock, market: ScriptedMarketData,
     store: InMemoryTradingStore, metrics_port: RecordingMetrics,
 ) -> Container:
-    """``create_container`` with ``settings``; the clock, market data, store and metrics port
-    replaced by the fakes given; ids counted from 1."""
+    """``create_container`` with ``settings``; the clock (and wall clock), market data, store and
+    metrics port replaced by the fakes given, the free-space probe by a ``FakeFreeSpace``; ids
+    counted from 1."""
     container = create_container(overrides=settings)
     container.clock.override(providers.Object(clock))
+    container.wall_clock.override(providers.Object(clock))
+    container.free_space_probe.override(providers.Object(FakeFreeSpace()))
     container.market_data.override(providers.Object(market))
     container.trading_store.override(providers.Object(store))
     container.metrics_port.override(providers.Object(metrics_port))
@@ -177,6 +182,7 @@ async def start_engine(container: Container) -> Engine:
         recorded=container.metrics_port(),
         metrics=container.trading_metrics(),
         strategies=container.strategy_manager(),
+        disk=container.free_space_probe(),
     )
 
 

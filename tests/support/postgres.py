@@ -116,7 +116,7 @@ class PostgresSchema:
             f'CREATE OR REPLACE FUNCTION "{self.name}".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ '
             "BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; "
             "END $$",
-            *(f'CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON "{self.name}".{t} '
+            *(f'CREATE TRIGGER refuse BEFORE INSERT OR UPDATE OR DELETE ON "{self.name}".{t} '
               f'FOR EACH ROW EXECUTE FUNCTION "{self.name}".refuse()' for t in tables),
         )
 

@@ -55,6 +55,7 @@ class ServiceProcess:
             "ENVIRONMENT": "testing",
             "PYTHONUNBUFFERED": "1",
             "TRADING_ENGINE_DB_PATH": os.path.join(self._scratch, "trading.db"),
+            "TRADING_ENGINE_ARCHIVE_DIR": os.path.join(self._scratch, "archive"),
             **(env or {}),
         }
         self.cwd = cwd or REPO_ROOT

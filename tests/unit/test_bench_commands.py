@@ -9,10 +9,11 @@ import sys
 import pytest
 
 from bench.__main__ import build_parser
+from bench.soak import Row, duration_seconds, judge
 from bench.strategies import backtest_first
 from tests.support.process import REPO_ROOT
 
-COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest")
+COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest", "soak")
 
 
 def test_the_bench_command_lists_every_benchmark() -> None:
@@ -42,3 +43,44 @@ def test_the_backtest_window_comes_first_in_every_other_round() -> None:
     with_backtest = subparsers["strategies"].parse_args(["--with-backtest", "--rounds", "4"])
     assert [backtest_first(with_backtest, n) for n in (1, 2, 3, 4)] == [False, True, False, True]
     assert not any(backtest_first(subparsers["strategies"].parse_args([]), n) for n in (1, 2, 3, 4))
+
+
+def test_the_soak_benchmark_takes_a_retention_as_the_service_spells_it() -> None:
+    _parser, subparsers = build_parser()
+    args = subparsers["soak"].parse_args(["--seconds", "30", "--retention", "90s", "--sweep-interval", "2s",
+                                          "--backend", "postgres"])
+    assert (args.seconds, args.retention, args.sweep_interval, args.backend) == (30, "90s", "2s", "postgres")
+    assert [duration_seconds(text) for text in ("90s", "5m", "12h", "30d", "0", "1.5s")] == [
+        90, 300, 43_200, 2_592_000, 0, 1.5]
+    for wrong in ("30 days", "30"):  # a unit is needed, as the service's configuration needs one
+        with pytest.raises(SystemExit):
+            subparsers["soak"].parse_args(["--retention", wrong])
+
+
+def _rows(sizes: list[int], orders_per_row: int = 1000, interval: float = 10.0) -> list[Row]:
+    return [Row(elapsed=i * interval, acked=i * orders_per_row, size=size, size_metric=None, orders=0, fills=0,
+                archive=0, archived=None, sweeps=None, rows_metric=None) for i, size in enumerate(sizes)]
+
+
+def test_the_soak_verdict_compares_the_last_third_with_the_growth_before_the_retention() -> None:
+    # 1 KiB per order until the 40 s warm-up ends, then flat: levels off.
+    flat = judge(_rows([0, 1024_000, 2048_000, 3072_000, 4096_000, 4100_000, 4096_000, 4104_000, 4100_000,
+                        4102_000, 4101_000, 4103_000, 4102_000]), warmup_seconds=40)
+    assert flat is not None and flat.levels_off
+    assert flat.warmup.per_order == 1024 and flat.last.orders == 3000
+    # Still growing at half the rate: missed.
+    growing = judge(_rows([0, 1024_000, 2048_000, 3072_000, 4096_000, 4608_000, 5120_000, 5632_000, 6144_000,
+                           6656_000, 7168_000, 7680_000, 8192_000]), warmup_seconds=40)
+    assert growing is not None and not growing.levels_off
+    assert growing.last.per_order == 512
+    # Fewer than four rows after the warm-up: no verdict.
+    assert judge(_rows([0, 1024_000, 2048_000, 3072_000, 4096_000, 4100_000, 4100_000]), warmup_seconds=40) is None
+
+
+def test_the_orders_benchmark_takes_a_retention_sweep() -> None:
+    _parser, subparsers = build_parser()
+    args = subparsers["orders"].parse_args(["--sweep", "--sweep-retention", "20s", "--sweep-interval", "2s"])
+    assert (args.sweep, args.sweep_retention, args.sweep_interval) == (True, "20s", "2s")
+    assert subparsers["orders"].parse_args([]).sweep is False
+    with pytest.raises(SystemExit):
+        subparsers["orders"].parse_args(["--sweep-retention", "soon"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -82,6 +83,13 @@ def test_environment_overrides_interpolate(monkeypatch: pytest.MonkeyPatch) -> N
         ("MAX_ORDER_NOTIONAL", "0", "risk.max_order_notional", "a decimal number greater than 0"),
         ("MARKET_SEED", "1.5", "market.seed", "an integer from 0 to"),
         ("HOST", "", "http.host", "must be non-empty printable text of at most 253 characters"),
+        ("TRADING_ENGINE_RETENTION", "30 days", "persistence.retention", "a duration such as 90s, 15m, 12h or 30d"),
+        ("TRADING_ENGINE_RETENTION", "-1d", "persistence.retention", "or 0 (keeps everything)"),
+        ("TRADING_ENGINE_RETENTION", "3651d", "persistence.retention", "at most 3650d"),
+        ("TRADING_ENGINE_RETENTION_SWEEP_INTERVAL", "0", "persistence.retention_sweep_interval", "greater than 0"),
+        ("TRADING_ENGINE_RETENTION_SWEEP_INTERVAL", "2d", "persistence.retention_sweep_interval", "at most 1d"),
+        ("TRADING_ENGINE_RETENTION_BATCH_SIZE", "0", "persistence.retention_batch_size", "integer from 1 to 10000"),
+        ("TRADING_ENGINE_ARCHIVE_DIR", "", "persistence.archive_dir", "non-empty printable text"),
     ],
 )
 def test_bad_values_name_key_env_value_and_what_is_allowed(
@@ -99,6 +107,25 @@ def test_bad_values_name_key_env_value_and_what_is_allowed(
 
 def instance_notices(container) -> tuple:
     return tuple(n for n in container.startup_notices() if n["event"] == "instance_name_normalised")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("30d", timedelta(days=30)), ("12h", timedelta(hours=12)), ("90s", timedelta(seconds=90)),
+     ("15M", timedelta(minutes=15)), ("1.5h", timedelta(minutes=90)), ("0", timedelta(0))],
+)
+def test_the_retention_is_a_duration_and_0_keeps_everything(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: timedelta
+) -> None:
+    monkeypatch.setenv("TRADING_ENGINE_RETENTION", value)
+    persistence = create_container().config()["persistence"]
+    assert persistence["retention"] == expected
+    assert (persistence["archive_dir"], persistence["retention_sweep_interval"]) == ("./data/archive", timedelta(seconds=60))
+    assert persistence["retention_batch_size"] == 256
+
+
+def test_the_default_retention_is_30_days() -> None:
+    assert create_container().config()["persistence"]["retention"] == timedelta(days=30)
 
 
 def test_mixed_case_instance_name_is_normalised_with_a_notice(monkeypatch: pytest.MonkeyPatch) -> None:

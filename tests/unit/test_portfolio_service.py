@@ -92,7 +92,7 @@ async def test_refresh_gauges_sets_the_portfolio_and_market_gauges(make_engine) 
     await engine.place("BTC-USD", "sell", "0.04")  # at 49,990: realizes (49990 - 50010) * 0.04 = -0.8
     engine.market.push("BTC-USD", "51000")
     engine.clock.advance(2.5)
-    hook, _strategies = engine.recorded.hooks  # registered by run_trading; the scrape runs them
+    hook, _strategies, _disk_guard = engine.recorded.hooks  # registered by run_trading; the scrape runs them
     engine.recorded.calls.clear()
     hook()
 

@@ -91,7 +91,7 @@ class Check:
     marks: dict[str, Decimal] = field(default_factory=lambda: dict(MARKS))
     limits: RiskLimits = LIMITS
     breaker_open: bool = False
-    market_data_fresh: bool = True
+    stale: set[str] = field(default_factory=set)  # symbols whose price is stale
     open_orders: Sequence[Order] = ()
     fee_bps: Decimal = D(10)
     slippage_bps: Decimal = D(5)
@@ -104,7 +104,7 @@ class Check:
             self.marks,
             self.limits,
             breaker_open=self.breaker_open,
-            market_data_fresh=self.market_data_fresh,
+            is_fresh=lambda symbol: symbol not in self.stale,
             open_orders=self.open_orders,
             fee_bps=self.fee_bps,
             slippage_bps=self.slippage_bps,
@@ -151,8 +151,22 @@ def test_price_off_tick_for_limit_orders() -> None:
 
 
 def test_market_data_stale() -> None:
-    message = rejected(Check(market_data_fresh=False).run(order("1")), R.MARKET_DATA_STALE)
-    assert "market data for BTC-USD is stale" in message
+    message = rejected(Check(stale={"BTC-USD"}).run(order("1")), R.MARKET_DATA_STALE)
+    assert message == "market data for BTC-USD is stale; orders are accepted only while prices are fresh"
+    assert Check(stale={"ETH-USD", "ETH-BTC"}).run(order("1")).accepted  # other symbols' prices
+
+
+def test_a_stale_conversion_price_rejects_an_order_quoted_in_another_currency() -> None:
+    eth_btc = order("1", symbol="ETH-BTC", side="sell", price="0.06")
+    message = rejected(Check(stale={"BTC-USD"}).run(eth_btc), R.MARKET_DATA_STALE)
+    assert message == (
+        "market data for BTC-USD is stale (BTC-USD converts BTC into USD to value ETH-BTC); "
+        "orders are accepted only while prices are fresh"
+    )
+    both = rejected(Check(stale={"BTC-USD", "ETH-BTC"}).run(eth_btc), R.MARKET_DATA_STALE)
+    assert both.startswith("market data for ETH-BTC and BTC-USD are stale (BTC-USD converts BTC")
+    assert Check(stale={"ETH-USD"}).run(eth_btc).accepted
+    assert Check().run(eth_btc).accepted
 
 
 @pytest.mark.parametrize(
@@ -304,7 +318,7 @@ def test_the_first_failing_check_wins_in_the_documented_order() -> None:
         instruments={},
         limits=RiskLimits(small, small, small),
         breaker_open=True,
-        market_data_fresh=False,
+        stale={"BTC-USD"},
     )
     request = {"quantity": "0.0055", "price": "50000.005"}
     fixes = [
@@ -313,7 +327,7 @@ def test_the_first_failing_check_wins_in_the_documented_order() -> None:
         lambda: request.update(quantity="0.0155"),
         lambda: request.update(quantity="3"),
         lambda: request.update(price="50000"),
-        lambda: setattr(check, "market_data_fresh", True),
+        lambda: check.stale.clear(),
         lambda: setattr(check, "limits", RiskLimits(big, small, small)),
         lambda: setattr(check, "limits", RiskLimits(big, big, small)),
         lambda: setattr(check, "limits", RiskLimits(big, big, big)),

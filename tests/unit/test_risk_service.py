@@ -251,6 +251,7 @@ async def test_status_reports_limits_utilisation_breaker_and_freshness(engine: E
     assert utilisation["open_orders"] == 1
     assert status["circuit_breaker"]["is_open"] is False
     assert status["market_data"] == {
-        "BTC-USD": {"fresh": True, "age_seconds": 2.0}, "ETH-USD": {"fresh": True, "age_seconds": 2.0},
+        "BTC-USD": {"fresh": True, "age_seconds": 2.0, "stale_pricing": []},
+        "ETH-USD": {"fresh": True, "age_seconds": 2.0, "stale_pricing": []},
     }
     assert isinstance(D(status["utilisation"]["gross_exposure"]), Decimal)

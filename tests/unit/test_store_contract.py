@@ -21,7 +21,7 @@ from trading_engine.domain.decimals import plain
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, Portfolio, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, StoredState, TradingStore
 from trading_engine.domain.risk import CircuitBreaker
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
@@ -764,3 +764,153 @@ async def test_a_stopped_store_refuses_strategy_reads(harness: Harness) -> None:
     for read in (store.get_strategy("s-1"), store.list_strategies(), store.fills_for_strategy("s-1")):
         with pytest.raises(StoreUnavailable, match="not running"):
             await read
+
+
+# -- retention: finished orders leave the store -----------------------------------------------------
+
+
+async def _orders_in_every_status(store: TradingStore) -> dict[OrderStatus, tuple[Order, list[Any]]]:
+    """One order per status, each updated a second after the previous one's creation."""
+    made = {}
+    for index, status in enumerate(OrderStatus):
+        made[status] = make_order(
+            f"o-{status.value}", status, client_order_id=f"c-{status.value}", strategy_id="s-1", seconds=index
+        )
+    for order, fills in made.values():
+        await store.commit(order_change(order, fills))
+    return made
+
+
+TERMINAL = [status for status in OrderStatus if status.is_terminal]
+
+
+async def test_aged_orders_are_the_finished_ones_updated_before_the_cutoff_oldest_first(store: TradingStore) -> None:
+    made = await _orders_in_every_status(store)
+    aged = await store.aged_orders(at(3600), 100)
+    expected = sorted((made[status][0] for status in TERMINAL), key=lambda o: (o.updated_at, o.order_id))
+    assert [item.order for item in aged] == expected
+    for item in aged:
+        assert [f.to_dict() for f in item.fills] == [f.to_dict() for f in made[item.order.status][1]]
+    # The cutoff is exclusive and the limit bounds the batch.
+    filled = made[OrderStatus.FILLED][0]
+    before_filled = await store.aged_orders(filled.updated_at, 100)
+    assert filled not in [item.order for item in before_filled]
+    assert all(item.order.updated_at < filled.updated_at for item in before_filled)
+    assert [item.order for item in await store.aged_orders(at(3600), 2)] == expected[:2]
+    assert await store.aged_orders(at(-1), 100) == []
+
+
+async def test_deleted_orders_and_their_fills_are_gone_and_the_account_is_untouched(store: TradingStore) -> None:
+    account = account_change(trading_portfolio())
+    await store.commit(account)
+    made = await _orders_in_every_status(store)
+    before = await store.load_state()
+    ids = [order.order_id for order, _fills in made.values()]  # open ones too: they must stay
+
+    assert await store.delete_orders(ids) == len(TERMINAL)
+
+    for status, (order, fills) in made.items():
+        if status.is_terminal:
+            assert await store.get_order(order.order_id) is None
+            assert await store.get_order_by_client_id(f"c-{status.value}") is None
+            assert await store.fills_for_order(order.order_id) == []
+        else:
+            assert await store.get_order(order.order_id) == order
+            assert await store.fills_for_order(order.order_id) == fills
+    kept = [order.order_id for status, (order, _f) in made.items() if not status.is_terminal]
+    assert (await store.list_orders(OrderQuery())).orders == tuple(
+        made[status][0] for status in reversed(list(OrderStatus)) if not status.is_terminal
+    )
+    assert [f.order_id for f in await store.fills_for_strategy("s-1")] == [
+        f.order_id for f in made[OrderStatus.PARTIALLY_FILLED][1]
+    ]
+    assert await store.load_state() == before  # cash, positions, account, open orders: as they were
+    assert await store.aged_orders(at(3600), 100) == []
+    assert await store.delete_orders(ids) == 0  # again: nothing left to delete
+    stats = await store.stats()
+    assert (stats.orders, stats.fills, stats.open_orders) == (len(kept), 2, 2)
+
+
+async def test_a_client_order_id_of_a_deleted_order_names_a_new_order(store: TradingStore) -> None:
+    old, fills = make_order("o-old", OrderStatus.FILLED, client_order_id="retry-me")
+    await store.commit(order_change(old, fills))
+    await store.delete_orders(["o-old"])
+    new, new_fills = make_order("o-new", OrderStatus.FILLED, client_order_id="retry-me", seconds=10)
+    await store.commit(order_change(new, new_fills))
+    assert await store.get_order_by_client_id("retry-me") == new
+
+
+async def test_folded_fills_are_stored_with_the_deletion_and_replaced_by_later_ones(store: TradingStore) -> None:
+    order, fills = make_order("o-1", OrderStatus.FILLED, strategy_id="s-1")
+    await store.commit(order_change(order, fills))
+    position = Position("BTC-USD")
+    for fill in fills:
+        position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
+    first = FoldedFills("s-1", position.snapshot, trades=2, closing_fills=0, winning_fills=0)
+    assert await store.folded_fills(["s-1", "s-2"]) == {}
+
+    assert await store.delete_orders(["o-1"], [first]) == 1
+    stored = await store.folded_fills(["s-1", "s-2"])
+    assert stored == {"s-1": first} and stored["s-1"].to_dict() == first.to_dict()
+
+    later = replace(first, trades=5, closing_fills=1, winning_fills=1)
+    assert await store.delete_orders([], [later]) == 0
+    assert await store.folded_fills(["s-1"]) == {"s-1": later}
+
+
+async def test_stats_count_rows_and_name_the_oldest_finished_update(store: TradingStore) -> None:
+    empty = await store.stats()
+    assert (empty.orders, empty.fills, empty.open_orders, empty.oldest_terminal_update) == (0, 0, 0, None)
+    made = await _orders_in_every_status(store)
+    stats = await store.stats()
+    assert stats.orders == len(OrderStatus)
+    assert stats.fills == sum(len(fills) for _o, fills in made.values())
+    assert stats.open_orders == 2
+    assert stats.oldest_terminal_update == min(made[status][0].updated_at for status in TERMINAL)
+    assert (stats.size_bytes is None) == isinstance(store, InMemoryTradingStore)
+    assert stats.size_bytes is None or stats.size_bytes > 0
+
+
+async def test_a_failed_deletion_changes_nothing_and_the_store_keeps_taking_commits(harness: Harness) -> None:
+    store = harness.store
+    order, fills = make_order("o-1", OrderStatus.FILLED, strategy_id="s-1")
+    await store.commit(order_change(order, fills))
+    folded = FoldedFills("s-1", Position("BTC-USD").snapshot, trades=2)
+    await harness.writable(False)
+    with pytest.raises(StoreUnavailable, match="could not delete aged orders"):
+        await store.delete_orders(["o-1"], [folded])
+    await harness.writable(True)
+
+    assert await store.get_order("o-1") == order and await store.fills_for_order("o-1") == fills
+    assert await store.folded_fills(["s-1"]) == {}
+    assert await store.is_ready()  # not failed: a deletion that did not happen leaves memory right
+    later, later_fills = make_order("o-2", OrderStatus.FILLED, seconds=5)
+    await store.commit(order_change(later, later_fills))
+    assert await store.delete_orders(["o-1"], [folded]) == 1
+
+
+@pytest.mark.parametrize("limit", [0, 10_001, "5", True])
+async def test_aged_orders_refuse_a_bad_limit(store: TradingStore, limit: Any) -> None:
+    with pytest.raises(ValidationError, match="limit"):
+        await store.aged_orders(at(0), limit)
+
+
+async def test_aged_orders_refuse_a_naive_cutoff(store: TradingStore) -> None:
+    with pytest.raises(ValidationError, match="cutoff"):
+        await store.aged_orders(at(0).replace(tzinfo=None), 10)
+
+
+async def test_delete_orders_refuses_anything_but_ids_and_folded_fills(store: TradingStore) -> None:
+    with pytest.raises(ValidationError, match="order_ids"):
+        await store.delete_orders("o-1")
+    with pytest.raises(ValidationError, match="folded"):
+        await store.delete_orders(["o-1"], [{"strategy_id": "s-1"}])  # type: ignore[list-item]
+
+
+async def test_a_stopped_store_refuses_retention_calls(harness: Harness) -> None:
+    store = harness.store
+    await store.stop()
+    for call in (store.aged_orders(at(0), 1), store.delete_orders(["o-1"]), store.folded_fills(["s-1"]),
+                 store.stats()):
+        with pytest.raises(StoreUnavailable, match="not running"):
+            await call

@@ -45,7 +45,8 @@ _ZERO_ID = bytes(8)
 
 def overrides(spec: BacktestSpec) -> dict[str, Any]:
     """What a backtest changes in the service's configuration: the replay at speed 0 of the data, no
-    metrics, warnings only in the log; and the run's own cash, fee and slippage when given."""
+    metrics, warnings only in the log, no disk guard (the store is in memory); and the run's own cash,
+    fee and slippage when given."""
     venue = {k: v for k, v in (("fee_bps", spec.fee_bps), ("slippage_bps", spec.slippage_bps)) if v is not None}
     out: dict[str, Any] = {
         "market": {"source": "replay", "replay_files": {spec.symbol.strip().upper(): list(spec.data)},
@@ -55,6 +56,7 @@ def overrides(spec: BacktestSpec) -> dict[str, Any]:
         "logging": {"level": "WARNING"},
         "service": {"environment": "testing"},
         "strategies": {"resume_on_start": "false"},
+        "persistence": {"min_free_bytes": "0"},
     }
     if spec.cash is not None:
         out["account"] = {"initial_cash": spec.cash}

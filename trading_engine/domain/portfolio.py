@@ -316,16 +316,31 @@ def convert(
         return amount
     if amount == 0:
         return ZERO
+    symbol = conversion_symbol(currency, into, instruments)
+    mark = mark_of(symbol, marks)
+    return amount * mark if instruments[symbol].base == currency else amount / mark
+
+
+def conversion_symbol(currency: str, into: str, instruments: Mapping[str, Instrument]) -> str:
+    """The instrument whose mark converts ``currency`` (not ``into`` itself) into ``into``, by the
+    rule in the module docstring."""
     direct, inverse = f"{currency}-{into}", f"{into}-{currency}"
     if direct in instruments:
-        return amount * mark_of(direct, marks)
+        return direct
     if inverse in instruments:
-        return amount / mark_of(inverse, marks)
+        return inverse
     raise ValidationError(
         f"cannot convert {currency} into {into}: neither {direct} nor {inverse} is a configured "
         "instrument; configure one of them to hold or trade in this currency",
         field="currency",
     )
+
+
+def pricing_symbols(symbol: str, into: str, instruments: Mapping[str, Instrument]) -> tuple[str, ...]:
+    """The instruments whose marks value ``symbol`` in ``into``: the symbol itself, then the one
+    converting its quote currency (none when it is quoted in ``into``)."""
+    quote = instruments[symbol].quote
+    return (symbol,) if quote == into else (symbol, conversion_symbol(quote, into, instruments))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@
 2. ``unknown_symbol``: the symbol is not a configured instrument.
 3. ``quantity_below_minimum``, 4. ``quantity_off_lot``: the quantity fits the instrument.
 5. ``price_off_tick``: a limit price is a whole number of ticks.
-6. ``market_data_stale``: prices are fresh, and every mark the next checks need exists (the
-   order's symbol, the quote currency's conversion, every open position).
+6. ``market_data_stale``: the prices that value the order in the reporting currency are fresh
+   (the order's symbol and, unless it is quoted in the reporting currency, the instrument
+   converting its quote currency: an ETH-BTC order needs a fresh BTC-USD too), and every mark the
+   next checks need exists (those two, every open position).
 7. ``max_order_notional_exceeded``: ``quantity * price`` in the reporting currency, where price is
    the limit price of a limit order, or the mark moved against the order by the slippage
    allowance for a market order (``mark * (1 + slippage)`` to buy, ``mark * (1 - slippage)`` to
@@ -28,7 +30,7 @@ Limits are in the reporting currency; basis points are hundredths of a percent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -38,7 +40,7 @@ from trading_engine.domain.decimals import BPS, ONE, ZERO, amount, non_negative,
 from trading_engine.domain.errors import Unavailable, ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.orders import Order, OrderStatus, OrderType, RejectReason, Side, required_field
-from trading_engine.domain.portfolio import Portfolio, convert, mark_of
+from trading_engine.domain.portfolio import Portfolio, convert, mark_of, pricing_symbols
 from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp, require_aware
 
 
@@ -114,14 +116,15 @@ def check_pre_trade(
     limits: RiskLimits,
     *,
     breaker_open: bool,
-    market_data_fresh: bool,
+    is_fresh: Callable[[str], bool],
     open_orders: Sequence[Order],
     fee_bps: Decimal,
     slippage_bps: Decimal,
 ) -> RiskDecision:
     """Run the checks of the module docstring in order; the first failure is the decision.
 
-    ``open_orders`` are the account's unfinished orders (new, open or partially filled); other
+    ``is_fresh(symbol)`` says whether the price of ``symbol`` is fresh. ``open_orders`` are the
+    account's unfinished orders (new, open or partially filled); other
     statuses, other symbols and ``order`` itself are ignored. ``fee_bps`` is 0 or more;
     ``slippage_bps`` is 0 or more and below 10000.
     """
@@ -167,10 +170,10 @@ def check_pre_trade(
             f"limit price {plain(limit_price)} is not a multiple of the tick size "
             f"{plain(instrument.tick_size)} for {symbol}",
         )
-    if not market_data_fresh:
+    stale = stale_pricing(symbol, reporting, instruments, is_fresh)
+    if stale:
         return RiskDecision.reject(
-            RejectReason.MARKET_DATA_STALE,
-            f"market data for {symbol} is stale; orders are accepted only while prices are fresh",
+            RejectReason.MARKET_DATA_STALE, stale_message(instrument, stale, reporting)
         )
     quote = instrument.quote
     try:
@@ -253,6 +256,27 @@ def check_pre_trade(
                 f"{amount(available)} {quote}",
             )
     return ACCEPTED
+
+
+def stale_pricing(
+    symbol: str, reporting: str, instruments: Mapping[str, Instrument], is_fresh: Callable[[str], bool]
+) -> tuple[str, ...]:
+    """Which of the prices valuing ``symbol`` in ``reporting`` are stale (check 6); empty when
+    orders in it may be valued."""
+    return tuple(s for s in pricing_symbols(symbol, reporting, instruments) if not is_fresh(s))
+
+
+def stale_message(instrument: Instrument, stale: Sequence[str], reporting: str) -> str:
+    """Why check 6 rejects an order in ``instrument``, naming each stale price."""
+    conversion = [s for s in stale if s != instrument.symbol]
+    why = (
+        f" ({conversion[0]} converts {instrument.quote} into {reporting} to value {instrument.symbol})"
+        if conversion else ""
+    )
+    return (
+        f"market data for {' and '.join(stale)} {'are' if len(stale) > 1 else 'is'} stale{why}; "
+        "orders are accepted only while prices are fresh"
+    )
 
 
 _UNFINISHED = frozenset({OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})

@@ -19,6 +19,7 @@ from typing import Any
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import SYMBOL_RULE, parse_symbol
 from trading_engine.domain.orders import parse_identifier
+from trading_engine.domain.portfolio import PositionSnapshot
 from trading_engine.domain.timefmt import require_aware
 
 
@@ -99,3 +100,40 @@ def _json_copy(value: object, *, path: str) -> Any:
     elif isinstance(value, tuple):
         hint = " (write a list, not a tuple)"
     raise ValidationError(f"{path} is a {type(value).__name__}, not a JSON value{hint}", field="params")
+
+
+@dataclass(frozen=True)
+class FoldedFills:
+    """What the fills of a strategy instance that left the store (aged out into the archive) add
+    up to: the position they built and the counts its performance reports. Rebuilding an
+    instance starts from it and applies the fills still stored."""
+
+    strategy_id: str
+    position: PositionSnapshot
+    trades: int = 0
+    closing_fills: int = 0
+    winning_fills: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy_id": self.strategy_id,
+            "position": self.position.to_dict(),
+            "trades": self.trades,
+            "closing_fills": self.closing_fills,
+            "winning_fills": self.winning_fills,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FoldedFills:
+        counts = {}
+        for key in ("trades", "closing_fills", "winning_fills"):
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"folded fills field {key!r} must be a whole number >= 0, not {value!r}",
+                                      field=key)
+            counts[key] = value
+        return cls(
+            strategy_id=parse_identifier(data.get("strategy_id"), field="strategy_id"),
+            position=PositionSnapshot.from_dict(data.get("position") or {}),
+            **counts,
+        )

@@ -1,8 +1,8 @@
 """The account in memory, kept in step with the durable store.
 
 Every change follows one path: the use case changes the in-memory model (orders, portfolio,
-breaker), builds a :class:`ChangeSet` of snapshots at once, and awaits :meth:`Account.commit`,
-which returns only when the store has made it durable. Because changes are applied first and
+breaker) and awaits :meth:`Account.save`, which builds a :class:`ChangeSet` of snapshots at once
+and returns only when the store has made it durable. Because changes are applied first and
 persisted after, concurrent orders see each other's effects at once and the store can commit many
 of them in one transaction.
 
@@ -11,6 +11,10 @@ commit raises ``StoreUnavailable``), reloads the last durable state from the sto
 recovered resting orders back to the venue, and accepts changes again. Every change whose commit
 failed is thereby undone; none was acknowledged.
 
+What is reported about a venue event (the business metrics of a later fill or an expiry) waits for
+its commit: ``mark_unsaved(..., once_durable=report)`` runs ``report`` after the change set that
+carries the event is committed, whichever use case's it is, and never when that commit fails.
+
 Cash reserved for resting buy orders is derived state: ``remaining quantity * limit price *
 (1 + fee rate)`` per order, recomputed from the open orders whenever state is loaded.
 """
@@ -18,7 +22,7 @@ Cash reserved for resting buy orders is derived state: ``remaining quantity * li
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -108,6 +112,8 @@ class Account:
         # Venue events (later fills, expiries) applied in memory but not yet in any change set.
         self._unsaved_orders: dict[str, Order] = {}
         self._unsaved_fills: list[Fill] = []
+        # What to report about those events once they are durable.
+        self._unsaved_reports: list[Callable[[], None]] = []
         # Orders in a change set whose commit has not finished yet, with how many such commits.
         self._committing: dict[str, tuple[Order, int]] = {}
         self._recovery: asyncio.Task[None] | None = None
@@ -160,6 +166,7 @@ class Account:
         """The pending venue events now belong to a change set (or were undone with a reload)."""
         self._unsaved_orders = {}
         self._unsaved_fills = []
+        self._unsaved_reports = []
 
     # -- durable commits ----------------------------------------------------------------------
     @property
@@ -274,23 +281,35 @@ class Account:
         if self.open_orders.pop(order.order_id, None) is not None:
             self.release_for(order)
 
-    def mark_unsaved(self, order: Order, fill: Fill | None = None) -> None:
-        """Record a venue event applied in memory; the next change set built carries it."""
+    def mark_unsaved(
+        self, order: Order, fill: Fill | None = None, *, once_durable: Callable[[], None] | None = None
+    ) -> None:
+        """Record a venue event applied in memory; the next change set saved carries it, and
+        ``once_durable`` runs after that change set is committed (never if the commit fails)."""
         self._unsaved_orders[order.order_id] = order
         if fill is not None:
             self._unsaved_fills.append(fill)
+        if once_durable is not None:
+            self._unsaved_reports.append(once_durable)
 
     @property
     def has_unsaved(self) -> bool:
         return bool(self._unsaved_orders or self._unsaved_fills)
 
-    def changes_for(self, orders: Iterable[Order], fills: Iterable[Fill] = (), **extra: Any) -> ChangeSet:
-        """A change set with the orders' snapshots, their fills, and the position and cash rows
-        they touched; plus every venue event applied in memory since the last change set.
+    async def save(self, orders: Iterable[Order] = (), fills: Iterable[Fill] = (), **extra: Any) -> None:
+        """Commit the orders' snapshots, their fills, the position and cash rows they touched and
+        every venue event applied in memory since the last change set (``extra``: the breaker's
+        state); then, the change being durable, report the venue events it carried. Raises what
+        :meth:`commit` raises, and nothing is reported then: the reload undid those events."""
+        reports = self._unsaved_reports
+        await self.commit(self._changes_for(orders, fills, **extra))
+        for report in reports:
+            report()
 
-        Commit it at once (no await in between): the cash and position rows are snapshots of
-        memory, so the change set must hold every change they include, and reach the store
-        before any change set built later."""
+    def _changes_for(self, orders: Iterable[Order], fills: Iterable[Fill] = (), **extra: Any) -> ChangeSet:
+        """The change set :meth:`save` commits at once (no await in between): the cash and
+        position rows are snapshots of memory, so the change set must hold every change they
+        include, and reach the store before any change set built later."""
         orders = tuple({o.order_id: o for o in (*self._unsaved_orders.values(), *orders)}.values())
         fills = (*self._unsaved_fills, *fills)
         self._forget_unsaved()

@@ -1,4 +1,8 @@
-"""Marks and freshness over the market data port; the ``market_data`` readiness check."""
+"""Marks and freshness over the market data port; the ``market_data`` readiness check.
+
+Freshness follows the pre-trade rule: orders in a symbol need its price and the price converting
+its quote currency into the reporting currency fresh (ETH-BTC needs BTC-USD), so readiness waits
+for those conversion prices too."""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from trading_engine.domain.instruments import Instrument
+from trading_engine.domain.portfolio import pricing_symbols
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.market_data import MarketDataPort, Quote
+from trading_engine.domain.risk import stale_pricing
 
 
 class MarketView:
@@ -17,12 +23,20 @@ class MarketView:
         instruments: Mapping[str, Instrument],
         clock: Clock,
         *,
+        reporting_currency: str,
         stale_after_seconds: float,
         watched: Iterable[str] | None = None,
     ) -> None:
         self._market_data = market_data
-        # The symbols readiness waits for: every instrument, or those a replay has data for.
+        self._instruments = dict(instruments)
+        self._reporting_currency = reporting_currency
+        # The symbols served: every instrument, or those a replay has data for.
         self._symbols = tuple(sorted(instruments if not watched else watched))
+        # What readiness waits for: those and the prices converting them into the reporting currency.
+        self._needed = tuple(sorted({
+            needed for symbol in self._symbols
+            for needed in pricing_symbols(symbol, reporting_currency, self._instruments)
+        }))
         self._clock = clock
         self.stale_after_seconds = stale_after_seconds
 
@@ -48,8 +62,14 @@ class MarketView:
         return age is not None and age <= self.stale_after_seconds
 
     def all_fresh(self, symbols: Iterable[str] | None = None) -> bool:
-        return all(self.is_fresh(s) for s in (self._symbols if symbols is None else symbols))
+        return all(self.is_fresh(s) for s in (self._needed if symbols is None else symbols))
+
+    def stale_pricing(self, symbol: str) -> tuple[str, ...]:
+        """The stale prices among those valuing ``symbol`` (itself, its conversion): while there
+        is one, orders in ``symbol`` are rejected with ``market_data_stale``."""
+        return stale_pricing(symbol, self._reporting_currency, self._instruments, self.is_fresh)
 
     async def is_ready(self) -> bool:
-        """Readiness check ``market_data``: every instrument has a quote younger than the limit."""
+        """Readiness check ``market_data``: every served symbol, and every price converting one
+        into the reporting currency, has a quote younger than the limit."""
         return self.all_fresh()

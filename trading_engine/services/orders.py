@@ -4,9 +4,15 @@ An order is answered only once it is durable: ``place`` returns (and the API ans
 the store has committed the order with its fills, position and cash. A rejected order is stored
 too, with its reason, and ``OrderRejected`` carries it to the caller.
 
-Idempotency: a ``client_order_id`` names one order. The same id with the same request returns the
-stored order (``created`` False); with a different request it is a ``Conflict``. Concurrent
+Idempotency: a ``client_order_id`` names one order while the store holds it (with a retention, a
+finished order leaves it once older than the retention: the same id then places a new order). The
+same id with the same request returns the stored order (``created`` False); with a different
+request it is a ``Conflict``. Concurrent
 requests with one id are serialised in memory, so the store never sees two orders for it.
+
+While the disk guard reports too little free space, a new order is refused with
+``StoreUnavailable`` before anything is written; a retry of a stored order still gets its answer,
+and cancels go on (a cancel only reduces risk).
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import structlog
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.errors import Conflict, DomainError, IdempotencyConflict, NotFound, ValidationError
 # OrderRequest is the domain's; the drivers (HTTP handlers, the strategy runtime) take it from here too.
-from trading_engine.domain.orders import Fill, Order, OrderRequest, OrderStatus, RejectReason
+from trading_engine.domain.orders import Fill, Order, OrderRequest, OrderSnapshot, OrderStatus, RejectReason
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.repository import OrderPage, OrderQuery, TradingStore
 from trading_engine.domain.ports.venue import ExecutionVenuePort
 from trading_engine.domain.risk import RiskLimits, check_pre_trade
 from trading_engine.services.account import Account
+from trading_engine.services.archive_hint import ArchiveHint
+from trading_engine.services.disk_guard import DiskGuard
 from trading_engine.services.market import MarketView
 from trading_engine.services.trading_metrics import TradingMetrics, entered_new_status
 
@@ -71,7 +79,9 @@ class OrderService:
         limits: RiskLimits,
         fee_bps: Decimal,
         slippage_bps: Decimal,
+        disk_guard: DiskGuard,
         order_ids: Callable[[], str] = new_order_id,
+        archive_hint: ArchiveHint = ArchiveHint(),
     ) -> None:
         self._account = account
         self._store = store
@@ -82,22 +92,32 @@ class OrderService:
         self._limits = limits
         self._fee_bps = fee_bps
         self._slippage_bps = slippage_bps
+        self._disk_guard = disk_guard
         self._order_ids = order_ids
+        self._archive_hint = archive_hint
         self._in_flight: dict[str, asyncio.Future[Order]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._fill_listeners: list[Callable[[Order, Fill], None]] = []
+        self._durable_fill_listeners: list[Callable[[Order, Fill], None]] = []
 
-    def add_fill_listener(self, listener: Callable[[Order, Fill], None]) -> None:
+    def add_fill_listener(self, listener: Callable[[Order, Fill], None], *, durable: bool = False) -> None:
         """Call ``listener(order, fill)`` for every fill: at once for a resting order's fill, after
-        the commit for the fills of an order as it is placed. A listener that raises is logged."""
-        self._fill_listeners.append(listener)
+        the commit for the fills of an order as it is placed. ``durable``: always after the commit,
+        and never for a fill whose commit failed (what counts fills). A listener that raises is
+        logged."""
+        (self._durable_fill_listeners if durable else self._fill_listeners).append(listener)
 
-    def _tell_fill_listeners(self, order: Order, fill: Fill) -> None:
-        for listener in self._fill_listeners:
+    def _tell_fill_listeners(self, order: Order, fill: Fill, *, durable: bool = False) -> None:
+        for listener in self._durable_fill_listeners if durable else self._fill_listeners:
             try:
                 listener(order, fill)
             except Exception:
                 log.exception("fill_listener_failed", order_id=order.order_id, fill_id=fill.fill_id)
+
+    def _fill_durable(self, order: Order, fill: Fill) -> None:
+        """A fill is committed: count it (the one place fills are counted) and tell those waiting."""
+        self._metrics.fill(fill)
+        self._tell_fill_listeners(order, fill, durable=True)
 
     # -- placing --------------------------------------------------------------------------------
     async def place(self, request: OrderRequest) -> PlaceResult:
@@ -151,6 +171,8 @@ class OrderService:
         return PlaceResult(existing, created=False)
 
     async def _place_new(self, request: OrderRequest, started: float) -> Order:
+        # Refused before anything is written, a rejection included, while the disk is nearly full.
+        self._disk_guard.ensure_room()
         now = self._clock.now()
         order = Order.from_request(request, order_id=self._order_ids(), created_at=now)
         account = self._account
@@ -161,7 +183,7 @@ class OrderService:
             self._market.marks(),
             self._limits,
             breaker_open=account.breaker.is_open,
-            market_data_fresh=self._market.is_fresh(order.symbol),
+            is_fresh=self._market.is_fresh,
             # The checks count only unfinished orders of the order's symbol and side.
             open_orders=account.open_orders.for_symbol_side(order.symbol, order.side),
             fee_bps=self._fee_bps,
@@ -170,7 +192,7 @@ class OrderService:
         if not decision.accepted:
             assert decision.reason is not None and decision.message is not None
             order.reject(decision.reason, decision.message, now)
-            await account.commit(account.changes_for([order]))
+            await account.save([order])
             self._metrics.rejection(decision.reason)
             self._metrics.order_status(order)
             log.info("order_rejected", order_id=order.order_id, symbol=order.symbol,
@@ -192,11 +214,12 @@ class OrderService:
         elif not order.status.is_terminal:
             order.cancel(self._clock.now(), reason=report.cancel_reason or "not filled")
             account.open_orders.pop(order.order_id, None)  # it never rested, so it reserved nothing
-        await account.commit(account.changes_for([order], report.fills))
+        placed = order.snapshot  # a resting order may fill before this task resumes
+        await account.save([order], report.fills)
         for fill in report.fills:
-            self._metrics.fill(fill)
             self._tell_fill_listeners(order, fill)
-        self._metrics.order_status(order)
+            self._fill_durable(order, fill)
+        self._metrics.order_status(placed)
         self._metrics.processing(self._clock.monotonic() - started)
         log.info("order_placed", order_id=order.order_id, symbol=order.symbol, side=order.side.value,
                  type=order.type.value, quantity=str(order.quantity), status=order.status.value,
@@ -211,7 +234,7 @@ class OrderService:
         if order is None:
             known = account.latest_order(order_id) or await self._store.get_order(order_id)
             if known is None:
-                raise NotFound(f"order {order_id!r} not found")
+                raise NotFound(self._archive_hint.order_not_found(order_id))
             raise Conflict(
                 f"order {order_id} is {known.status.value}; only open or partially_filled orders "
                 "can be cancelled"
@@ -224,7 +247,7 @@ class OrderService:
             )
         order.cancel(self._clock.now(), reason=reason)
         account.finish(order)
-        await account.commit(account.changes_for([order]))
+        await account.save([order])
         self._metrics.order_status(order)
         log.info("order_cancelled", order_id=order_id, reason=reason)
         return order
@@ -248,7 +271,7 @@ class OrderService:
             return live
         stored = await self._store.get_order(order_id)
         if stored is None:
-            raise NotFound(f"order {order_id!r} not found")
+            raise NotFound(self._archive_hint.order_not_found(order_id))
         return stored
 
     async def list(self, query: OrderQuery) -> OrderPage:
@@ -271,11 +294,13 @@ class OrderService:
         except ValidationError as exc:
             log.error("venue_fill_rejected", order_id=order_id, fill_id=fill.fill_id, error=exc.message)
             return
-        self._account.mark_unsaved(order, fill)
-        self._metrics.fill(fill)
+        # Counted once committed, never if the commit fails (the reload undoes the fill); a second
+        # partial fill enters no new status.
+        entered = order.snapshot if entered_new_status(before, order) else None
+        self._account.mark_unsaved(
+            order, fill, once_durable=lambda: self._venue_event_durable(order, fill, entered)
+        )
         self._tell_fill_listeners(order, fill)
-        if entered_new_status(before, order):  # a second partial fill is no new status
-            self._metrics.order_status(order)
         self._commit_later("fill", order_id)
 
     def on_expired(self, order_id: str, at: datetime) -> None:
@@ -284,10 +309,18 @@ class OrderService:
             return
         order.expire(at)
         self._account.finish(order)
-        self._account.mark_unsaved(order)
-        self._metrics.order_status(order)
+        expired = order.snapshot
+        self._account.mark_unsaved(order, once_durable=lambda: self._venue_event_durable(order, None, expired))
         log.info("order_expired", order_id=order_id)
         self._commit_later("expiry", order_id)
+
+    def _venue_event_durable(self, order: Order, fill: Fill | None, entered: OrderSnapshot | None) -> None:
+        """A venue event is committed: its fill, and the status the order entered with it (if it
+        entered one), are counted."""
+        if fill is not None:
+            self._fill_durable(order, fill)
+        if entered is not None:
+            self._metrics.order_status(entered)
 
     def _commit_later(self, what: str, order_id: str) -> None:
         """Commit the venue events applied in memory (unless another commit takes them first).
@@ -299,7 +332,7 @@ class OrderService:
             if not self._account.has_unsaved:
                 return  # an order placed or cancelled meanwhile committed these events with its own
             try:
-                await self._account.commit(self._account.changes_for(()))
+                await self._account.save()
             except DomainError as exc:
                 log.error("venue_event_not_recorded", event_kind=what, order_id=order_id, error=exc.message)
 

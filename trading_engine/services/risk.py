@@ -66,7 +66,7 @@ class RiskService:
         account.ensure_writable()
         changed = account.breaker.trip(text, self._clock.now())
         cancelled = await self._orders.cancel_all(BREAKER_CANCEL_REASON)
-        await account.commit(account.changes_for(cancelled, breaker=account.breaker.state))
+        await account.save(cancelled, breaker=account.breaker.state)
         for order in cancelled:
             self._metrics.order_status(order)
         self._metrics.breaker(True)
@@ -80,7 +80,7 @@ class RiskService:
         account.ensure_writable()
         changed = account.breaker.reset(self._clock.now())
         if changed:
-            await account.commit(account.changes_for([], breaker=account.breaker.state))
+            await account.save(breaker=account.breaker.state)
             log.warning("circuit_breaker_reset", reason=text)
         self._metrics.breaker(False)
         return BreakerChange(changed, account.breaker.to_dict(), ())
@@ -121,7 +121,11 @@ class RiskService:
             },
             "circuit_breaker": account.breaker.to_dict(),
             "market_data": {
-                symbol: {"fresh": self._market.is_fresh(symbol), "age_seconds": self._market.age_seconds(symbol)}
+                symbol: {
+                    "fresh": self._market.is_fresh(symbol),
+                    "age_seconds": self._market.age_seconds(symbol),
+                    "stale_pricing": list(self._market.stale_pricing(symbol)),
+                }
                 for symbol in self._market.symbols
             },
         }

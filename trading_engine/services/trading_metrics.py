@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from trading_engine.domain.orders import Fill, Order, OrderStatus, RejectReason
+from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus, RejectReason
 from trading_engine.services.observability import GuardedMetrics
 
 UNKNOWN_SYMBOL = "unknown"
@@ -25,14 +25,15 @@ class TradingMetrics:
     def symbol(self, symbol: str) -> str:
         return symbol if symbol in self._symbols else UNKNOWN_SYMBOL
 
-    def order_status(self, order: Order) -> None:
-        """Count ``order`` entering its current status."""
+    def order_status(self, order: Order | OrderSnapshot) -> None:
+        """Count ``order`` entering its status (an order's current one, or a snapshot's)."""
+        request = order.request
         self.port.inc_counter(
             "orders_total",
             {
-                "symbol": self.symbol(order.symbol),
-                "side": order.side.value,
-                "type": order.type.value,
+                "symbol": self.symbol(request.symbol),
+                "side": request.side.value,
+                "type": request.type.value,
                 "status": order.status.value,
             },
         )

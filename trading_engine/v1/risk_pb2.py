@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctrading_engine/v1/risk.proto\x12\x11trading_engine.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n\nRiskLimits\x12\x1a\n\x12max_order_notional\x18\x01 \x01(\t\x12\x1d\n\x15max_position_notional\x18\x02 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x03 \x01(\t\x12\x16\n\x0e\x61llow_leverage\x18\x04 \x01(\x08\"N\n\x13PositionUtilisation\x12\x10\n\x08quantity\x18\x01 \x01(\t\x12\x10\n\x08notional\x18\x02 \x01(\t\x12\x13\n\x0butilisation\x18\x03 \x01(\t\"\xfa\x01\n\x0bUtilisation\x12\x16\n\x0egross_exposure\x18\x01 \x01(\t\x12\"\n\x1agross_exposure_utilisation\x18\x02 \x01(\t\x12@\n\tpositions\x18\x03 \x03(\x0b\x32-.trading_engine.v1.Utilisation.PositionsEntry\x12\x13\n\x0bopen_orders\x18\x04 \x01(\x05\x1aX\n\x0ePositionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.trading_engine.v1.PositionUtilisation:\x02\x38\x01\"\x9f\x01\n\x0e\x43ircuitBreaker\x12\x0f\n\x07is_open\x18\x01 \x01(\x08\x12\x13\n\x06reason\x18\x02 \x01(\tH\x00\x88\x01\x01\x12.\n\ntripped_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08reset_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07_reason\"N\n\x13MarketDataFreshness\x12\r\n\x05\x66resh\x18\x01 \x01(\x08\x12\x18\n\x0b\x61ge_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\x0e\n\x0c_age_seconds\"\x16\n\x14GetRiskStatusRequest\"\xfd\x02\n\x15GetRiskStatusResponse\x12\x1a\n\x12reporting_currency\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.trading_engine.v1.RiskLimits\x12\x33\n\x0butilisation\x18\x03 \x01(\x0b\x32\x1e.trading_engine.v1.Utilisation\x12:\n\x0f\x63ircuit_breaker\x18\x04 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12M\n\x0bmarket_data\x18\x05 \x03(\x0b\x32\x38.trading_engine.v1.GetRiskStatusResponse.MarketDataEntry\x1aY\n\x0fMarketDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.trading_engine.v1.MarketDataFreshness:\x02\x38\x01\"+\n\x19TripCircuitBreakerRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x83\x01\n\x1aTripCircuitBreakerResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12:\n\x0f\x63ircuit_breaker\x18\x02 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12\x18\n\x10\x63\x61ncelled_orders\x18\x03 \x03(\t\"<\n\x1aResetCircuitBreakerRequest\x12\x13\n\x06reason\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason\"\x84\x01\n\x1bResetCircuitBreakerResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12:\n\x0f\x63ircuit_breaker\x18\x02 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12\x18\n\x10\x63\x61ncelled_orders\x18\x03 \x03(\t2\xda\x02\n\x0bRiskService\x12\x62\n\rGetRiskStatus\x12\'.trading_engine.v1.GetRiskStatusRequest\x1a(.trading_engine.v1.GetRiskStatusResponse\x12q\n\x12TripCircuitBreaker\x12,.trading_engine.v1.TripCircuitBreakerRequest\x1a-.trading_engine.v1.TripCircuitBreakerResponse\x12t\n\x13ResetCircuitBreaker\x12-.trading_engine.v1.ResetCircuitBreakerRequest\x1a..trading_engine.v1.ResetCircuitBreakerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctrading_engine/v1/risk.proto\x12\x11trading_engine.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n\nRiskLimits\x12\x1a\n\x12max_order_notional\x18\x01 \x01(\t\x12\x1d\n\x15max_position_notional\x18\x02 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x03 \x01(\t\x12\x16\n\x0e\x61llow_leverage\x18\x04 \x01(\x08\"N\n\x13PositionUtilisation\x12\x10\n\x08quantity\x18\x01 \x01(\t\x12\x10\n\x08notional\x18\x02 \x01(\t\x12\x13\n\x0butilisation\x18\x03 \x01(\t\"\xfa\x01\n\x0bUtilisation\x12\x16\n\x0egross_exposure\x18\x01 \x01(\t\x12\"\n\x1agross_exposure_utilisation\x18\x02 \x01(\t\x12@\n\tpositions\x18\x03 \x03(\x0b\x32-.trading_engine.v1.Utilisation.PositionsEntry\x12\x13\n\x0bopen_orders\x18\x04 \x01(\x05\x1aX\n\x0ePositionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.trading_engine.v1.PositionUtilisation:\x02\x38\x01\"\x9f\x01\n\x0e\x43ircuitBreaker\x12\x0f\n\x07is_open\x18\x01 \x01(\x08\x12\x13\n\x06reason\x18\x02 \x01(\tH\x00\x88\x01\x01\x12.\n\ntripped_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08reset_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07_reason\"e\n\x13MarketDataFreshness\x12\r\n\x05\x66resh\x18\x01 \x01(\x08\x12\x18\n\x0b\x61ge_seconds\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\rstale_pricing\x18\x03 \x03(\tB\x0e\n\x0c_age_seconds\"\x16\n\x14GetRiskStatusRequest\"\xfd\x02\n\x15GetRiskStatusResponse\x12\x1a\n\x12reporting_currency\x18\x01 \x01(\t\x12-\n\x06limits\x18\x02 \x01(\x0b\x32\x1d.trading_engine.v1.RiskLimits\x12\x33\n\x0butilisation\x18\x03 \x01(\x0b\x32\x1e.trading_engine.v1.Utilisation\x12:\n\x0f\x63ircuit_breaker\x18\x04 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12M\n\x0bmarket_data\x18\x05 \x03(\x0b\x32\x38.trading_engine.v1.GetRiskStatusResponse.MarketDataEntry\x1aY\n\x0fMarketDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x35\n\x05value\x18\x02 \x01(\x0b\x32&.trading_engine.v1.MarketDataFreshness:\x02\x38\x01\"+\n\x19TripCircuitBreakerRequest\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x83\x01\n\x1aTripCircuitBreakerResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12:\n\x0f\x63ircuit_breaker\x18\x02 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12\x18\n\x10\x63\x61ncelled_orders\x18\x03 \x03(\t\"<\n\x1aResetCircuitBreakerRequest\x12\x13\n\x06reason\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_reason\"\x84\x01\n\x1bResetCircuitBreakerResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12:\n\x0f\x63ircuit_breaker\x18\x02 \x01(\x0b\x32!.trading_engine.v1.CircuitBreaker\x12\x18\n\x10\x63\x61ncelled_orders\x18\x03 \x03(\t2\xda\x02\n\x0bRiskService\x12\x62\n\rGetRiskStatus\x12\'.trading_engine.v1.GetRiskStatusRequest\x1a(.trading_engine.v1.GetRiskStatusResponse\x12q\n\x12TripCircuitBreaker\x12,.trading_engine.v1.TripCircuitBreakerRequest\x1a-.trading_engine.v1.TripCircuitBreakerResponse\x12t\n\x13ResetCircuitBreaker\x12-.trading_engine.v1.ResetCircuitBreakerRequest\x1a..trading_engine.v1.ResetCircuitBreakerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,21 +47,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CIRCUITBREAKER']._serialized_start=543
   _globals['_CIRCUITBREAKER']._serialized_end=702
   _globals['_MARKETDATAFRESHNESS']._serialized_start=704
-  _globals['_MARKETDATAFRESHNESS']._serialized_end=782
-  _globals['_GETRISKSTATUSREQUEST']._serialized_start=784
-  _globals['_GETRISKSTATUSREQUEST']._serialized_end=806
-  _globals['_GETRISKSTATUSRESPONSE']._serialized_start=809
-  _globals['_GETRISKSTATUSRESPONSE']._serialized_end=1190
-  _globals['_GETRISKSTATUSRESPONSE_MARKETDATAENTRY']._serialized_start=1101
-  _globals['_GETRISKSTATUSRESPONSE_MARKETDATAENTRY']._serialized_end=1190
-  _globals['_TRIPCIRCUITBREAKERREQUEST']._serialized_start=1192
-  _globals['_TRIPCIRCUITBREAKERREQUEST']._serialized_end=1235
-  _globals['_TRIPCIRCUITBREAKERRESPONSE']._serialized_start=1238
-  _globals['_TRIPCIRCUITBREAKERRESPONSE']._serialized_end=1369
-  _globals['_RESETCIRCUITBREAKERREQUEST']._serialized_start=1371
-  _globals['_RESETCIRCUITBREAKERREQUEST']._serialized_end=1431
-  _globals['_RESETCIRCUITBREAKERRESPONSE']._serialized_start=1434
-  _globals['_RESETCIRCUITBREAKERRESPONSE']._serialized_end=1566
-  _globals['_RISKSERVICE']._serialized_start=1569
-  _globals['_RISKSERVICE']._serialized_end=1915
+  _globals['_MARKETDATAFRESHNESS']._serialized_end=805
+  _globals['_GETRISKSTATUSREQUEST']._serialized_start=807
+  _globals['_GETRISKSTATUSREQUEST']._serialized_end=829
+  _globals['_GETRISKSTATUSRESPONSE']._serialized_start=832
+  _globals['_GETRISKSTATUSRESPONSE']._serialized_end=1213
+  _globals['_GETRISKSTATUSRESPONSE_MARKETDATAENTRY']._serialized_start=1124
+  _globals['_GETRISKSTATUSRESPONSE_MARKETDATAENTRY']._serialized_end=1213
+  _globals['_TRIPCIRCUITBREAKERREQUEST']._serialized_start=1215
+  _globals['_TRIPCIRCUITBREAKERREQUEST']._serialized_end=1258
+  _globals['_TRIPCIRCUITBREAKERRESPONSE']._serialized_start=1261
+  _globals['_TRIPCIRCUITBREAKERRESPONSE']._serialized_end=1392
+  _globals['_RESETCIRCUITBREAKERREQUEST']._serialized_start=1394
+  _globals['_RESETCIRCUITBREAKERREQUEST']._serialized_end=1454
+  _globals['_RESETCIRCUITBREAKERRESPONSE']._serialized_start=1457
+  _globals['_RESETCIRCUITBREAKERRESPONSE']._serialized_end=1589
+  _globals['_RISKSERVICE']._serialized_start=1592
+  _globals['_RISKSERVICE']._serialized_end=1938
 # @@protoc_insertion_point(module_scope)

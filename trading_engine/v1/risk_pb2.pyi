@@ -63,12 +63,14 @@ class CircuitBreaker(_message.Message):
     def __init__(self, is_open: _Optional[bool] = ..., reason: _Optional[str] = ..., tripped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reset_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MarketDataFreshness(_message.Message):
-    __slots__ = ("fresh", "age_seconds")
+    __slots__ = ("fresh", "age_seconds", "stale_pricing")
     FRESH_FIELD_NUMBER: _ClassVar[int]
     AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STALE_PRICING_FIELD_NUMBER: _ClassVar[int]
     fresh: bool
     age_seconds: float
-    def __init__(self, fresh: _Optional[bool] = ..., age_seconds: _Optional[float] = ...) -> None: ...
+    stale_pricing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fresh: _Optional[bool] = ..., age_seconds: _Optional[float] = ..., stale_pricing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRiskStatusRequest(_message.Message):
     __slots__ = ()

@@ -85,7 +85,9 @@ class TradingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """NOT_FOUND for an id the store does not hold; with a retention (persistence.retention) the
+        message says that finished orders older than it are in the archive files.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -157,8 +157,9 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     "order_rejections_total": MetricSpec(
         MetricKind.COUNTER, "Orders rejected by pre-trade risk, by reason code.", ("reason",)
     ),
-    "fills_total": MetricSpec(MetricKind.COUNTER, "Fills received from the venue, by symbol and side.",
-                              ("symbol", "side")),
+    "fills_total": MetricSpec(
+        MetricKind.COUNTER, "Fills received from the venue and stored, by symbol and side.", ("symbol", "side")
+    ),
     "order_processing_seconds": MetricSpec(
         MetricKind.HISTOGRAM,
         "Time from accepting an order request to acknowledging it durably, in seconds.",
@@ -220,6 +221,39 @@ CATALOGUE: Mapping[str, MetricSpec] = {
     "backtest_duration_seconds": MetricSpec(
         MetricKind.HISTOGRAM, "Time a backtest took from starting in its worker to its report, in seconds.",
         buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
+    ),
+    "store_rows": MetricSpec(
+        MetricKind.GAUGE,
+        "Rows in the trading store by kind (orders, fills, open_orders), refreshed by each retention sweep.",
+        ("kind",),
+    ),
+    "store_size_bytes": MetricSpec(
+        MetricKind.GAUGE,
+        "Size of the trading store on disk in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's "
+        "tables with their indexes and TOAST), refreshed by each retention sweep.",
+    ),
+    "store_oldest_terminal_order_age_seconds": MetricSpec(
+        MetricKind.GAUGE,
+        "Seconds since the last update of the oldest finished order still in the store (0 when there is "
+        "none), refreshed by each retention sweep.",
+    ),
+    "store_retention_seconds": MetricSpec(
+        MetricKind.GAUGE,
+        "The configured retention (persistence.retention) in seconds; 0 keeps everything.",
+    ),
+    "archive_rows_total": MetricSpec(
+        MetricKind.COUNTER, "Rows written to the archive files, by kind (orders, fills).", ("kind",)
+    ),
+    "retention_sweep_seconds": MetricSpec(
+        MetricKind.HISTOGRAM,
+        "Time one retention sweep took (every aged order archived and deleted), in seconds.",
+        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+    ),
+    "store_free_bytes": MetricSpec(
+        MetricKind.GAUGE,
+        "Free bytes on the filesystem of the local data directory (the SQLite file's or the "
+        "archive's, whichever has less), as the disk guard last saw them; below "
+        "persistence.min_free_bytes new orders are refused.",
     ),
     "metrics_series_overflow_total": MetricSpec(
         MetricKind.COUNTER,

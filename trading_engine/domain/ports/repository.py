@@ -3,19 +3,24 @@
 The use cases change their in-memory model first, then hand :class:`TradingStore` an immutable
 :class:`ChangeSet` of snapshots; ``commit`` returns only once the change is durable, and raises
 ``StoreUnavailable`` when it is not (the use case then reloads the last durable state). Reads of
-orders and fills go to the store, which holds every order ever placed.
+orders and fills go to the store, which holds every order still inside the retention: finished
+orders older than it leave, with their fills, through ``aged_orders`` and ``delete_orders`` (the
+retention sweep archives them first). Cash, positions, open orders, the breaker, the account and
+strategy records never leave; what a strategy's departed fills added up to is kept as its
+``FoldedFills``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.risk import BreakerState
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,26 @@ class OrderQuery:
     cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class AgedOrder:
+    """A finished order the retention takes out of the store, with its fills (oldest first)."""
+
+    order: Order
+    fills: tuple[Fill, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """How big the store is: rows by kind, bytes on disk (None when it has none: the memory
+    store), and the last update of the oldest finished order (None when there is none)."""
+
+    orders: int
+    fills: int
+    open_orders: int
+    size_bytes: int | None
+    oldest_terminal_update: datetime | None
+
+
 class OrderRepository(Protocol):
     async def get_order(self, order_id: str) -> Order | None: ...
 
@@ -102,6 +127,11 @@ class StrategyRepository(Protocol):
         """The fills of the instance's orders (``Fill.strategy_id``), oldest first."""
         ...
 
+    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
+        """What the fills of these instances that aged out of the store added up to (written by
+        ``delete_orders``); ids with none are absent."""
+        ...
+
 
 class TradingStore(OrderRepository, StrategyRepository, Protocol):
     async def start(self) -> None:
@@ -123,3 +153,20 @@ class TradingStore(OrderRepository, StrategyRepository, Protocol):
         ...
 
     async def is_ready(self) -> bool: ...
+
+    # -- retention: finished orders leave the hot store ----------------------------------------
+
+    async def aged_orders(self, cutoff: datetime, limit: int) -> Sequence[AgedOrder]:
+        """At most ``limit`` orders in a terminal status (filled, cancelled, rejected, expired)
+        whose last update is before ``cutoff``, with their fills; oldest last update first (ties
+        by order id)."""
+        ...
+
+    async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
+        """In one transaction: delete the orders of ``order_ids`` that are in a terminal status,
+        with their fills, and store ``folded`` (replacing a strategy's earlier one). Returns how
+        many orders were deleted; ids unknown or of open orders are left alone. A failure raises
+        ``StoreUnavailable`` and changes nothing (the store keeps taking commits)."""
+        ...
+
+    async def stats(self) -> StoreStats: ...

@@ -7,6 +7,7 @@ parses, normalises and refuses, and reports what it normalised as :meth:`Setting
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -16,6 +17,7 @@ from trading_engine import __version__
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import Instrument
 from trading_engine.infrastructure.persistence.database_url import schema_for_instance
+from trading_engine.infrastructure.persistence.records import MAX_AGED_BATCH
 from trading_engine.infrastructure.config.values import (
     VALUE_ERROR,
     Boolean,
@@ -27,6 +29,7 @@ from trading_engine.infrastructure.config.values import (
     Currency,
     DecimalValue,
     DnsLabel,
+    Duration,
     ImportPaths,
     ReplayFiles,
     Integer,
@@ -199,6 +202,13 @@ class PersistenceSettings(Section):
     url: DatabaseUrl
     # backend postgres: the instance's schema; empty: service.instance_name with "-" as "_".
     schema_name: SchemaName = Field(alias="schema")
+    # Finished orders older than this leave the store for the archive; 0 keeps everything.
+    retention: Duration(zero="keeps everything")
+    archive_dir: Text(4096)
+    retention_sweep_interval: Duration(most=timedelta(days=1))
+    retention_batch_size: Integer(1, MAX_AGED_BATCH)
+    # Below this much free space in the local data directory new orders are refused; 0: no guard.
+    min_free_bytes: Integer(0, 2**63 - 1)
 
     @model_validator(mode="after")
     def _postgres_needs_a_url(self) -> PersistenceSettings:

@@ -8,10 +8,20 @@ value; :func:`scalar` turns either into stripped text before pydantic parses it.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler, ValidationError, WrapValidator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationError,
+    WithJsonSchema,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 from trading_engine.domain.instruments import CURRENCY_PATTERN
@@ -225,3 +235,33 @@ CashAmounts = Annotated[
     rule("must be CUR=amount pairs separated by commas, e.g. USD=10000,BTC=0.5 (amounts >= 0, "
          "at least one currency)"),
 ]
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([smhd])$")
+DURATION_PATTERN = r"^\s*(0|[0-9]+(\.[0-9]+)?[smhdSMHD])\s*$"
+
+
+def Duration(*, zero: str | None = None, most: timedelta = timedelta(days=3650)) -> Any:
+    """A duration as a number and a unit: ``90s``, ``15m``, ``12h``, ``30d``. ``0`` is allowed
+    only when ``zero`` says what it means (e.g. "keeps everything")."""
+    limit = f"at most {most.days}d"
+    allowed = (f"must be a duration such as 90s, 15m, 12h or 30d ({limit})"
+               + (f", or 0 ({zero})" if zero else ", greater than 0"))
+
+    def parse(value: Any) -> timedelta:
+        text = scalar(value).lower()
+        if text == "0" and zero:
+            return timedelta(0)
+        match = _DURATION.match(text)
+        if match is None:
+            raise ValueError("not a duration")
+        duration = timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        if not timedelta(0) < duration <= most:
+            raise ValueError("out of range")
+        return duration
+
+    return Annotated[
+        timedelta, BeforeValidator(parse), rule(allowed),
+        WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "description": allowed.removeprefix("must be ").capitalize()}),
+    ]

@@ -14,7 +14,9 @@ checked by the same contract tests:
 - a failed commit raises ``StoreUnavailable``, leaves nothing behind and puts the store in the
   failed state, where every commit raises ``StoreUnavailable`` at once until ``reset()``;
 - ``list_orders`` pages newest first with the same cursors; ``list_strategies`` lists oldest first
-  (``created_at``, then first insert).
+  (``created_at``, then first insert);
+- ``aged_orders``/``delete_orders`` take finished orders out as the durable stores do; ``stats``
+  has no size on disk (None).
 
 ``fail_commits(exc)`` stands for a disk that stops taking writes: from then on every commit fails
 with ``exc`` as its cause, entering the failed state, until ``fail_commits(None)`` repairs the
@@ -24,21 +26,33 @@ Each successful commit is its own transaction, so ``transactions`` equals ``comm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 import structlog
 
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import Fill, Order, OrderSnapshot
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
-from trading_engine.domain.ports.repository import ChangeSet, OrderPage, OrderQuery, StoredState
+from trading_engine.domain.ports.repository import (
+    AgedOrder,
+    ChangeSet,
+    OrderPage,
+    OrderQuery,
+    StoredState,
+    StoreStats,
+)
 from trading_engine.domain.risk import BreakerState
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
+from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
+    TERMINAL_STATUSES,
     StrategyRow,
+    check_aged_query,
     check_change_set,
+    check_deletion,
     check_query,
     check_strategy_status,
     describe,
@@ -72,6 +86,7 @@ class InMemoryTradingStore:
         self._breaker: BreakerState | None = None
         self._account: AccountSettings | None = None
         self._order_seq = 0
+        self._folded: dict[str, FoldedFills] = {}
         self._broken: Exception | None = None
         self._failure: Exception | None = None
         self._commits = 0
@@ -279,4 +294,62 @@ class InMemoryTradingStore:
             positions=tuple(self._positions[symbol] for symbol in sorted(self._positions)),
             open_orders=tuple(Order(snapshot) for _seq, snapshot in open_orders),
             breaker=self._breaker,
+        )
+
+    # -- retention ----------------------------------------------------------------------------
+
+    async def aged_orders(self, cutoff: datetime, limit: int) -> Sequence[AgedOrder]:
+        self._require_running()
+        before = check_aged_query(cutoff, limit)
+        aged = sorted(
+            (updated, order_id)
+            for order_id, (_seq, snapshot) in self._orders.items()
+            if snapshot.status in TERMINAL_STATUSES and (updated := isoformat_exact(snapshot.updated_at)) < before
+        )[:limit]
+        return [
+            AgedOrder(Order(self._orders[order_id][1]), tuple(await self.fills_for_order(order_id)))
+            for _updated, order_id in aged
+        ]
+
+    async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
+        self._require_running()
+        ids, _rows = check_deletion(order_ids, folded)
+        if self._broken is not None:  # the "disk" refuses writes: nothing changes, commits go on
+            raise StoreUnavailable(f"the database could not delete aged orders ({describe(self._broken)})")
+        deleted = 0
+        for order_id in ids:
+            found = self._orders.get(order_id)
+            if found is None or found[1].status not in TERMINAL_STATUSES:
+                continue
+            del self._orders[order_id]
+            client_id = found[1].request.client_order_id
+            if client_id is not None:
+                del self._client_ids[client_id]
+            for fill_id in self._fills_by_order.pop(order_id, ()):
+                fill = self._fills.pop(fill_id)
+                if fill.strategy_id is not None:
+                    siblings = self._fills_by_strategy[fill.strategy_id]
+                    siblings.remove(fill_id)
+                    if not siblings:
+                        del self._fills_by_strategy[fill.strategy_id]
+            deleted += 1
+        for item in folded:
+            self._folded[item.strategy_id] = item
+        return deleted
+
+    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
+        self._require_running()
+        return {key: self._folded[key] for key in strategy_ids if key in self._folded}
+
+    async def stats(self) -> StoreStats:
+        self._require_running()
+        terminal = [
+            snapshot.updated_at for _seq, snapshot in self._orders.values() if snapshot.status in TERMINAL_STATUSES
+        ]
+        return StoreStats(
+            orders=len(self._orders),
+            fills=len(self._fills),
+            open_orders=sum(1 for _seq, snapshot in self._orders.values() if snapshot.status in OPEN_STATUSES),
+            size_bytes=None,
+            oldest_terminal_update=min(terminal) if terminal else None,
         )

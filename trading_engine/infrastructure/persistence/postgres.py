@@ -40,7 +40,14 @@ Schema
     with ``IncompatibleSchema``. Values are stored as their ``to_dict()`` JSON (``json`` columns
     keep the text exactly, key order included), the filtered columns beside them, timestamps as
     exact UTC text, cash as exact decimal text; ``seq`` (an identity) numbers orders, fills and
-    strategies in insertion order.
+    strategies in insertion order. Version 3 adds the retention's partial index on finished orders
+    (``orders_aged``) and ``folded_fills``.
+
+Retention
+    ``aged_orders``, ``stats`` and ``delete_orders`` use pooled connections, beside the writer (the
+    rows deleted are finished orders, which no commit touches again); a batch is one transaction
+    of a bounded number of rows, small enough for autovacuum to keep up with. ``stats`` sizes the
+    schema's tables with ``pg_total_relation_size`` (indexes and TOAST included).
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -59,19 +66,22 @@ from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
-from trading_engine.domain.ports.repository import OrderPage, OrderQuery, StoredState
+from trading_engine.domain.ports.repository import AgedOrder, OrderPage, OrderQuery, StoredState, StoreStats
 from trading_engine.domain.risk import BreakerState
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
-from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 from trading_engine.infrastructure.persistence.database_url import hide_password, redact_url
 from trading_engine.infrastructure.persistence.group_commit import GroupCommitStore
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
+    TERMINAL_STATUSES,
     IncompatibleSchema,
     ListFilter,
     Rows,
     StrategyRow,
+    check_aged_query,
+    check_deletion,
     check_query,
     check_strategy_status,
     encode_cursor,
@@ -82,6 +92,10 @@ from trading_engine.infrastructure.persistence.records import (
 log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
+
+# The terminal statuses as SQL literals: a partial index is used only when the query's condition
+# is spelled as the index's (a parameter would not do).
+_TERMINAL_SQL = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
@@ -133,6 +147,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE fills ADD COLUMN strategy_id TEXT",
             "UPDATE fills SET strategy_id = data ->> 'strategy_id'",
             "CREATE INDEX fills_strategy_seq ON fills (strategy_id, seq)",
+        ),
+    ),
+    (
+        3,
+        (
+            'CREATE INDEX orders_aged ON orders (updated_at COLLATE "C", order_id COLLATE "C") '
+            f"WHERE status IN ({_TERMINAL_SQL})",
+            "CREATE TABLE folded_fills (strategy_id TEXT PRIMARY KEY, data JSON NOT NULL)",
         ),
     ),
 )
@@ -447,14 +469,16 @@ class PostgresTradingStore(GroupCommitStore):
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+    async def _read(self, query: Callable[[asyncpg.Connection], Awaitable[_T]], action: str = "be read") -> _T:
+        """``query`` on a pooled connection; an error as ``StoreUnavailable`` saying the database
+        could not ``action``."""
         if not self._readable or self._pool is None:
             raise StoreUnavailable(NOT_RUNNING)
         try:
             async with self._pool.acquire(timeout=self._connect_timeout) as conn:
                 return await query(conn)
         except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
-            raise StoreUnavailable(f"the database could not be read ({self._describe(exc)})") from exc
+            raise StoreUnavailable(f"the database could not {action} ({self._describe(exc)})") from exc
 
     async def get_order(self, order_id: str) -> Order | None:
         return await self._read(lambda c: _one_order(c, "SELECT data FROM orders WHERE order_id = $1", order_id))
@@ -482,6 +506,25 @@ class PostgresTradingStore(GroupCommitStore):
 
     async def load_state(self) -> StoredState | None:
         return await self._read(_load_state)
+
+    # -- retention: finished orders leave, in batches autovacuum keeps up with ------------------
+
+    async def aged_orders(self, cutoff: datetime, limit: int) -> Sequence[AgedOrder]:
+        before = check_aged_query(cutoff, limit)
+        return await self._read(lambda c: _aged_orders(c, before, limit))
+
+    async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
+        """On a pooled connection, beside the writer: the rows deleted are finished orders, which
+        no commit touches again."""
+        ids, rows = check_deletion(order_ids, folded)
+        return await self._read(lambda c: _delete_orders(c, ids, rows), "delete aged orders")
+
+    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
+        ids = list(strategy_ids)
+        return await self._read(lambda c: _folded_fills(c, ids))
+
+    async def stats(self) -> StoreStats:
+        return await self._read(_stats)
 
 
 def _latest(rows: list[Any]) -> list[Any]:
@@ -610,4 +653,56 @@ async def _load_state(conn: asyncpg.Connection) -> StoredState | None:
         positions=tuple(PositionSnapshot.from_dict(json.loads(row[0])) for row in positions),
         open_orders=tuple(Order.from_dict(json.loads(row[0])) for row in open_orders),
         breaker=None if breaker is None else BreakerState.from_dict(json.loads(breaker)),
+    )
+
+
+async def _aged_orders(conn: asyncpg.Connection, before: str, limit: int) -> list[AgedOrder]:
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        orders = await conn.fetch(
+            f"SELECT order_id, data FROM orders WHERE status IN ({_TERMINAL_SQL}) "
+            'AND updated_at COLLATE "C" < $1 ORDER BY updated_at COLLATE "C", order_id COLLATE "C" LIMIT $2',
+            before, limit,
+        )
+        fills: dict[str, list[Fill]] = {row[0]: [] for row in orders}
+        for row in await conn.fetch(
+            "SELECT order_id, data FROM fills WHERE order_id = ANY($1::text[]) ORDER BY seq", list(fills)
+        ):
+            fills[row[0]].append(Fill.from_dict(json.loads(row[1])))
+    return [AgedOrder(Order.from_dict(json.loads(row[1])), tuple(fills[row[0]])) for row in orders]
+
+
+async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[tuple[str, str]]) -> int:
+    async with conn.transaction():
+        aged = f"order_id = ANY($1::text[]) AND status IN ({_TERMINAL_SQL})"
+        await conn.execute(f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})", ids)
+        status = await conn.execute(f"DELETE FROM orders WHERE {aged}", ids)
+        if folded:
+            await conn.executemany(
+                "INSERT INTO folded_fills (strategy_id, data) VALUES ($1, $2::json) "
+                "ON CONFLICT (strategy_id) DO UPDATE SET data = excluded.data",
+                folded,
+            )
+    return int(status.split()[-1])  # "DELETE n"
+
+
+async def _folded_fills(conn: asyncpg.Connection, ids: list[str]) -> dict[str, FoldedFills]:
+    rows = await conn.fetch("SELECT strategy_id, data FROM folded_fills WHERE strategy_id = ANY($1::text[])", ids)
+    return {row[0]: FoldedFills.from_dict(json.loads(row[1])) for row in rows}
+
+
+async def _stats(conn: asyncpg.Connection) -> StoreStats:
+    placeholders = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM fills), "
+            f"(SELECT count(*) FROM orders WHERE status IN ({placeholders})), "
+            f'(SELECT min(updated_at COLLATE "C") FROM orders WHERE status IN ({_TERMINAL_SQL})), '
+            "(SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r')"
+        )
+    orders, fills, open_orders, oldest, size = row.values()
+    return StoreStats(
+        orders=orders, fills=fills, open_orders=open_orders, size_bytes=int(size),
+        oldest_terminal_update=None if oldest is None else parse_timestamp(oldest, field="updated_at"),
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -33,12 +33,15 @@ from trading_engine.domain.orders import (
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery
 from trading_engine.domain.risk import BreakerState
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
-from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp, require_aware
 
 MAX_PAGE_SIZE = 1000
 OPEN_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
 """The statuses ``load_state`` returns as open orders: resting on the venue."""
+TERMINAL_STATUSES = tuple(status.value for status in OrderStatus if status.is_terminal)
+"""The statuses of orders the retention may take out of the store."""
+MAX_AGED_BATCH = 10_000
 
 
 class StrategyRow(NamedTuple):
@@ -233,6 +236,30 @@ def decode_cursor(cursor: object) -> int:
     if digits == text or not digits.isdigit() or not digits.isascii() or encode_cursor(int(digits)) != cursor:
         raise problem
     return int(digits)
+
+
+def check_aged_query(cutoff: object, limit: object) -> str:
+    """``aged_orders``' arguments checked; the cutoff as the exact UTC text the rows hold."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_AGED_BATCH:
+        raise ValidationError(
+            f"limit {limit!r} is not allowed; it must be a whole number from 1 to {MAX_AGED_BATCH}", field="limit"
+        )
+    return isoformat_exact(require_aware(cutoff, field="cutoff"))
+
+
+def check_deletion(
+    order_ids: Sequence[str], folded: Sequence[FoldedFills]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """``delete_orders``' arguments checked: the ids once each, and the folded fills as rows
+    ``(strategy_id, data)``, the last one of a strategy winning."""
+    if isinstance(order_ids, str) or any(not isinstance(item, str) for item in order_ids):
+        raise ValidationError("order_ids must be a sequence of order id strings", field="order_ids")
+    rows: dict[str, str] = {}
+    for item in folded:
+        if not isinstance(item, FoldedFills):
+            raise ValidationError(f"folded holds FoldedFills values, not {type(item).__name__}", field="folded")
+        rows[item.strategy_id] = to_json(item.to_dict(), what="folded fills")
+    return list(dict.fromkeys(order_ids)), list(rows.items())
 
 
 def describe(exc: BaseException) -> str:

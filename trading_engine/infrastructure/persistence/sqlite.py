@@ -48,6 +48,17 @@ Schema
     newest-first pagination. Decimals are stored as text, exactly. Version 2 adds strategy records
     (``strategies``: the ``StrategyRecord`` as JSON in ``data``, its timestamps as exact UTC text to sort on,
     ``seq`` for insertion order) and ``fills.strategy_id``, filled in from the fills already stored.
+    Version 3 adds the retention's partial index on finished orders (``orders_aged``) and
+    ``folded_fills``; a file is created with ``auto_vacuum = INCREMENTAL``, and a file made before
+    is rebuilt once (``VACUUM``) to have it.
+
+Retention
+    ``aged_orders`` and ``stats`` read on a connection and thread of their own (``sqlite-sweeper``),
+    so API reads never queue behind the sweep; ``delete_orders`` is one transaction in the writer
+    thread between group commits, followed by ``PRAGMA incremental_vacuum``, which hands the freed
+    pages back to the file system: the file stops growing once orders age out.
+    ``journal_size_limit`` cuts the WAL back after checkpoints. A failed deletion raises
+    ``StoreUnavailable`` without failing the store: commits go on.
 """
 
 from __future__ import annotations
@@ -55,7 +66,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,18 +78,21 @@ from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
-from trading_engine.domain.ports.repository import OrderPage, OrderQuery, StoredState
+from trading_engine.domain.ports.repository import AgedOrder, OrderPage, OrderQuery, StoredState, StoreStats
 from trading_engine.domain.risk import BreakerState
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
-from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
+from trading_engine.domain.timefmt import isoformat_exact, parse_timestamp
 from trading_engine.infrastructure.persistence.group_commit import GroupCommitStore
 from trading_engine.infrastructure.persistence.records import (
     NOT_RUNNING,
     OPEN_STATUSES,
+    TERMINAL_STATUSES,
     IncompatibleSchema,
     ListFilter,
     Rows,
     StrategyRow,
+    check_aged_query,
+    check_deletion,
     check_query,
     check_strategy_status,
     describe,
@@ -90,6 +104,11 @@ from trading_engine.infrastructure.persistence.records import (
 log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
+
+# The terminal statuses as SQL literals: a partial index is used only when the query's condition
+# is spelled as the index's (a parameter would not do). Queries name it (INDEXED BY): without
+# statistics the planner would prefer orders_status_seq and sort.
+_TERMINAL_SQL = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
@@ -143,12 +162,20 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX fills_strategy_seq ON fills (strategy_id, seq)",
         ),
     ),
+    (
+        3,
+        (
+            f"CREATE INDEX orders_aged ON orders (updated_at, order_id) WHERE status IN ({_TERMINAL_SQL})",
+            "CREATE TABLE folded_fills (strategy_id TEXT PRIMARY KEY, data TEXT NOT NULL)",
+        ),
+    ),
 )
 """``(version, statements)`` in version order: the SQL that takes the schema to each version."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 MAX_BATCH = 512
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 _UPSERT_ORDER = """
 INSERT INTO orders (order_id, client_order_id, symbol, side, type, status, strategy_id,
@@ -185,6 +212,11 @@ _UPSERT_CASH = (
 _UPSERT_BREAKER = (
     "INSERT INTO breaker (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
 )
+_UPSERT_FOLDED = (
+    "INSERT INTO folded_fills (strategy_id, data) VALUES (?, ?) "
+    "ON CONFLICT (strategy_id) DO UPDATE SET data = excluded.data"
+)
+_INCREMENTAL = 2  # PRAGMA auto_vacuum: freed pages go to a free list, returned by incremental_vacuum
 _UPSERT_ACCOUNT = (
     "INSERT INTO account (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data"
 )
@@ -227,6 +259,8 @@ class SqliteTradingStore(GroupCommitStore):
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
+        self._sweeper: ThreadPoolExecutor | None = None  # the retention sweep's reads, opened on first use
+        self._sweep_conn: sqlite3.Connection | None = None
         self._readable = False
 
     @property
@@ -241,6 +275,7 @@ class SqliteTradingStore(GroupCommitStore):
         loop = asyncio.get_running_loop()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-sweeper")
         try:
             await loop.run_in_executor(self._writer, self._open_writer)
             await loop.run_in_executor(self._reader, self._open_reader)
@@ -268,9 +303,12 @@ class SqliteTradingStore(GroupCommitStore):
     async def _close(self) -> None:
         self._accepting = self._readable = False
         loop = asyncio.get_running_loop()
-        writer, reader = self._writer, self._reader
-        self._writer = self._reader = None
+        writer, reader, sweeper = self._writer, self._reader, self._sweeper
+        self._writer = self._reader = self._sweeper = None
         try:
+            if sweeper is not None:
+                await loop.run_in_executor(sweeper, self._close_sweeper)
+                sweeper.shutdown(wait=True)
             if reader is not None:
                 await loop.run_in_executor(reader, self._close_reader)
         finally:
@@ -299,12 +337,19 @@ class SqliteTradingStore(GroupCommitStore):
     # -- reading -----------------------------------------------------------------------------
 
     async def _read(self, query: Callable[..., _T], *args: Any) -> _T:
-        if not self._readable or self._reader is None:
+        return await self._in_thread(self._reader, "be read", query, self._read_conn, *args)
+
+    async def _in_thread(
+        self, executor: ThreadPoolExecutor | None, action: str, call: Callable[..., _T], *args: Any
+    ) -> _T:
+        """``call(*args)`` in ``executor``'s thread; a SQLite error as ``StoreUnavailable`` saying
+        the database could not ``action``."""
+        if not self._readable or executor is None:
             raise StoreUnavailable(NOT_RUNNING)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._reader, query, self._read_conn, *args)
+            return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"the database could not be read ({describe(exc)})") from exc
+            raise StoreUnavailable(f"the database could not {action} ({describe(exc)})") from exc
 
     async def get_order(self, order_id: str) -> Order | None:
         return await self._read(_one_order, "SELECT data FROM orders WHERE order_id = ?", order_id)
@@ -330,6 +375,41 @@ class SqliteTradingStore(GroupCommitStore):
     async def load_state(self) -> StoredState | None:
         return await self._read(_load_state)
 
+    # -- retention: finished orders leave -----------------------------------------------------
+
+    async def aged_orders(self, cutoff: datetime, limit: int) -> Sequence[AgedOrder]:
+        return await self._sweep_read(_aged_orders, check_aged_query(cutoff, limit), limit)
+
+    async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
+        ids, rows = check_deletion(order_ids, folded)
+        return await self._in_thread(self._writer, "delete aged orders", self._delete_rows, ids, rows)
+
+    async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
+        return await self._sweep_read(_folded_fills, list(strategy_ids))
+
+    async def stats(self) -> StoreStats:
+        counts = await self._sweep_read(_counts)
+        size = sum(
+            found.stat().st_size for found in (self._path, self._path.with_name(self._path.name + "-wal"))
+            if found.exists()
+        )
+        return StoreStats(*counts[:3], size_bytes=size, oldest_terminal_update=counts[3])
+
+    async def _sweep_read(self, query: Callable[..., _T], *args: Any) -> _T:
+        """``query`` on the sweep's own read connection (in a thread of its own), so that API
+        reads never queue behind the retention sweep."""
+        return await self._in_thread(self._sweeper, "be read", self._in_sweeper, query, args)
+
+    def _in_sweeper(self, query: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+        if self._sweep_conn is None:
+            self._sweep_conn = self._open_read_only()
+        return query(self._sweep_conn, *args)
+
+    def _close_sweeper(self) -> None:
+        conn, self._sweep_conn = self._sweep_conn, None
+        if conn is not None:
+            conn.close()
+
     # -- in the writer thread ----------------------------------------------------------------
 
     def _open_writer(self) -> None:
@@ -337,13 +417,21 @@ class SqliteTradingStore(GroupCommitStore):
         conn = self._write_conn = self._connect(str(self._path))
         conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE ... COMMIT
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")  # only before the first table
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"{self._path} could not be switched to WAL journal mode (it is {mode})")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")  # the WAL shrinks back after checkpoints
         conn.execute("PRAGMA foreign_keys = ON")
         if _schema_version(conn, self._path) < SCHEMA_VERSION:
             self._migrate(conn)
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != _INCREMENTAL:
+            # A file made before version 3: rebuilt once so that freed pages can be returned.
+            conn.execute(f"PRAGMA auto_vacuum = {_INCREMENTAL}")
+            conn.execute("VACUUM")
+            log.info("store_vacuumed", path=str(self._path), auto_vacuum="incremental")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -400,6 +488,30 @@ class SqliteTradingStore(GroupCommitStore):
             _rollback(conn)
             raise
 
+    def _delete_rows(self, order_ids: list[str], folded: list[tuple[str, str]]) -> int:
+        conn = self._write_conn
+        assert conn is not None
+        deleted = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(order_ids), _MAX_PARAMETERS):
+                chunk = order_ids[start : start + _MAX_PARAMETERS]
+                aged = f"order_id IN ({', '.join('?' for _ in chunk)}) AND status IN ({_TERMINAL_SQL})"
+                conn.execute(f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})", chunk)
+                deleted += conn.execute(f"DELETE FROM orders WHERE {aged}", chunk).rowcount
+            if folded:
+                conn.executemany(_UPSERT_FOLDED, folded)
+            # The freed pages back to the file system, in the same transaction (one fsync). Each
+            # execute() steps the pragma once, which frees one page.
+            (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+            for _ in range(free):
+                conn.execute("PRAGMA incremental_vacuum")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return deleted
+
     def _close_writer(self) -> None:
         conn, self._write_conn = self._write_conn, None
         if conn is not None:
@@ -408,10 +520,14 @@ class SqliteTradingStore(GroupCommitStore):
     # -- in the reader thread ----------------------------------------------------------------
 
     def _open_reader(self) -> None:
-        conn = self._read_conn = self._connect(str(self._path))
+        self._read_conn = self._open_read_only()
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        conn = self._connect(str(self._path))
         conn.isolation_level = None  # each query its own snapshot; load_state takes one explicitly
         conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         conn.execute("PRAGMA query_only = ON")
+        return conn
 
     def _close_reader(self) -> None:
         conn, self._read_conn = self._read_conn, None
@@ -544,3 +660,51 @@ def _load_state(conn: sqlite3.Connection) -> StoredState | None:
         open_orders=tuple(Order.from_dict(json.loads(data)) for (data,) in open_orders),
         breaker=None if breaker is None else BreakerState.from_dict(json.loads(breaker[0])),
     )
+
+
+def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[AgedOrder]:
+    orders = conn.execute(
+        f"SELECT order_id, data FROM orders INDEXED BY orders_aged WHERE status IN ({_TERMINAL_SQL}) AND updated_at < ? "
+        "ORDER BY updated_at, order_id LIMIT ?",
+        (before, limit),
+    ).fetchall()
+    fills: dict[str, list[Fill]] = {order_id: [] for order_id, _data in orders}
+    ids = list(fills)
+    for start in range(0, len(ids), _MAX_PARAMETERS):
+        chunk = ids[start : start + _MAX_PARAMETERS]
+        for order_id, data in conn.execute(
+            f"SELECT order_id, data FROM fills WHERE order_id IN ({', '.join('?' for _ in chunk)}) ORDER BY seq",
+            chunk,
+        ):
+            fills[order_id].append(Fill.from_dict(json.loads(data)))
+    return [AgedOrder(Order.from_dict(json.loads(data)), tuple(fills[order_id])) for order_id, data in orders]
+
+
+def _folded_fills(conn: sqlite3.Connection, strategy_ids: list[str]) -> dict[str, FoldedFills]:
+    found: dict[str, FoldedFills] = {}
+    for start in range(0, len(strategy_ids), _MAX_PARAMETERS):
+        chunk = strategy_ids[start : start + _MAX_PARAMETERS]
+        for strategy_id, data in conn.execute(
+            f"SELECT strategy_id, data FROM folded_fills WHERE strategy_id IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        ):
+            found[strategy_id] = FoldedFills.from_dict(json.loads(data))
+    return found
+
+
+def _counts(conn: sqlite3.Connection) -> tuple[int, int, int, datetime | None]:
+    """Orders, fills, open orders, and the last update of the oldest finished order."""
+    placeholders = ", ".join("?" for _ in OPEN_STATUSES)
+    conn.execute("BEGIN")
+    try:
+        (orders,) = conn.execute("SELECT count(*) FROM orders").fetchone()
+        (fills,) = conn.execute("SELECT count(*) FROM fills").fetchone()
+        (open_orders,) = conn.execute(
+            f"SELECT count(*) FROM orders WHERE status IN ({placeholders})", OPEN_STATUSES
+        ).fetchone()
+        (oldest,) = conn.execute(
+            f"SELECT min(updated_at) FROM orders INDEXED BY orders_aged WHERE status IN ({_TERMINAL_SQL})"
+        ).fetchone()
+    finally:
+        _rollback(conn)
+    return orders, fills, open_orders, None if oldest is None else parse_timestamp(oldest, field="updated_at")

@@ -140,6 +140,11 @@ class Utilisation(_Response):
 class Freshness(_Response):
     fresh: bool
     age_seconds: float | None
+    stale_pricing: list[str] = Field(description=(
+        "The stale prices among those valuing orders in this symbol: its own and the one converting "
+        "its quote currency into the reporting currency. While any is listed, orders in the symbol "
+        "are rejected with market_data_stale."
+    ))
 
 
 class RiskStatus(_Response):

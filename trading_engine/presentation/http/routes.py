@@ -105,7 +105,8 @@ def setup_routes(app: web.Application, h: Handlers) -> None:
 
 
 METRICS = Reply("Prometheus exposition.", media_types=("text/plain", "application/openmetrics-text"))
-NO_ORDER = "No such order."
+NO_ORDER = ("No such order in the store. With a retention (persistence.retention) the message says that "
+            "finished orders older than it are in the archive files (persistence.archive_dir).")
 NO_INSTANCE = "No such strategy instance."
 NO_BACKTEST = "No such backtest."
 NOT_DONE = "The backtest is not done (its files exist once it is)."

@@ -131,15 +131,21 @@ class StrategyManager:
                 instance.on_quote(quote, received)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
-        """Fill listener of the order use case: a fill of an instance's order."""
+        """Fill listener of the order use case: a fill of an instance's order, as it happens."""
         instance = self._instances.get(fill.strategy_id or "")
         if instance is None:
             return
         instance.performance.apply_fill(fill)
-        self._metrics.trade(instance, fill.side.value)
         self._runner.updates.publish(fill)
         if instance.running:
             instance.inbox.put("fill", fill)
+
+    def count_trade(self, order: Order, fill: Fill) -> None:
+        """Durable fill listener of the order use case: count a fill of an instance's order once
+        it is committed (``trading_strategy_trades_total``)."""
+        instance = self._instances.get(fill.strategy_id or "")
+        if instance is not None:
+            self._metrics.trade(instance, fill.side.value)
 
     # -- the API's operations -----------------------------------------------------------------
     def available(self) -> list[dict[str, Any]]:
@@ -277,9 +283,12 @@ class StrategyManager:
         )
 
     async def _rebuild(self, spec: StrategySpec, record: StrategyRecord) -> Instance:
-        """The stored instance, its position rebuilt from its fills (not launched)."""
+        """The stored instance (not launched), its position rebuilt from what its fills that aged
+        out of the store added up to, then the fills still stored."""
         params = spec.validate_params(record.params)
         instance = self._new_instance(record.strategy_id, spec, record.symbol, params, record.created_at)
+        folded = (await self._store.folded_fills([instance.strategy_id])).get(instance.strategy_id)
+        instance.performance = PerformanceTrack.starting_from(instance.symbol, folded)
         for fill in await self._store.fills_for_strategy(instance.strategy_id):
             instance.performance.apply_fill(fill)
         return instance

@@ -22,6 +22,7 @@ from trading_engine.domain.decimals import ZERO
 from trading_engine.domain.orders import Fill
 from trading_engine.domain.performance import max_drawdown, sharpe_ratio
 from trading_engine.domain.portfolio import Position
+from trading_engine.domain.strategy_record import FoldedFills
 from trading_engine.services.market import MarketView
 
 MAX_PERFORMANCE_SAMPLES = 10_000
@@ -35,8 +36,8 @@ def mark_of(market: MarketView, symbol: str) -> Decimal | None:
 
 @dataclass
 class PerformanceTrack:
-    """What an instance has done: its position (rebuilt from its fills on restart), its fills,
-    the ticks it handled and the samples of its net P&L."""
+    """What an instance has done: its position (rebuilt on restart from its ``FoldedFills`` and
+    the fills still stored), its fills, the ticks it handled and the samples of its net P&L."""
 
     position: Position
     trades: int = 0
@@ -52,6 +53,19 @@ class PerformanceTrack:
         if realized != 0:
             self.closing_fills += 1
             self.winning_fills += realized > 0
+
+    @classmethod
+    def starting_from(cls, symbol: str, folded: FoldedFills | None) -> PerformanceTrack:
+        """A track of ``symbol`` holding what ``folded`` (fills that left the store) added up to."""
+        if folded is None:
+            return cls(Position(symbol))
+        return cls(Position.from_snapshot(folded.position), trades=folded.trades,
+                   closing_fills=folded.closing_fills, winning_fills=folded.winning_fills)
+
+    def folded(self, strategy_id: str) -> FoldedFills:
+        """The position and counts of this track, as a store keeps them."""
+        return FoldedFills(strategy_id, self.position.snapshot, trades=self.trades,
+                           closing_fills=self.closing_fills, winning_fills=self.winning_fills)
 
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal:
         position = self.position

@@ -1,0 +1,78 @@
+"""On a real SQLite file: once the sweep runs, the file stops growing with the number of orders.
+
+Each round writes the same number of finished orders (two fills each), lets them age past the
+retention on the fake clock and sweeps them into the archive. With incremental auto-vacuum the
+pages they freed go back to the file system, so after every round the database is the size it was
+after the first (within 10%: b-tree pages are not always equally full), and while a round is held
+it takes what the first took: pages are reused, not added. The WAL beside it is bounded by SQLite's
+checkpoints and ``journal_size_limit``, not by the number of orders: the disk total
+(``store_size_bytes``) stays within twice that of the first round, where four rounds kept would
+take four times the database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import timedelta
+from pathlib import Path
+
+from tests.fakes import FakeClock, RecordingMetrics
+from tests.support.trading_data import T0, make_order
+from trading_engine.domain.orders import OrderStatus
+from trading_engine.domain.ports.repository import ChangeSet
+from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.services.retention import RetentionSweep
+
+ORDERS_PER_ROUND = 1500
+ROUNDS = 4
+
+
+async def write_round(store: SqliteTradingStore, round_number: int, seconds: float) -> None:
+    for start in range(0, ORDERS_PER_ROUND, 250):
+        made = [
+            make_order(f"o-{round_number}-{n}", OrderStatus.FILLED, seconds=seconds, client_order_id=f"c-{round_number}-{n}")
+            for n in range(start, start + 250)
+        ]
+        await store.commit(ChangeSet(orders=tuple(o.snapshot for o, _ in made),
+                                     fills=tuple(f for _, fills in made for f in fills)))
+
+
+def pragma(path: Path, name: str) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def database_bytes(path: Path) -> int:
+    """The database's own size: its pages, wherever the latest copy of each is (file or WAL)."""
+    return pragma(path, "page_count") * pragma(path, "page_size")
+
+
+async def test_the_file_levels_off_instead_of_growing_with_the_orders(tmp_path: Path) -> None:
+    path = tmp_path / "trading.db"
+    store = SqliteTradingStore(path, synchronous="NORMAL")
+    await store.start()
+    clock = FakeClock(T0)
+    sweep = RetentionSweep(store, GzipCsvArchive(tmp_path / "archive"), clock, RecordingMetrics(),
+                           retention=timedelta(hours=1), interval=timedelta(seconds=60), batch_size=500)
+    sizes: list[int] = []
+    unswept: list[int] = []
+    disk: list[int] = []
+    try:
+        for round_number in range(ROUNDS):
+            await write_round(store, round_number, seconds=clock.now().timestamp() - T0.timestamp())
+            unswept.append(database_bytes(path))
+            clock.advance(7200)
+            assert await sweep.sweep() == ORDERS_PER_ROUND
+            stats = await store.stats()
+            assert (stats.orders, stats.fills) == (0, 0)
+            sizes.append(database_bytes(path))
+            disk.append(stats.size_bytes)
+        assert pragma(path, "freelist_count") == 0  # freed pages were handed back, not kept inside the file
+    finally:
+        await store.stop()
+    assert all(size <= sizes[0] * 1.10 for size in sizes), sizes
+    assert all(size <= unswept[0] * 1.10 for size in unswept), unswept
+    assert unswept[0] > 10 * sizes[0], (unswept, sizes)  # a round held is what the sweep takes away
+    assert all(total <= disk[0] * 2 for total in disk), disk

@@ -1,0 +1,155 @@
+"""The retention sweep: finished orders older than the retention leave the store for the archive.
+
+Every ``interval`` the sweep takes the orders in a terminal status whose last
+update is older than ``now - retention`` (the clock port's now), in batches of ``batch_size``,
+oldest first. Each batch is archived first (``OrderArchive.append`` returns once the files are
+durable) and deleted after (``TradingStore.delete_orders``), so a crash in between leaves the rows
+in the store and the archive does not write them twice. With the deletion, the fills of strategy
+instances are folded into their ``FoldedFills``, so a restart rebuilds an instance's position and
+counts without the fills that left.
+
+The store's reads and deletions run off the event loop (SQLite in its threads, PostgreSQL on
+pooled connections), the archive's file writes in a worker thread; between batches the loop is
+free, so orders placed meanwhile are acknowledged as usual. A failed run is logged
+(``retention_sweep_failed``) and the next interval tries again; it never stops the service.
+
+At start and after each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
+``store_oldest_terminal_order_age_seconds`` (which an alert compares with twice
+``store_retention_seconds``, set at start).
+A retention of zero keeps everything: the sweep then only refreshes the gauges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+import structlog
+
+from trading_engine.domain.orders import Fill
+from trading_engine.domain.ports.archive import OrderArchive
+from trading_engine.domain.ports.clock import Clock
+from trading_engine.domain.ports.metrics import MetricsPort
+from trading_engine.domain.ports.repository import AgedOrder, TradingStore
+from trading_engine.domain.strategy_record import FoldedFills
+from trading_engine.domain.timefmt import isoformat_exact
+from trading_engine.services.strategy_runtime.performance import PerformanceTrack
+
+log = structlog.get_logger(__name__)
+
+ROW_KINDS = ("orders", "fills", "open_orders")
+
+
+class RetentionSweep:
+    def __init__(
+        self,
+        store: TradingStore,
+        archive: OrderArchive,
+        clock: Clock,
+        metrics: MetricsPort,
+        *,
+        retention: timedelta,
+        interval: timedelta,
+        batch_size: int,
+    ) -> None:
+        if retention < timedelta(0) or interval <= timedelta(0) or batch_size < 1:
+            raise ValueError(
+                f"retention {retention} must be >= 0, interval {interval} > 0 and batch_size {batch_size} >= 1"
+            )
+        self._store = store
+        self._archive = archive
+        self._clock = clock
+        self._retention = retention
+        self._interval = interval.total_seconds()
+        self._batch_size = batch_size
+        self._archived = {kind: metrics.counter("archive_rows_total", {"kind": kind}) for kind in ("orders", "fills")}
+        self._duration = metrics.histogram("retention_sweep_seconds")
+        self._rows = {kind: metrics.gauge("store_rows", {"kind": kind}) for kind in ROW_KINDS}
+        self._size = metrics.gauge("store_size_bytes")
+        self._oldest = metrics.gauge("store_oldest_terminal_order_age_seconds")
+        self._retention_gauge = metrics.gauge("store_retention_seconds")
+        self._archive_opened = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether finished orders leave the store (a retention of zero keeps everything)."""
+        return self._retention > timedelta(0)
+
+    async def start(self) -> None:
+        """Set the gauges (a scrape right after startup has them); a failure is only logged."""
+        self._retention_gauge.set(self._retention.total_seconds())
+        await self._attempt(self.refresh_gauges)
+
+    def close(self) -> None:
+        """Release the archive; a later sweep opens it again."""
+        self._archive.close()
+        self._archive_opened = False
+
+    async def run(self) -> None:
+        """Sweep every interval, until cancelled; a failed run waits for the next."""
+        while True:
+            await asyncio.sleep(self._interval)
+            await self._attempt(self.sweep)
+
+    async def _attempt(self, step: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await step()
+        except Exception as exc:
+            log.error("retention_sweep_failed", error=str(exc) or type(exc).__name__,
+                      retry_in_seconds=self._interval)
+
+    async def sweep(self) -> int:
+        """One run: every order aged past the retention, archived then deleted, batch by batch;
+        then the gauges. Returns how many orders left the store."""
+        removed = 0
+        if self.enabled:
+            started = self._clock.monotonic()
+            cutoff = self._clock.now() - self._retention
+            while True:
+                batch = await self._store.aged_orders(cutoff, self._batch_size)
+                if not batch:
+                    break
+                if not self._archive_opened:  # the first time there is something to archive
+                    await self._archive.open()
+                    self._archive_opened = True
+                archived = await self._archive.append(batch)
+                self._archived["orders"].inc(archived.orders)
+                self._archived["fills"].inc(archived.fills)
+                folded = await self._fold(batch)
+                removed += await self._store.delete_orders([aged.order.order_id for aged in batch], folded)
+                if len(batch) < self._batch_size:
+                    break
+            self._duration.observe(self._clock.monotonic() - started)
+            if removed:
+                log.info("retention_swept", orders=removed, cutoff=isoformat_exact(cutoff))
+        await self.refresh_gauges()
+        return removed
+
+    async def refresh_gauges(self) -> None:
+        stats = await self._store.stats()
+        for kind, count in zip(ROW_KINDS, (stats.orders, stats.fills, stats.open_orders), strict=True):
+            self._rows[kind].set(count)
+        if stats.size_bytes is not None:
+            self._size.set(stats.size_bytes)
+        oldest = stats.oldest_terminal_update
+        age = 0.0 if oldest is None else max(0.0, (self._clock.now() - oldest).total_seconds())
+        self._oldest.set(age)
+
+    async def _fold(self, batch: Sequence[AgedOrder]) -> list[FoldedFills]:
+        """Each strategy instance's ``FoldedFills`` with the fills of ``batch`` added, in time order."""
+        by_strategy: dict[str, list[Fill]] = {}
+        for aged in batch:
+            for fill in aged.fills:
+                if fill.strategy_id is not None:
+                    by_strategy.setdefault(fill.strategy_id, []).append(fill)
+        if not by_strategy:
+            return []
+        stored = await self._store.folded_fills(list(by_strategy))
+        folded = []
+        for strategy_id, fills in by_strategy.items():
+            track = PerformanceTrack.starting_from(fills[0].symbol, stored.get(strategy_id))
+            for fill in sorted(fills, key=lambda fill: fill.timestamp):
+                track.apply_fill(fill)
+            folded.append(track.folded(strategy_id))
+        return folded
