@@ -66,8 +66,12 @@ is running and has processed events a second window is measured exactly as the f
 (``bt``: ``yes``) shows the health and decision figures beside the first's, plus the events per
 second the backtest processed in its worker process during the window (``bt ev/s``, from ``GET
 /api/v1/backtests/{id}``). A backtest that is no longer running when the window ends is flagged (the
-window was not all under load: raise ``--backtest-bars``); it is cancelled (``DELETE``) afterwards.
-The service's CPU column counts the service process only, not the worker.
+window was not all under load: raise ``--backtest-bars``); it is cancelled (``DELETE``) afterwards,
+and the service's record of it ended before anything else is measured. The two windows' order
+alternates with the rounds: odd rounds measure the one without a backtest first, even rounds the one
+with, so over an even number of rounds neither is always measured on the older service; rows are
+printed in the order measured and the summary gives the median over rounds of each. The service's
+CPU column counts the service process only, not the worker.
 """
 
 from __future__ import annotations
@@ -325,6 +329,22 @@ def _start_backtest(service: Service) -> tuple[str, float, int]:
     raise BenchError(f"backtest {backtest_id} reported no events within 60 s")
 
 
+def _stop_backtest(service: Service, backtest_id: str) -> None:
+    """Cancel the backtest and wait until the service records it ended (its worker is gone)."""
+    _delete(service, f"/api/v1/backtests/{backtest_id}")
+    deadline = time.monotonic() + 30
+    while _get(service, f"/api/v1/backtests/{backtest_id}")["status"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise BenchError(f"backtest {backtest_id} still running 30 s after it was cancelled")
+        time.sleep(0.1)
+
+
+def backtest_first(args: argparse.Namespace, round_no: int) -> bool:
+    """With ``--with-backtest``: whether round ``round_no`` measures the window with a backtest
+    before the one without (even rounds do)."""
+    return bool(args.with_backtest) and round_no % 2 == 0
+
+
 def market_maker_environment(*, log_level: str, synchronous: str, tick_interval: float, volatility_bps: float,
                              instances: int) -> dict[str, str]:
     """The service's environment for ``instances`` market makers on the simulated feed, with an
@@ -448,16 +468,20 @@ async def _window(service: Service, ids: Sequence[str], args: argparse.Namespace
 
 def run_configuration(args: argparse.Namespace, count: int, round_no: int, scratch: Path) -> list[Result]:
     """The configuration's window, and with ``--with-backtest`` a second one in the same service
-    while a backtest runs."""
+    while a backtest runs, before or after the first (``backtest_first``); in the order measured."""
     record = scratch / f"decisions-{count}-r{round_no}.bin" if args.exact else None
     environment = _environment(args)
     if args.with_backtest:
         environment["BACKTESTS_DATA_DIR"] = str(scratch / "history")
         environment["BACKTESTS_RESULTS_DIR"] = str(scratch / f"backtests-{count}-r{round_no}")
     service = Service(f"strategies-{count}", _command(args, count, round_no, record), environment)
-    result = Result(count, round_no)
-    results = [result]
-    windows = []
+    results = [Result(count, round_no)]
+    if args.with_backtest:
+        results.append(Result(count, round_no, backtest=True))
+    # which window comes first in the service's life alternates with the rounds (odd: without a
+    # backtest first), so that neither is always the one measured on the older service
+    order = results[::-1] if backtest_first(args, round_no) else results
+    windows: list[tuple[float, float]] = []  # in the order measured
     try:
         service.start()
         service.wait_healthy()
@@ -471,26 +495,25 @@ def run_configuration(args: argparse.Namespace, count: int, round_no: int, scrat
             ids.append(str(body["strategy_id"]))
         time.sleep(max(0.0, args.warmup))
         service.check_alive()
-        windows.append(asyncio.run(_window(service, ids, args, result)))
-        service.check_alive()
-        if args.with_backtest:
-            loaded = Result(count, round_no, backtest=True)
-            results.append(loaded)
-            backtest_id, started, events = _start_backtest(service)
-            windows.append(asyncio.run(_window(service, ids, args, loaded)))
-            after = _get(service, f"/api/v1/backtests/{backtest_id}")
-            loaded.backtest_events_per_second = (int(after["events"]) - events) / (time.monotonic() - started)
-            loaded.backtest_ran_throughout = after["status"] == "running"
-            _delete(service, f"/api/v1/backtests/{backtest_id}")
+        for measured in order:
+            if measured.backtest:
+                backtest_id, started, events = _start_backtest(service)
+                windows.append(asyncio.run(_window(service, ids, args, measured)))
+                after = _get(service, f"/api/v1/backtests/{backtest_id}")
+                measured.backtest_events_per_second = (int(after["events"]) - events) / (time.monotonic() - started)
+                measured.backtest_ran_throughout = after["status"] == "running"
+                _stop_backtest(service, backtest_id)
+            else:
+                windows.append(asyncio.run(_window(service, ids, args, measured)))
             service.check_alive()
     finally:
         service.stop()
     if record is not None:
-        for measured, window in zip(results, windows):
+        for measured, window in zip(order, windows):
             measured.exact = read_record(record, *window)
             if measured.exact is None:
                 raise BenchError(f"{service.label}: the decision record {record} was not written")
-    return results
+    return order
 
 
 # -- printing -----------------------------------------------------------------------------------------
@@ -556,7 +579,8 @@ def run(args: argparse.Namespace) -> None:
         bars = args.backtest_bars or int(BACKTEST_BARS_PER_SECOND * (args.duration + 20))
         print(f"with a backtest: a second window per configuration, same service, while POST /api/v1/backtests "
               f"runs {BACKTEST['strategy']} {json.dumps(BACKTEST['params'])} on {bars:,} synthetic 1-minute bars "
-              "in a worker process")
+              "in a worker process; odd rounds measure the window without it first, even rounds the one with it"
+              + ("" if args.rounds % 2 == 0 else " (an even --rounds balances the order)"))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     print()
@@ -605,7 +629,9 @@ def run(args: argparse.Namespace) -> None:
         health_p99 = median([percentile(p, 99) for p in probes]) if probes else float("nan")
         health_max = max(max(p) for p in probes) if probes else float("nan")
         suffix = "" if count == TARGET_COUNT else f" (target stated for {TARGET_COUNT})"
-        rounds = f" (median of {len(mine)} rounds)" if len(mine) > 1 else ""
+        first = sum(1 for r in mine if backtest_first(args, r.round_no))
+        rounds = (f" (median of {len(mine)} rounds" + (f"; the backtest window first in {first}" if args.with_backtest
+                                                        else "") + ")") if len(mine) > 1 else ""
         during = (f", while a backtest runs ({median([r.backtest_events_per_second for r in mine]):,.0f} events/s "
                   "in its worker)") if loaded else (", no backtest" if args.with_backtest else "")
         print(f"{count} instance(s){during}{rounds}:")

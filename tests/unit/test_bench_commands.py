@@ -10,6 +10,7 @@ import pytest
 
 from bench.__main__ import build_parser
 from bench.soak import Row, duration_seconds, judge
+from bench.strategies import backtest_first
 from tests.support.process import REPO_ROOT
 
 COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest", "soak")
@@ -35,6 +36,13 @@ def test_the_strategies_benchmark_takes_a_backtest_window() -> None:
     args = subparsers["strategies"].parse_args(["--with-backtest", "--backtest-bars", "300000"])
     assert args.with_backtest is True and args.backtest_bars == 300_000
     assert subparsers["strategies"].parse_args([]).with_backtest is False
+
+
+def test_the_backtest_window_comes_first_in_every_other_round() -> None:
+    _parser, subparsers = build_parser()
+    with_backtest = subparsers["strategies"].parse_args(["--with-backtest", "--rounds", "4"])
+    assert [backtest_first(with_backtest, n) for n in (1, 2, 3, 4)] == [False, True, False, True]
+    assert not any(backtest_first(subparsers["strategies"].parse_args([]), n) for n in (1, 2, 3, 4))
 
 
 def test_the_soak_benchmark_takes_a_retention_as_the_service_spells_it() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trading_engine.domain.bars import Bar
-from trading_engine.infrastructure.market.history import HistoryError, read_file, read_files
+from trading_engine.infrastructure.market.history import HistoryError, ReadProgress, read_file, read_files
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -37,6 +37,15 @@ def test_bars_become_quotes_of_their_close_at_their_end(tmp_path: Path, compress
     assert [q.timestamp for q in quotes] == [T0 + timedelta(minutes=m) for m in (1, 2, 5)]
     assert quotes[0].bar == Bar("BTC-USD", "1m", D(100), D(101), D(99), D("100.5"), D(3), T0, T0 + timedelta(minutes=1))
     assert quotes[2].bar is not None and quotes[2].bar.start == T0 + timedelta(minutes=4)  # a gap is allowed
+
+
+def test_spaces_around_cells_and_any_offset_read_as_the_plain_rows_do(tmp_path: Path) -> None:
+    padded = BARS.replace(",", " , ").replace("\n2024-03-01T00:01:00+00:00", "\n 2024-03-01T01:01:00+01:00 ")
+    plain = list(read_file(write(tmp_path, "plain.csv", BARS), "BTC-USD"))
+    assert list(read_file(write(tmp_path, "padded.csv", padded.replace("timestamp , open", "timestamp,open")
+                                .replace(" , high , low , close , volume", ",high,low,close,volume")),
+                          "BTC-USD")) == plain
+    assert [str(q.bar.close) for q in plain if q.bar] == ["100.5", "101", "99"]  # the digits as written
 
 
 def test_trades_with_and_without_quantity(tmp_path: Path) -> None:
@@ -69,6 +78,14 @@ def test_the_headerless_kline_export_is_recognised_by_its_shape(tmp_path: Path) 
         (BARS + "2024-03-01T00:06:00Z,1,2,x,1,1\n", ":5: column low: 'x' is not a number"),
         (BARS + "2024-03-01T00:06:00Z,-1,2,1,1,1\n", ":5: column open: -1 is not allowed; it must be greater than 0"),
         (BARS + "2024-03-01T00:06:00Z,1,1,2,1,1\n", ":5: column high: 1 is below low 2"),
+        (BARS + "2024-03-01T00:06:00Z,1,2,NaN,1,1\n", ":5: column low: 'NaN' is not a number"),
+        (BARS + "2024-03-01T00:06:00Z,1,Infinity,1,1,1\n", ":5: column high: 'Infinity' is not a number"),
+        (BARS + "2024-03-01T00:06:00Z,1,2,1,1,sNaN\n", ":5: column volume: 'sNaN' is not a number"),
+        (BARS + "2024-03-01T00:06:00Z,1,2,1,1,-1\n", ":5: column volume: -1 is not allowed; it must be 0 or more"),
+        (BARS + "2024-03-01T00:06:00Z,3,4,2,1,1\n", ":5: column close: 1 is outside low 2 and high 4"),
+        (BARS + "2024-03-01T00:04:00Z,1,2,x,1,1\n", ":5: column timestamp: 2024-03-01T00:04:00Z is not after"),
+        (BARS + "2024-03-01T00:06:00,1,1,1,1,1\n", ":5: column timestamp: '2024-03-01T00:06:00' is not allowed"),
+        (BARS + "2024-03-01T00:06:00Z,1,1,1,1,1,1\n", ":5: has 7 columns"),
         (BARS + "2024-03-01T00:04:00Z,1,1,1,1,1\n", ":5: column timestamp: 2024-03-01T00:04:00Z is not after"),
         (BARS + "2024-03-01T00:04:30Z,1,1,1,1,1\n", ":5: column timestamp: 2024-03-01T00:04:30Z is less than the bars' interval 1m"),
         (BARS + "2024-03-01 00:06,1,1,1,1,1\n", ":5: column timestamp: '2024-03-01 00:06' is not allowed; expected ISO 8601 with an offset"),
@@ -90,8 +107,12 @@ def test_bad_data_is_one_line_naming_file_line_and_column(tmp_path: Path, text: 
 def test_files_of_one_symbol_follow_each_other_in_time(tmp_path: Path) -> None:
     first = write(tmp_path, "a.csv", "timestamp,price\n1000,1\n2000,2\n")
     second = write(tmp_path, "b.csv", "timestamp,price\n3000,3\n")
-    progress = [0.0]
-    assert [q.price for q in read_files([first, second], "X-Y", progress)] == [1, 2, 3] and progress == [1.0]
+    progress = ReadProgress(2)
+    quotes = read_files([first, second], "X-Y", progress)
+    assert progress.share() == 0.0
+    assert next(quotes).price == 1 and 0.0 < progress.share() <= 0.5  # into the first of two files
+    assert next(quotes).price == 2 and next(quotes).price == 3 and 0.5 <= progress.share() <= 1.0
+    assert next(quotes, None) is None and progress.share() == 1.0
     with pytest.raises(HistoryError, match="a.csv: starts at .* not after the previous file's last timestamp"):
         list(read_files([second, first], "X-Y"))
     with pytest.raises(HistoryError, match="nope.csv: no such file"):

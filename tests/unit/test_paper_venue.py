@@ -406,8 +406,8 @@ async def test_restore_refuses_orders_that_cannot_rest_and_changes_nothing(s: Se
     good = recovered("ord-a", "2", "0", "100", s.clock)
     filled = recovered("ord-f", "1", "1", "100", s.clock)
     new = s.order("buy", "1", limit="100")
-    market = s.order("buy", "1")
-    for bad, reason in ((filled, "filled"), (new, "new"), (market, "market order"), (good, "twice")):
+    unknown = recovered("ord-x", "1", "0", "100", s.clock, symbol="DOGE-USD")
+    for bad, reason in ((filled, "filled"), (new, "new"), (unknown, "does not trade DOGE-USD"), (good, "twice")):
         with pytest.raises(ValidationError, match=reason):
             s.venue.restore([good, bad])
     assert s.venue.resting() == (resting.order_id,)

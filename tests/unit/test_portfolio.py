@@ -176,6 +176,7 @@ def test_cross_pair_is_valued_in_usd_through_btc_usd() -> None:
     assert eth.market_value == D("0.6") and eth.unrealized_pnl == D("0.1")
     initial_equity = D(100000) + D(2) * 50000
     assert value.equity - initial_equity == value.unrealized_pnl - value.fees
+    assert str(account.equity(marks, INSTRUMENTS)) == str(value.equity)
 
 
 def test_realized_pnl_converts_at_the_current_mark_of_its_quote_currency() -> None:
@@ -206,6 +207,18 @@ def test_gross_and_net_exposure_with_a_long_and_a_short() -> None:
     assert account.gross_exposure(marks, INSTRUMENTS) == value.gross_exposure
 
 
+def test_equity_needs_marks_only_with_an_open_position_or_cash_in_another_currency() -> None:
+    account = Portfolio("USD", {"USD": "100000"})
+    assert account.needs_marks() is False
+    trade(account, "BTC-USD", "buy", "1", "50000")
+    assert account.needs_marks() is True
+    trade(account, "BTC-USD", "sell", "1", "51000", fee="5")
+    assert account.needs_marks() is False  # flat again, cash in USD only: the marks cannot move it
+    assert account.equity({}, INSTRUMENTS) == D(100995)
+    assert Portfolio("USD", {"USD": "1", "BTC": "0.5"}).needs_marks() is True
+    assert Portfolio("USD", {"USD": "1", "BTC": "0"}).needs_marks() is False
+
+
 def test_reserved_cash_still_counts_in_equity() -> None:
     account = Portfolio("USD", {"USD": "1000"})
     account.reserve("USD", D(400))
@@ -217,16 +230,19 @@ def test_reserved_cash_still_counts_in_equity() -> None:
 def test_valuation_needs_a_mark_for_every_open_position_and_a_configured_instrument() -> None:
     account = Portfolio("USD", {"USD": "1000"})
     trade(account, "BTC-USD", "buy", "1", "100")
-    with pytest.raises(Unavailable, match="no mark price for BTC-USD"):
-        account.valuation({}, INSTRUMENTS)
-    with pytest.raises(ValidationError, match="holds BTC-USD, which is not a configured instrument"):
-        account.valuation({"BTC-USD": D(100)}, {})
+    for value in (account.valuation, account.equity):
+        with pytest.raises(Unavailable, match="no mark price for BTC-USD"):
+            value({}, INSTRUMENTS)
+        with pytest.raises(ValidationError, match="holds BTC-USD, which is not a configured instrument"):
+            value({"BTC-USD": D(100)}, {})
 
 
 def test_valuation_refuses_cash_it_cannot_convert() -> None:
     account = Portfolio("USD", {"USD": "1", "JPY": "100"})
     with pytest.raises(ValidationError, match="cannot convert JPY into USD"):
         account.valuation({}, INSTRUMENTS)
+    with pytest.raises(ValidationError, match="cannot convert JPY into USD"):
+        account.equity({}, INSTRUMENTS)
 
 
 def price_from_ints(rng: random.Random, low: int, high: int) -> Decimal:
@@ -258,6 +274,7 @@ def test_equity_change_equals_realized_plus_unrealized_minus_fees_exactly(seed: 
         marks[symbol] = price_from_ints(rng, *bands[symbol])
         value = account.valuation(marks, INSTRUMENTS)
         assert value.equity - initial == value.realized_pnl + value.unrealized_pnl - value.fees
+        assert str(account.equity(marks, INSTRUMENTS)) == str(value.equity)  # the same digits
     assert partial_closes > 50 and flips > 3
 
 

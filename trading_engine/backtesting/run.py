@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,11 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
             account = container.account()
             clock = container.clock()
 
+            steady: Decimal | None = None  # the equity while nothing can move it (see sample)
+
             def on_fill(order: Order, fill: Fill) -> None:
+                nonlocal steady
+                steady = None
                 realized = position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
                 signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
                 trades.add(signed, realized, fill.fee)
@@ -103,9 +108,17 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                               realized)
 
             def sample() -> None:
-                value = portfolio.valuation().equity
-                open_position = account.portfolio.position(symbol).quantity != 0
-                equity_log.row(clock.now(), value, equity.add(clock.now(), value, open_position))
+                nonlocal steady
+                # Without a fill since, and with nothing the marks value (no open position, no cash
+                # but in the reporting currency), the equity is the one computed last.
+                value = steady
+                if value is None:
+                    value = portfolio.equity()
+                    if not account.portfolio.needs_marks():
+                        steady = value
+                now = clock.now()
+                # ``position`` follows every fill of the account, which starts flat: it is the account's
+                equity_log.row(now, value, equity.add(now, value, not position.is_flat))
 
             async def settle() -> None:
                 await manager.settled()

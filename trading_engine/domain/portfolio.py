@@ -290,6 +290,17 @@ def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
     return positive(mark, field=f"mark of {symbol}")
 
 
+def _instrument_of(symbol: str, instruments: Mapping[str, Instrument]) -> Instrument:
+    instrument = instruments.get(symbol)
+    if instrument is None:
+        raise ValidationError(
+            f"the portfolio holds {symbol}, which is not a configured instrument; "
+            "every traded symbol must stay configured to be valued",
+            field="symbol",
+        )
+    return instrument
+
+
 def convert(
     amount: Decimal,
     currency: str,
@@ -519,6 +530,26 @@ class Portfolio:
             positions=positions,
         )
 
+    def equity(self, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]) -> Decimal:
+        """The ``equity`` of ``valuation(marks, instruments)``, summed the same way (so equal to
+        the digit), without the per-position breakdown: what a backtest samples after every event."""
+        into = self._reporting_currency
+        equity = sum((convert(balance, currency, into, marks, instruments)
+                      for currency, balance in self._cash.items()), ZERO)
+        for symbol in sorted(self._positions):
+            position = self._positions[symbol]
+            currency = _instrument_of(symbol, instruments).quote
+            value = ZERO if position.is_flat else position.quantity * mark_of(symbol, marks)
+            equity += convert(value, currency, into, marks, instruments)
+        return equity
+
+    def needs_marks(self) -> bool:
+        """Whether the equity depends on marks: a position is open, or cash is held in a currency
+        other than the reporting one. Without either it stays what it is until the next fill."""
+        into = self._reporting_currency
+        return (any(not position.is_flat for position in self._positions.values())
+                or any(balance != 0 for currency, balance in self._cash.items() if currency != into))
+
     def gross_exposure(self, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]) -> Decimal:
         """Sum of ``|quantity| * mark`` over open positions, in the reporting currency."""
         total = ZERO
@@ -539,13 +570,7 @@ class Portfolio:
             position = self._positions[symbol]
             if open_only and position.is_flat:
                 continue
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                raise ValidationError(
-                    f"the portfolio holds {symbol}, which is not a configured instrument; "
-                    "every traded symbol must stay configured to be valued",
-                    field="symbol",
-                )
+            instrument = _instrument_of(symbol, instruments)
             if position.is_flat:
                 mark = None if symbol not in marks else mark_of(symbol, marks)
                 market_value = unrealized = ZERO

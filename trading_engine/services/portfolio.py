@@ -19,6 +19,10 @@ class PortfolioService:
     def valuation(self) -> PortfolioValuation:
         return self._account.portfolio.valuation(self._market.marks(), self._account.instruments)
 
+    def equity(self) -> Decimal:
+        """``valuation().equity`` alone, for a caller that needs nothing else."""
+        return self._account.portfolio.equity(self._market.marks(), self._account.instruments)
+
     def in_reporting(self, item: PositionValuation, valuation: PortfolioValuation) -> Decimal:
         """The absolute market value of a position in the reporting currency."""
         return abs(convert(item.market_value, item.currency, valuation.reporting_currency,

@@ -45,8 +45,8 @@ class TargetFollower:
         if self.target is None:
             return []
         difference = self.target - context.position
-        quantity = order_quantity(difference, context.instrument)
-        if quantity is None:
+        quantity = order_quantity(difference, context.instrument) if difference else None
+        if quantity is None:  # at the target, or less than an order's worth from it
             self._backoff = self._wait = 0
             return []
         if self._wait > 0:

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from trading_engine.domain.bars import Bar, interval_name, interval_seconds
 from trading_engine.domain.ports.market_data import Quote
@@ -82,11 +82,36 @@ class _Source:
         self._raw.close()
 
 
-def read_file(path: Path, symbol: str, progress: list[float] | None = None) -> Iterator[Quote]:
-    """The quotes of one file, in order; ``progress[0]`` follows the share of the file read."""
+class ReadProgress:
+    """How far a reader of files has got, worked out when asked (reading a row costs nothing for
+    it): the share of its files read, 0 to 1, each file counting as the share of its bytes read."""
+
+    def __init__(self, files: int = 1) -> None:
+        self._files = max(files, 1)
+        self._done = 0  # files finished
+        self._source: _Source | None = None  # the one being read
+
+    def share(self) -> float:
+        current = self._source.consumed() if self._source is not None else 0.0
+        return min((self._done + current) / self._files, 1.0)
+
+    def _reading(self, source: _Source) -> None:
+        self._source = source
+
+    def _finished(self) -> None:
+        self._done, self._source = self._done + 1, None
+
+    def _all_finished(self) -> None:
+        self._done, self._source = self._files, None
+
+
+def read_file(path: Path, symbol: str, progress: ReadProgress | None = None) -> Iterator[Quote]:
+    """The quotes of one file, in order; ``progress`` follows the share of the file read."""
     if not path.is_file():
         raise HistoryError(f"{path}: no such file")
     source = _Source(path)
+    if progress is not None:
+        progress._reading(source)
     try:
         first = next(source.rows, None)
         while first is not None and not any(cell.strip() for cell in first):
@@ -102,34 +127,33 @@ def read_file(path: Path, symbol: str, progress: list[float] | None = None) -> I
             rows = _klines(source, symbol, first)
         else:
             raise source.error(None, f"header {','.join(first)!r} is not allowed; expected {FORMATS}")
-        count = 0
+        empty = True
         for quote in rows:
-            count += 1
-            if progress is not None:
-                progress[0] = source.consumed()
+            empty = False
             yield quote
-        if count == 0:
+        if empty:
             raise HistoryError(f"{path}: the file has a header but no rows")
     finally:
         source.close()
+        if progress is not None:
+            progress._finished()
 
 
-def read_files(paths: Sequence[Path], symbol: str, progress: list[float] | None = None) -> Iterator[Quote]:
+def read_files(paths: Sequence[Path], symbol: str, progress: ReadProgress | None = None) -> Iterator[Quote]:
     """The quotes of several files of one symbol, one after the other: each file's first timestamp
-    must be after the previous file's last. ``progress[0]`` is the share of all of them read."""
-    last: Quote | None = None
-    own = [0.0]
-    for index, path in enumerate(paths):
-        for quote in read_file(path, symbol, own):
-            if last is not None and quote.timestamp <= last.timestamp:
-                raise HistoryError(f"{path}: starts at {quote.timestamp.isoformat()}, not after the previous "
-                                   f"file's last timestamp {last.timestamp.isoformat()}; list files in time order")
-            last = quote
-            if progress is not None:
-                progress[0] = (index + own[0]) / len(paths)
+    must be after the previous file's last. ``progress`` (for ``len(paths)`` files) follows the
+    share of all of them read."""
+    last: datetime | None = None
+    for path in paths:
+        for quote in read_file(path, symbol, progress):
+            at = quote.timestamp
+            if last is not None and at <= last:
+                raise HistoryError(f"{path}: starts at {at.isoformat()}, not after the previous "
+                                   f"file's last timestamp {last.isoformat()}; list files in time order")
+            last = at
             yield quote
     if progress is not None:
-        progress[0] = 1.0
+        progress._all_finished()
 
 
 # -- formats ---------------------------------------------------------------------------------------
@@ -148,30 +172,78 @@ def _timed_rows(source: _Source, header: Sequence[str]) -> Iterator[tuple[dateti
 
 
 def _bars(source: _Source, symbol: str) -> Iterator[Quote]:
-    pending: tuple[datetime, tuple[Decimal, ...], int] | None = None
-    seconds: int | None = None
+    """Each row is read by ``_clean_bar_row``, which takes only a row it can answer for exactly;
+    any other row goes through the checks of ``_checked_bar_row``, which name what is wrong."""
+    pending: tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal] | None = None
+    step: timedelta | None = None
+    interval = ""
     previous: datetime | None = None
-    for start, cells in _timed_rows(source, BAR_HEADER):
-        values = _ohlcv(source, cells[1:])
+    for row in source.rows:
+        values = _clean_bar_row(row)
+        if values is None:
+            if not row:
+                continue
+            values = _checked_bar_row(source, row, previous)
+        start = values[0]
+        if previous is not None and start <= previous:
+            raise source.error("timestamp", f"{row[0].strip()} is not after the previous row's {previous.isoformat()}")
         if pending is None:
-            pending, previous = (start, values, source.line), start
+            pending, previous = values, start
             continue
-        if seconds is None:
+        if step is None:
             gap = (start - pending[0]).total_seconds()
             try:
                 seconds = interval_seconds(_seconds_text(gap))
             except ValueError:
                 raise source.error("timestamp", f"the first two bars are {gap:g} s apart, which is not a bar "
                                    "interval (1s to 1d, dividing a day)") from None
-            yield _bar_quote(symbol, seconds, *pending[:2])
-        elif (start - previous).total_seconds() < seconds:
-            raise source.error("timestamp", f"{cells[0]} is less than the bars' interval "
-                               f"{interval_name(seconds)} after the previous bar")
+            step, interval = timedelta(seconds=seconds), interval_name(seconds)
+            yield _bar_quote(symbol, interval, step, pending)
+        elif start - previous < step:
+            raise source.error("timestamp", f"{row[0].strip()} is less than the bars' interval "
+                               f"{interval} after the previous bar")
         previous = start
-        yield _bar_quote(symbol, seconds, start, values)
-    if pending is not None and seconds is None:
+        yield _bar_quote(symbol, interval, step, values)
+    if pending is not None and step is None:
         raise HistoryError(f"{source.path}: a file of bars needs at least two rows (their interval is the gap "
                            "between the first two)")
+
+
+def _clean_bar_row(row: list[str]) -> tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal] | None:
+    """(start, open, high, low, close, volume) of a row every check would pass unchanged — six
+    cells, a timestamp without spaces, finite numbers, prices above 0, a volume of 0 or more, open
+    and close within low and high — else None (and ``_checked_bar_row`` says why)."""
+    if len(row) != 6:
+        return None
+    text, o, h, lo, c, v = row
+    try:
+        if text.isdigit():
+            start = _EPOCH + timedelta(milliseconds=int(text))
+        else:
+            start = datetime.fromisoformat(text)
+            zone = start.tzinfo
+            if zone is None:
+                return None
+            if zone is not UTC:
+                start = start.astimezone(UTC)
+        o, h, lo, c, v = Decimal(o), Decimal(h), Decimal(lo), Decimal(c), Decimal(v)  # spaces allowed
+        # comparing a NaN raises InvalidOperation; low above 0 with open and close between low and
+        # a finite high makes every price finite and above 0
+        if lo > 0 and lo <= o <= h and lo <= c <= h and v >= 0 and h.is_finite() and v.is_finite():
+            return start, o, h, lo, c, v
+    except (ValueError, ArithmeticError):
+        pass
+    return None
+
+
+def _checked_bar_row(source: _Source, row: list[str],
+                     previous: datetime | None) -> tuple[datetime, Decimal, Decimal, Decimal, Decimal, Decimal]:
+    """A row with every check in order, raising HistoryError at the first that fails."""
+    cells = _cells(source, row, BAR_HEADER)
+    at = _timestamp(source, cells[0])
+    if previous is not None and at <= previous:
+        raise source.error("timestamp", f"{cells[0]} is not after the previous row's {previous.isoformat()}")
+    return (at, *_ohlcv(source, cells[1:]))  # type: ignore[return-value]
 
 
 def _klines(source: _Source, symbol: str, first: list[str]) -> Iterator[Quote]:
@@ -193,7 +265,8 @@ def _klines(source: _Source, symbol: str, first: list[str]) -> Iterator[Quote]:
             if previous is not None and start <= previous:
                 raise source.error("open_time", f"{row[0]} is not after the previous row's")
             previous = start
-            yield _bar_quote(symbol, seconds, start, _ohlcv(source, row[1:6]))
+            yield _bar_quote(symbol, interval_name(seconds), timedelta(seconds=seconds),
+                             (start, *_ohlcv(source, row[1:6])))
         row = next(source.rows, None)
 
 
@@ -261,7 +334,7 @@ def _seconds_text(seconds: float) -> str:
     return f"{int(seconds)}s" if seconds == int(seconds) else f"{seconds}s"
 
 
-def _bar_quote(symbol: str, seconds: int, start: datetime, values: tuple[Decimal, ...]) -> Quote:
-    o, h, lo, c, volume = values
-    bar = Bar(symbol, interval_name(seconds), o, h, lo, c, volume, start, start + timedelta(seconds=seconds))
-    return Quote(symbol, c, bar.end, bar=bar)
+def _bar_quote(symbol: str, interval: str, step: timedelta, values: tuple[Any, ...]) -> Quote:
+    start, o, h, lo, c, volume = values
+    end = start + step
+    return Quote(symbol, c, end, bar=Bar(symbol, interval, o, h, lo, c, volume, start, end))

@@ -40,8 +40,11 @@ percent. ``price`` below is the latest quote of the order's symbol when the venu
   without a check against the close; on each bar it fills at the open when the bar opens through
   it (a buy limit at or above the open, a sell at or below), else at its limit price when the path
   touches it (low at or below a buy limit, high at or above a sell), for up to ``liquidity`` per
-  order per bar, as live per quote. An ``ioc`` order is answered at once against the close, as
-  live. On trade data (quotes without bars) everything is as live.
+  order per bar, as live per quote. A bar that starts before the order was placed (its
+  ``created_at``) never executes it: a replay started again from its files' beginning after a
+  restart fills a restored order on the bars after it, as without the restart. An ``ioc`` order
+  is answered at once against the close, as live. On trade data (quotes without bars) everything
+  is as live.
 - **Fees** are ``quantity * fill price * fee_bps / 10000`` in the quote currency, exact (never
   rounded), the same for takers and resting orders.
 - **Liquidity** (``{symbol: quantity}``) is a whole number of lots; a symbol without an entry has
@@ -49,8 +52,11 @@ percent. ``price`` below is the latest quote of the order's symbol when the venu
 - **Fills** have unique ids from ``fill_ids`` (default: ``fil_`` and an ``IdGenerator`` id), never derived from
   the order; they copy the order's ``strategy_id`` and are stamped with the clock's time.
 - **Cancel** removes a resting order (True), or answers False when the venue does not hold it.
-  **Restore** replaces the book with the recovered open limit orders, each for its
-  ``remaining_quantity``; it validates all of them before changing anything.
+  **Restore** replaces the book with the recovered open orders, each for its
+  ``remaining_quantity``: limit orders, and market orders that were waiting for the next bar (on
+  bars they fill at the open of the first bar that starts at or after they were placed; on trade
+  data at the first quote, as a market order arriving then would); it validates all of them
+  before changing anything.
 - **Listener failures.** An exception from ``on_fill`` or ``on_expired`` is logged
   (``venue_listener_failed``) and matching goes on; the venue has already applied the change,
   so the listener owns the consequence.
@@ -224,10 +230,7 @@ class PaperVenue:
         book: dict[str, _Resting] = {}
         for order in orders:
             problem = None
-            limit = order.limit_price
-            if order.type is not OrderType.LIMIT or limit is None:
-                problem = f"it is a {order.type.value} order; only limit orders rest"
-            elif not order.status.is_open:
+            if not order.status.is_open:
                 problem = f"it is {order.status.value}; only open or partially filled orders rest"
             elif order.symbol not in self._instruments:
                 problem = f"the venue does not trade {order.symbol}"
@@ -239,7 +242,7 @@ class PaperVenue:
                 order_id=order.order_id,
                 symbol=order.symbol,
                 side=order.side,
-                limit_price=limit,
+                limit_price=order.limit_price,  # None: a market order waiting for the next bar
                 remaining=order.remaining_quantity,
                 created_at=order.created_at,
                 strategy_id=order.strategy_id,
@@ -274,6 +277,8 @@ class PaperVenue:
             for resting in tuple(orders.values()):
                 if self._book.get(resting.order_id) is not resting:
                     continue
+                if bar is not None and bar.start < resting.created_at:
+                    continue  # a bar from before the order existed (a replay started again)
                 price = self._execution_price(instrument, resting, quote.price if bar is None else None, bar)
                 if price is None:
                     continue

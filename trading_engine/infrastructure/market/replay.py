@@ -24,7 +24,7 @@ import structlog
 
 from trading_engine.domain.ports.market_data import Quote
 from trading_engine.infrastructure.clock import DataClock
-from trading_engine.infrastructure.market.history import HistoryError, read_files
+from trading_engine.infrastructure.market.history import HistoryError, ReadProgress, read_files
 from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ class ReplayMarketData(QuotePublisher):
         if speed < 0:
             raise ValueError(f"speed {speed!r} is not allowed; it must be 0 (as fast as possible) or more")
         self.speed = float(speed)
-        self._progress = {symbol: [0.0] for symbol in files}
+        self._progress = {symbol: ReadProgress(len(paths)) for symbol, paths in files.items()}
         streams = [read_files([Path(p) for p in paths], symbol, self._progress[symbol])
                    for symbol, paths in files.items()]
         self._batches = _batches(heapq.merge(*streams, key=lambda q: q.timestamp))
@@ -66,7 +66,7 @@ class ReplayMarketData(QuotePublisher):
 
     def progress(self) -> float:
         """The share of the files read, 0 to 1."""
-        return sum(p[0] for p in self._progress.values()) / len(self._progress)
+        return sum(p.share() for p in self._progress.values()) / len(self._progress)
 
     async def run(self) -> None:
         """Publish every batch in time order, pacing by ``speed``; raises HistoryError on a bad row."""

@@ -32,12 +32,15 @@ def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, cur
     equity: list[float] = []
     peak: list[float] = []
     with equity_csv.open(encoding="utf-8") as f:
-        for index, row in enumerate(csv.DictReader(f)):
-            value = float(row["equity"])
+        reader = csv.reader(f)
+        header = next(reader)
+        at, value_at, drawdown_at = (header.index(name) for name in ("timestamp", "equity", "drawdown"))
+        for index, row in enumerate(row for row in reader if row):  # only the kept rows are parsed
             if index % stride == 0:
-                times.append(datetime.fromisoformat(row["timestamp"]))
+                value, drawdown = float(row[value_at]), float(row[drawdown_at])
+                times.append(datetime.fromisoformat(row[at]))
                 equity.append(value)
-                peak.append(value / (1 - float(row["drawdown"])) if float(row["drawdown"]) < 1 else value)
+                peak.append(value / (1 - drawdown) if drawdown < 1 else value)
     entries: list[tuple[datetime, float]] = []
     exits: list[tuple[datetime, float]] = []
     position = 0.0
