@@ -929,3 +929,32 @@ async def test_reclaiming_space_after_a_deletion_keeps_the_store_as_it_was(store
     later, later_fills = make_order("o-later", OrderStatus.FILLED)
     await store.commit(order_change(later, later_fills))  # and it goes on taking commits
     assert await store.get_order("o-later") == later
+
+
+# -- the newest time stored (where a replay resumes) ------------------------------------------------
+
+
+async def test_the_latest_update_is_the_newest_time_of_any_order_strategy_or_breaker(store: TradingStore) -> None:
+    assert await store.latest_update() is None
+    filled, fills = make_order("o-filled", OrderStatus.FILLED, seconds=10)  # last fill at 11.25
+    resting, _ = make_order("o-open", OrderStatus.OPEN, seconds=5)  # accepted at 5.000001
+    await store.commit(ChangeSet(orders=(filled.snapshot, resting.snapshot), fills=tuple(fills)))
+    assert await store.latest_update() == at(11.25)
+
+    # An older order updated later (a resting order that fills) moves it on; so does a record.
+    resting.cancel(at(20), reason="client asked")
+    await store.commit(order_change(resting))
+    assert await store.latest_update() == at(20)
+    await store.commit(ChangeSet(strategies=(strategy_record("s-1", seconds=1, updated=30.5),)))
+    assert await store.latest_update() == at(30.5)
+    new, _ = make_order("o-new", OrderStatus.NEW, seconds=31)
+    await store.commit(order_change(new))
+    assert await store.latest_update() == at(31)
+
+    breaker = CircuitBreaker()
+    breaker.trip("daily loss limit reached", at(40).astimezone(timezone(timedelta(hours=2))))
+    await store.commit(ChangeSet(breaker=breaker.state))
+    assert await store.latest_update() == at(40)
+    breaker.reset(at(41))
+    await store.commit(ChangeSet(breaker=breaker.state))
+    assert await store.latest_update() == at(41)

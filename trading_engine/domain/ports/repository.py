@@ -176,3 +176,9 @@ class TradingStore(OrderRepository, StrategyRepository, Protocol):
         ...
 
     async def stats(self) -> StoreStats: ...
+
+    async def latest_update(self) -> datetime | None:
+        """The newest time the stored state carries: the latest ``updated_at`` of an order (which
+        an order's fills, cancellation and expiry set) or a strategy record, and the breaker's trip
+        or reset; None when the store holds none of them. A replay resumes after it."""
+        ...

@@ -58,6 +58,7 @@ from trading_engine.infrastructure.persistence.records import (
     describe,
     encode_cursor,
     keep_first_created,
+    latest_of,
     refusing,
     strategy_record,
     strategy_row,
@@ -344,6 +345,12 @@ class InMemoryTradingStore:
     async def reclaim_space(self) -> None:
         """Deleted rows are gone with their objects."""
         self._require_running()
+
+    async def latest_update(self) -> datetime | None:
+        self._require_running()
+        orders = (isoformat_exact(snapshot.updated_at) for _seq, snapshot in self._orders.values())
+        strategies = (row.updated_at for _seq, row in self._strategies.values())
+        return latest_of((*orders, *strategies), self._breaker)
 
     async def stats(self) -> StoreStats:
         self._require_running()

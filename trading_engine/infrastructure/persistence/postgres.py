@@ -65,7 +65,7 @@ import structlog
 
 from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
-from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.orders import Fill, Order, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import AgedOrder, OrderPage, OrderQuery, StoredState, StoreStats
 from trading_engine.domain.risk import BreakerState
@@ -87,6 +87,7 @@ from trading_engine.infrastructure.persistence.records import (
     check_strategy_status,
     encode_cursor,
     keep_first_created,
+    latest_of,
     strategy_record,
 )
 
@@ -531,6 +532,9 @@ class PostgresTradingStore(GroupCommitStore):
         pages already all-visible are skipped."""
         await self._read(lambda c: c.execute("VACUUM (ANALYZE) orders, fills, folded_fills"), "be vacuumed")
 
+    async def latest_update(self) -> datetime | None:
+        return await self._read(_latest_update)
+
     async def stats(self) -> StoreStats:
         return await self._read(_stats)
 
@@ -696,6 +700,21 @@ async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[
 async def _folded_fills(conn: asyncpg.Connection, ids: list[str]) -> dict[str, FoldedFills]:
     rows = await conn.fetch("SELECT strategy_id, data FROM folded_fills WHERE strategy_id = ANY($1::text[])", ids)
     return {row[0]: FoldedFills.from_dict(json.loads(row[1])) for row in rows}
+
+
+async def _latest_update(conn: asyncpg.Connection) -> datetime | None:
+    """Finished orders' maximum from ``orders_aged``, the others' from the few rows of their
+    statuses; strategy records are few."""
+    others = ", ".join(f"'{status.value}'" for status in OrderStatus if not status.is_terminal)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await conn.fetchrow(
+            f'SELECT (SELECT max(updated_at COLLATE "C") FROM orders WHERE status IN ({_TERMINAL_SQL})), '
+            f'(SELECT max(updated_at COLLATE "C") FROM orders WHERE status IN ({others})), '
+            '(SELECT max(updated_at COLLATE "C") FROM strategies), '
+            "(SELECT data FROM breaker WHERE id = 1)"
+        )
+    *updated, breaker = row.values()
+    return latest_of(updated, None if breaker is None else BreakerState.from_dict(json.loads(breaker)))
 
 
 async def _stats(conn: asyncpg.Connection) -> StoreStats:

@@ -19,6 +19,7 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from trading_engine.domain.decimals import json_text, plain
@@ -236,6 +237,15 @@ def decode_cursor(cursor: object) -> int:
     if digits == text or not digits.isdigit() or not digits.isascii() or encode_cursor(int(digits)) != cursor:
         raise problem
     return int(digits)
+
+
+def latest_of(updated: Iterable[str | None], breaker: BreakerState | None) -> datetime | None:
+    """``latest_update`` of a store: the newest of the stored ``updated_at`` texts (exact UTC
+    text, None for a table without rows) and the breaker's trip and reset."""
+    times = [parse_timestamp(text, field="updated_at") for text in updated if text is not None]
+    if breaker is not None:
+        times += [at for at in (breaker.tripped_at, breaker.reset_at) if at is not None]
+    return max(times, default=None)
 
 
 def check_aged_query(cutoff: object, limit: object) -> str:

@@ -76,7 +76,7 @@ import structlog
 
 from trading_engine.domain.decimals import to_decimal
 from trading_engine.domain.errors import StoreUnavailable
-from trading_engine.domain.orders import Fill, Order
+from trading_engine.domain.orders import Fill, Order, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
 from trading_engine.domain.ports.repository import AgedOrder, OrderPage, OrderQuery, StoredState, StoreStats
 from trading_engine.domain.risk import BreakerState
@@ -98,6 +98,7 @@ from trading_engine.infrastructure.persistence.records import (
     describe,
     encode_cursor,
     keep_first_created,
+    latest_of,
     strategy_record,
 )
 
@@ -109,6 +110,7 @@ _T = TypeVar("_T")
 # is spelled as the index's (a parameter would not do). Queries name it (INDEXED BY): without
 # statistics the planner would prefer orders_status_seq and sort.
 _TERMINAL_SQL = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
+_NOT_TERMINAL = tuple(status.value for status in OrderStatus if not status.is_terminal)
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
@@ -390,6 +392,9 @@ class SqliteTradingStore(GroupCommitStore):
     async def reclaim_space(self) -> None:
         """Nothing more to do: ``delete_orders`` hands the freed pages back (incremental vacuum)
         in its own transaction."""
+
+    async def latest_update(self) -> datetime | None:
+        return await self._read(_latest_update)
 
     async def stats(self) -> StoreStats:
         counts = await self._sweep_read(_counts)
@@ -694,6 +699,24 @@ def _folded_fills(conn: sqlite3.Connection, strategy_ids: list[str]) -> dict[str
         ):
             found[strategy_id] = FoldedFills.from_dict(json.loads(data))
     return found
+
+
+def _latest_update(conn: sqlite3.Connection) -> datetime | None:
+    """Each maximum from an index: finished orders' from ``orders_aged``, the others' from the
+    few rows of their statuses; strategy records are few."""
+    others = ", ".join("?" for _ in _NOT_TERMINAL)
+    conn.execute("BEGIN")
+    try:
+        updated = conn.execute(
+            f"SELECT (SELECT max(updated_at) FROM orders INDEXED BY orders_aged WHERE status IN ({_TERMINAL_SQL})), "
+            f"(SELECT max(updated_at) FROM orders WHERE status IN ({others})), "
+            "(SELECT max(updated_at) FROM strategies)",
+            _NOT_TERMINAL,
+        ).fetchone()
+        breaker = conn.execute("SELECT data FROM breaker WHERE id = 1").fetchone()
+    finally:
+        _rollback(conn)
+    return latest_of(updated, None if breaker is None else BreakerState.from_dict(json.loads(breaker[0])))
 
 
 def _counts(conn: sqlite3.Connection) -> tuple[int, int, int, datetime | None]:
