@@ -90,12 +90,13 @@ async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
 
 async def run_trading(
     store: Any, account: Account, feed: Any, venue: Any, orders: OrderService, portfolio: PortfolioService,
-    metrics: TradingMetrics, strategies: StrategyManager, disk_guard: DiskGuard,
+    metrics: TradingMetrics, strategies: StrategyManager, disk_guard: DiskGuard, replay_resume: bool = False,
 ) -> AsyncIterator[None]:
     """Resource: connect the venue's reports to the order use case and its fills to the strategy
-    runtime, open the store, load the account (resting orders go back to the venue), resume the
-    strategy runtime, start the price feed; on shutdown stop them in reverse, finish writing
-    venue events, close the store."""
+    runtime, open the store, (on a replay with ``replay_resume``) skip the events up to the newest
+    time stored, load the account (resting orders go back to the venue), resume the strategy
+    runtime, start the price feed; on shutdown stop them in reverse, finish writing venue events,
+    close the store."""
     venue.set_listener(orders)
     orders.add_fill_listener(strategies.on_fill)
     orders.add_fill_listener(strategies.count_trade, durable=True)
@@ -103,6 +104,10 @@ async def run_trading(
         feed.set_settle(strategies.settled)
     await store.start()
     try:
+        if replay_resume and isinstance(feed, ReplayMarketData):
+            # Before anything reads the clock: the account, the strategies and the marks start
+            # where the last run had got to, not at the data's beginning.
+            await feed.resume_after(await store.latest_update())
         await account.load()
         metrics.port.add_collect_hook(portfolio.refresh_gauges)
         metrics.port.add_collect_hook(strategies.refresh_gauges)
@@ -351,6 +356,7 @@ class Container(containers.DeclarativeContainer):
         metrics=trading_metrics,
         strategies=strategy_manager,
         disk_guard=disk_guard,
+        replay_resume=config.market.replay_resume,
     )
 
     # -- retention: finished orders older than persistence.retention go to the archive files ------

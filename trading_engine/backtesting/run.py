@@ -50,7 +50,7 @@ def overrides(spec: BacktestSpec) -> dict[str, Any]:
     venue = {k: v for k, v in (("fee_bps", spec.fee_bps), ("slippage_bps", spec.slippage_bps)) if v is not None}
     out: dict[str, Any] = {
         "market": {"source": "replay", "replay_files": {spec.symbol.strip().upper(): list(spec.data)},
-                   "replay_speed": "0"},
+                   "replay_speed": "0", "replay_resume": "false"},
         "venue": venue,
         "metrics": {"backend": "none", "enabled": "false"},
         "logging": {"level": "WARNING"},

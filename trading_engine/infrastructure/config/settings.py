@@ -176,6 +176,8 @@ class MarketSettings(Section):
     replay_files: ReplayFiles
     # 1 is real time, 60 a minute of data per second, 0 as fast as the engine takes it.
     replay_speed: Number(0, 1_000_000, low_open=False)
+    # true: a restarted replay continues after the newest time in the store; false: from the start.
+    replay_resume: Boolean
 
 
 class VenueSettings(Section):

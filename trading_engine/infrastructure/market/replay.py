@@ -11,6 +11,12 @@ any speed: that is what makes a run on a replay the same, fill for fill, whereve
 per second, 0 as fast as the engine takes it (a backtest). Waiting is the only thing that differs
 between speeds. When the files are done the feed stops publishing; ``done`` is set. A file that
 turns out bad part-way stops the feed with ``error`` set (logged as ``market_replay_failed``).
+
+``resume_after(at)``, before ``start``, continues a replay a restarted service had got to: the
+events at or before ``at`` are read and dropped, as fast as the files read, without publishing
+them (no listener hears them, nothing waits for ``speed``); each symbol's last skipped quote stays
+its latest and the clock moves to the last skipped event, so marks and time are where the service
+had got to (logged once as ``replay_resumed``).
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from trading_engine.domain.ports.market_data import Quote
+from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.infrastructure.clock import DataClock
 from trading_engine.infrastructure.market.history import HistoryError, ReadProgress, read_files
 from trading_engine.infrastructure.market.publisher import QuotePublisher, stop_task
@@ -54,7 +62,8 @@ class ReplayMarketData(QuotePublisher):
         first = self._next[0]
         self.clock = DataClock(first.bar.start if first.bar is not None else first.timestamp)
         self.symbols = tuple(files)
-        self.events = 0
+        self.events = 0  # published
+        self.skipped = 0  # dropped by resume_after
         self.done = asyncio.Event()
         self.error: HistoryError | None = None
         self._settle: Callable[[], Awaitable[None]] = _nothing_to_settle
@@ -67,6 +76,32 @@ class ReplayMarketData(QuotePublisher):
     def progress(self) -> float:
         """The share of the files read, 0 to 1."""
         return sum(p.share() for p in self._progress.values()) / len(self._progress)
+
+    async def resume_after(self, at: datetime | None) -> None:
+        """Drop the events at or before ``at`` (None: none), in a worker thread (the files are read
+        there, so a long skip holds up no other task); logs ``replay_resumed`` once when it drops
+        any. A bad row among them stops the feed as in ``run``: ``error`` set, ``done`` set."""
+        if at is None or self._next is None or self._next[0].timestamp > at:
+            return
+        try:
+            await asyncio.to_thread(self._skip_through, at)
+        except HistoryError as exc:
+            self._failed(exc)
+            return
+        following = None if self._next is None else isoformat_exact(self._next[0].timestamp)
+        log.info("replay_resumed", resumed_after=isoformat_exact(at), events_skipped=self.skipped,
+                 data_time=isoformat_exact(self.clock.now()), next_event=following)
+
+    def _skip_through(self, at: datetime) -> None:
+        latest: dict[str, Quote] = {}
+        batch = self._next
+        while batch is not None and batch[0].timestamp <= at:
+            for quote in batch:
+                latest[quote.symbol] = quote
+            self.skipped += len(batch)
+            self.clock.advance_to(batch[0].timestamp)
+            batch = self._next = next(self._batches, None)
+        self._latest.update(latest)
 
     async def run(self) -> None:
         """Publish every batch in time order, pacing by ``speed``; raises HistoryError on a bad row."""
@@ -89,7 +124,7 @@ class ReplayMarketData(QuotePublisher):
 
     # -- as the live service's feed -------------------------------------------------------------
     async def start(self) -> None:
-        if not self._autostart:
+        if not self._autostart or self.error is not None:
             return
         if self._task is not None:
             raise RuntimeError("the replay is already running")
@@ -105,9 +140,12 @@ class ReplayMarketData(QuotePublisher):
             await self.run()
             log.info("market_replay_finished", events=self.events)
         except HistoryError as exc:
-            self.error = exc
-            self.done.set()
-            log.error("market_replay_failed", error=str(exc), events=self.events)
+            self._failed(exc)
+
+    def _failed(self, exc: HistoryError) -> None:
+        self.error = exc
+        self.done.set()
+        log.error("market_replay_failed", error=str(exc), events=self.events)
 
 
 def _batches(quotes: Iterator[Quote]) -> Iterator[tuple[Quote, ...]]:
