@@ -1,6 +1,9 @@
 """A live service on a replay of bars, restarted while a market order waits for the next bar: the
 order comes back to the paper venue and fills at that bar's open, as it would have without the
-restart. The clock is the data's (no wall clock, replay speed 0); the store is SQLite, as deployed."""
+restart: whether the replay continues after the newest stored time (``market.replay_resume``, the
+default) or starts again from its files' beginning (a bar that starts before the order was placed
+never executes it). The clock is the data's (no wall clock, replay speed 0); the store is SQLite,
+as deployed."""
 
 from __future__ import annotations
 
@@ -27,9 +30,10 @@ def head(tmp_path: Path, name: str, bars: int) -> Path:
     return path
 
 
-def service(data: Path, db: Path, *, autostart: bool = True) -> Any:
+def service(data: Path, db: Path, *, autostart: bool = True, resume: bool = True) -> Any:
     container = create_container(overrides={
-        "market": {"source": "replay", "replay_files": f"BTC-USD={data}", "replay_speed": "0"},
+        "market": {"source": "replay", "replay_files": f"BTC-USD={data}", "replay_speed": "0",
+                   "replay_resume": str(resume).lower()},
         "persistence": {"db_path": str(db), "synchronous": "NORMAL"},
         "metrics": {"backend": "none"}, "service": {"environment": "testing"}, "logging": {"level": "WARNING"},
     })
@@ -42,7 +46,8 @@ def seen(fills: Any) -> list[tuple[str, str, Any, Any, Any]]:
     return [(f.timestamp.isoformat(), f.side.value, f.quantity, f.price, f.fee) for f in fills]
 
 
-async def test_a_waiting_market_order_fills_at_the_next_open_across_a_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("resume", [True, False], ids=["resumed", "from-the-beginning"])
+async def test_a_waiting_market_order_fills_at_the_next_open_across_a_restart(tmp_path: Path, resume: bool) -> None:
     day, first_part = head(tmp_path, "day.csv", 400), head(tmp_path, "part.csv", CUT)
 
     # Without a restart: the order is placed on the close of bar CUT and fills on bar CUT + 1.
@@ -69,7 +74,7 @@ async def test_a_waiting_market_order_fills_at_the_next_open_across_a_restart(tm
     assert len(expected) == 1
 
     # With one: the first service stops after bar CUT with the order waiting; the next one replays
-    # the whole file from its beginning, with the order back on the venue from the store.
+    # the file after bar CUT (or from its beginning), with the order back on the venue from the store.
     db = tmp_path / "restarted.db"
     container = service(first_part, db)
     await container.trading.init()
@@ -80,11 +85,12 @@ async def test_a_waiting_market_order_fills_at_the_next_open_across_a_restart(tm
     finally:
         await container.trading.shutdown()
 
-    container = service(day, db)
+    container = service(day, db, resume=resume)
     await container.trading.init()
     try:
         feed = container.market_data()
         await feed.done.wait()
+        assert feed.skipped == (CUT if resume else 0)
         assert feed.error is None
         await container.order_service().drain()
         store = container.trading_store()
