@@ -41,8 +41,9 @@ percent. ``price`` below is the latest quote of the order's symbol when the venu
   it (a buy limit at or above the open, a sell at or below), else at its limit price when the path
   touches it (low at or below a buy limit, high at or above a sell), for up to ``liquidity`` per
   order per bar, as live per quote. A bar that starts before the order was placed (its
-  ``created_at``) never executes it: a replay started again from its files' beginning after a
-  restart fills a restored order on the bars after it, as without the restart. An ``ioc`` order
+  ``created_at``) never executes it: after a restart a restored order fills on the bars after it,
+  as without the restart, whether the replay continues after the resume point or starts again
+  from its files' beginning (``market.replay_resume`` false). An ``ioc`` order
   is answered at once against the close, as live. On trade data (quotes without bars) everything
   is as live.
 - **Fees** are ``quantity * fill price * fee_bps / 10000`` in the quote currency, exact (never
