@@ -693,7 +693,8 @@ async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[
 async def _fills_for_strategy_through(conn: asyncpg.Connection, strategy_id: str, ids: list[str]) -> list[Fill]:
     rows = await conn.fetch(
         "SELECT data FROM fills WHERE strategy_id = $1 "
-        "AND seq <= (SELECT coalesce(max(seq), 0) FROM fills WHERE fill_id = ANY($2::text[])) ORDER BY seq",
+        "AND seq <= (SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = $1 AND fill_id = ANY($2::text[])) "
+        "ORDER BY seq",
         strategy_id, ids,
     )
     return [Fill.from_dict(json.loads(row[0])) for row in rows]

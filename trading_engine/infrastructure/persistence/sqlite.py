@@ -689,7 +689,9 @@ def _fills_for_strategy_through(conn: sqlite3.Connection, strategy_id: str, fill
     for start in range(0, len(fill_ids), _MAX_PARAMETERS):
         chunk = fill_ids[start : start + _MAX_PARAMETERS]
         (found,) = conn.execute(
-            f"SELECT coalesce(max(seq), 0) FROM fills WHERE fill_id IN ({', '.join('?' for _ in chunk)})", chunk
+            "SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = ? "
+            f"AND fill_id IN ({', '.join('?' for _ in chunk)})",
+            (strategy_id, *chunk),
         ).fetchone()
         last = max(last, found)
     rows = conn.execute(
