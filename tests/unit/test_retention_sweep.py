@@ -251,6 +251,44 @@ async def test_a_strategy_instance_rebuilt_after_its_fills_left_keeps_its_perfor
         await again.close()
 
 
+async def test_a_long_lived_order_filled_before_orders_that_age_out_rebuilds_exactly(tmp_path: Path) -> None:
+    """A resting order's first fill comes before fills of orders that age out while it stays: after
+    the sweep and a restart the instance has exactly what it had, as a rebuild with no sweep."""
+    se = await build_strategy_engine(liquidity={"BTC-USD": "0.01"})
+    se.engine.container.order_archive.override(providers.Singleton(GzipCsvArchive, tmp_path))
+    store = se.engine.store
+    one = await se.manager.start("scripted", "BTC-USD", {})
+    one.strategy.queue.append([limit("buy", "0.05", "50000")])  # fills 0.01 now, the rest rests
+    await se.tick("50000")
+    one.strategy.queue.append([market("buy", "0.02")])
+    await se.tick("52000", advance=1)
+    one.strategy.queue.append([market("sell", "0.02")])
+    await se.tick("53000", advance=1)
+    (resting,) = se.resting(one.strategy_id)
+    assert resting.status is OrderStatus.PARTIALLY_FILLED
+    counts = ("trades", "closing_fills", "winning_fills")
+
+    def held(track: PerformanceTrack) -> tuple[object, ...]:
+        return track.position.snapshot, *(getattr(track, name) for name in counts)
+
+    live = held(one.performance)
+    unswept = PerformanceTrack.rebuilt("BTC-USD", None, await store.fills_for_strategy(one.strategy_id))
+    assert held(unswept) == live and one.performance.position.realized_pnl != 0
+
+    se.clock.advance(RETENTION_DAYS * DAY + 10)
+    assert await se.engine.container.retention_sweep().sweep() == 2  # the market orders; the limit stays
+    assert [f.order_id for f in await store.fills_for_strategy(one.strategy_id)] == [resting.order_id]
+
+    await se.close()
+    again = await build_strategy_engine(store=store, prices=None)
+    try:
+        (resumed,) = again.manager.active()
+        assert held(resumed.performance) == live
+        assert len(again.resting(resumed.strategy_id)) == 1
+    finally:
+        await again.close()
+
+
 async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> None:
     """Fills oldest first: what is folded plus what is still stored is the whole history."""
     orders = [make_order(f"o-{n}", OrderStatus.FILLED, strategy_id="s-1", side=side, seconds=n,
@@ -280,9 +318,7 @@ async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> No
                            interval=timedelta(seconds=60), batch_size=2)
     assert await sweep.sweep() == 3
     folded = (await store.folded_fills(["s-1"]))["s-1"]
-    rebuilt = PerformanceTrack.starting_from("BTC-USD", folded)
-    for fill in await store.fills_for_strategy("s-1"):
-        rebuilt.apply_fill(fill)
+    rebuilt = PerformanceTrack.rebuilt("BTC-USD", folded, await store.fills_for_strategy("s-1"))
     assert rebuilt.report(None) == whole.report(None)
     assert folded.trades == 6
 

@@ -25,7 +25,10 @@ from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, S
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.services.strategy_runtime.performance import PerformanceTrack
+from tests.support.fill_history import History, random_history, state
 from tests.support.postgres import PostgresSchema
+from tests.fakes import FakeClock
 from tests.support.trading_data import (
     T0,
     Connections,
@@ -911,10 +914,9 @@ async def test_a_stopped_store_refuses_retention_calls(harness: Harness) -> None
     store = harness.store
     await store.stop()
     for call in (store.aged_orders(at(0), 1), store.delete_orders(["o-1"]), store.folded_fills(["s-1"]),
-                 store.stats()):
+                 store.fills_for_strategy_through("s-1", ["f-1"]), store.stats()):
         with pytest.raises(StoreUnavailable, match="not running"):
             await call
-
 
 
 async def test_reclaiming_space_after_a_deletion_keeps_the_store_as_it_was(store: TradingStore) -> None:
@@ -929,6 +931,82 @@ async def test_reclaiming_space_after_a_deletion_keeps_the_store_as_it_was(store
     later, later_fills = make_order("o-later", OrderStatus.FILLED)
     await store.commit(order_change(later, later_fills))  # and it goes on taking commits
     assert await store.get_order("o-later") == later
+
+
+async def test_fills_for_strategy_through_end_at_the_newest_fill_named(store: TradingStore) -> None:
+    a1, a1_fills = make_order("o-a1", OrderStatus.FILLED, strategy_id="s-a")
+    long, long_fills = make_order("o-long", OrderStatus.PARTIALLY_FILLED, strategy_id="s-a")
+    b1, b1_fills = make_order("o-b1", OrderStatus.FILLED, strategy_id="s-b")
+    await store.commit(ChangeSet(orders=(a1.snapshot, long.snapshot, b1.snapshot), fills=(long_fills[0],)))
+    await store.commit(ChangeSet(fills=(a1_fills[0], b1_fills[0], a1_fills[1])))
+    await store.commit(ChangeSet(fills=(long_fills[1], b1_fills[1])))
+
+    # Up to the newest named, in commit order, the open order's fills included; other instances out.
+    assert await store.fills_for_strategy_through("s-a", [a1_fills[1].fill_id, a1_fills[0].fill_id]) == [
+        long_fills[0], a1_fills[0], a1_fills[1]
+    ]
+    assert await store.fills_for_strategy_through("s-a", [long_fills[0].fill_id]) == [long_fills[0]]
+    everything = await store.fills_for_strategy_through("s-a", [long_fills[1].fill_id, a1_fills[0].fill_id])
+    assert everything == await store.fills_for_strategy("s-a")
+    assert await store.fills_for_strategy_through("s-b", [b1_fills[0].fill_id]) == [b1_fills[0]]
+    # A fill that is not stored, or another instance's, bounds nothing.
+    assert await store.fills_for_strategy_through("s-a", ["f-unknown"]) == []
+    assert await store.fills_for_strategy_through("s-a", []) == []
+    assert await store.fills_for_strategy_through("s-b", [a1_fills[0].fill_id]) == []
+    await store.delete_orders(["o-a1"])
+    assert await store.fills_for_strategy_through("s-a", [a1_fills[1].fill_id]) == []
+    with pytest.raises(ValidationError, match="fill_ids"):
+        await store.fills_for_strategy_through("s-a", "f-1")
+
+
+async def test_a_sweep_never_changes_what_an_instance_rebuilds_to(store: TradingStore) -> None:
+    """A long-lived partially filled order whose first fill precedes fills of orders that age out,
+    and a finished order not aged yet: the rebuild after each sweep is the live instance exactly."""
+    clock = FakeClock(T0)
+    history = History(store, clock)
+    long = await history.place("buy", "10")
+    clock.advance(1)
+    await history.fill(long, "2", "100")
+    for side, price in (("buy", "120"), ("sell", "130")):
+        clock.advance(1)
+        await history.fill(await history.place(side, {"buy": "2", "sell": "3"}[side]), None, price)
+    clock.advance(1)
+    late = await history.place("sell", "2")
+    await history.fill(late, "1", "90")
+    clock.advance(1)
+    await history.fill(await history.place("sell", "1"), None, "110")
+    clock.advance(45)
+    await history.cancel(late)  # finished, but later than the first cutoff
+    live = history.tracks["s-1"]
+    assert state(await history.rebuilt("s-1")) == state(live)  # the rebuild without a sweep
+    assert live.position.realized_pnl == Decimal("40") and live.closing_fills == 2 and live.winning_fills == 1
+
+    clock.advance(10)
+    assert await history.sweep(timedelta(seconds=30)) == 3  # the orders filled at 2, 3 and 5 s
+    folded = (await store.folded_fills(["s-1"]))["s-1"]
+    assert dict(folded.kept_fills) == {long: 1, late: 1}  # folded, but still stored
+    assert folded.trades == 5
+    assert state(await history.rebuilt("s-1")) == state(live)
+
+    clock.advance(1)
+    await history.fill(long, "3", "95")  # the long-lived order fills on after the sweep
+    clock.advance(30)
+    assert await history.sweep(timedelta(seconds=30)) == 1  # the cancelled order leaves now
+    assert dict((await store.folded_fills(["s-1"]))["s-1"].kept_fills) == {long: 1}
+    assert state(await history.rebuilt("s-1")) == state(live)
+
+    await history.fill(long, None, "105")
+    clock.advance(60)
+    assert await history.sweep(timedelta(seconds=30)) == 1
+    assert await store.fills_for_strategy("s-1") == []
+    folded = (await store.folded_fills(["s-1"]))["s-1"]
+    assert dict(folded.kept_fills) == {}
+    assert state(PerformanceTrack.starting_from("BTC-USD", folded)) == state(live)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_histories_with_sweeps_at_random_cutoffs_rebuild_exactly(store: TradingStore, seed: int) -> None:
+    assert await random_history(store, seed, events=60) == []
 
 
 # -- the newest time stored (where a replay resumes) ------------------------------------------------

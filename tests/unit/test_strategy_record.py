@@ -12,7 +12,9 @@ import pytest
 
 from tests.support.trading_data import T0, strategy_record
 from trading_engine.domain.errors import ValidationError
-from trading_engine.domain.strategy_record import StrategyRecord, StrategyStatus
+from trading_engine.domain.orders import Fill, Side
+from trading_engine.domain.portfolio import Position
+from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
 
 
 def test_a_record_keeps_its_values_in_utc_and_its_params_read_only() -> None:
@@ -74,3 +76,65 @@ def test_a_malformed_record_is_refused_naming_the_field(fields: dict[str, Any], 
     with pytest.raises(ValidationError) as caught:
         StrategyRecord(**fields)
     assert caught.value.field == field, caught.value.message
+
+
+# -- FoldedFills: what an instance's fills that left the store add up to ----------------------------
+
+
+def _fill(fill_id: str, order_id: str) -> Fill:
+    return Fill(fill_id=fill_id, order_id=order_id, symbol="BTC-USD", side="buy", quantity="1", price="100",
+                fee="0", fee_currency="USD", timestamp=T0, strategy_id="s-1")
+
+
+def _folded(**changes: Any) -> FoldedFills:
+    position = Position("BTC-USD")
+    position.apply_fill(Side.BUY, Decimal("2"), Decimal("100"), Decimal("0.1"))
+    return FoldedFills("s-1", position.snapshot, **{"trades": 3, "closing_fills": 1, "winning_fills": 1,
+                                                    "kept_fills": {"o-open": 2}, **changes})
+
+
+def test_folded_fills_round_trip_with_the_fills_they_hold_that_stay_stored() -> None:
+    folded = _folded()
+    data = folded.to_dict()
+    assert data["kept_fills"] == {"o-open": 2}
+    assert FoldedFills.from_dict(data) == folded
+    kept = {"o-open": 2}
+    made = _folded(kept_fills=kept)
+    kept["o-open"] = 5  # the caller's dict is not the fold's
+    assert made.kept_fills == {"o-open": 2}
+    with pytest.raises(TypeError):
+        made.kept_fills["o-open"] = 1  # type: ignore[index]
+
+
+def test_folded_fills_of_schema_version_3_hold_no_stored_fill() -> None:
+    """A fold written before kept_fills existed folded only fills that left: every stored fill is
+    applied after it, as then."""
+    data = _folded().to_dict()
+    del data["kept_fills"]
+    folded = FoldedFills.from_dict(data)
+    assert folded.kept_fills == {}
+    stored = [_fill("f-1", "o-open"), _fill("f-2", "o-other")]
+    assert list(folded.not_folded(stored)) == stored
+
+
+def test_not_folded_skips_each_kept_orders_first_fills_only() -> None:
+    stored = [_fill("f-1", "o-open"), _fill("f-2", "o-other"), _fill("f-3", "o-open"), _fill("f-4", "o-open")]
+    assert [fill.fill_id for fill in _folded().not_folded(stored)] == ["f-2", "f-4"]
+    assert list(_folded(kept_fills={}).not_folded(stored)) == stored
+
+
+@pytest.mark.parametrize(
+    ("kept", "message"),
+    [
+        ({"o-open": 0}, "a count is a whole number >= 1"),
+        ({"o-open": True}, "a count is a whole number >= 1"),
+        ({"o-open": "2"}, "a count is a whole number >= 1"),
+        ({"": 1}, "kept_fills"),
+        (["o-open"], "must map order ids to counts"),
+    ],
+)
+def test_malformed_kept_fills_are_refused_naming_the_field(kept: Any, message: str) -> None:
+    data = {**_folded().to_dict(), "kept_fills": kept}
+    with pytest.raises(ValidationError, match=message) as raised:
+        FoldedFills.from_dict(data)
+    assert raised.value.field == "kept_fills"

@@ -8,8 +8,8 @@ checked when it is made, so a store only serialises it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -18,7 +18,7 @@ from typing import Any
 
 from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.instruments import SYMBOL_RULE, parse_symbol
-from trading_engine.domain.orders import parse_identifier
+from trading_engine.domain.orders import Fill, parse_identifier
 from trading_engine.domain.portfolio import PositionSnapshot
 from trading_engine.domain.timefmt import require_aware
 
@@ -105,14 +105,53 @@ def _json_copy(value: object, *, path: str) -> Any:
 @dataclass(frozen=True)
 class FoldedFills:
     """What the fills of a strategy instance that left the store (aged out into the archive) add
-    up to: the position they built and the counts its performance reports. Rebuilding an
-    instance starts from it and applies the fills still stored."""
+    up to: the position they built and the counts its performance reports.
+
+    The fold is always a prefix of the instance's fills in the store's order (the order they were
+    committed in, which is the order the live instance applied them): the retention sweep folds
+    every fill up to the newest one leaving, those of orders that stay in the store included.
+    ``kept_fills`` says which of the folded fills are still stored: of each such order (open, or
+    finished but not aged yet), how many of its first fills the fold holds. Rebuilding an instance
+    starts from the fold and applies the stored fills it does not hold (:meth:`not_folded`), so a
+    rebuild applies every fill once, in the order the instance saw them. A fold written before
+    ``kept_fills`` existed holds no stored fill: it reads back with none.
+    """
 
     strategy_id: str
     position: PositionSnapshot
     trades: int = 0
     closing_fills: int = 0
     winning_fills: int = 0
+    kept_fills: Mapping[str, int] = field(default_factory=dict)  # order_id -> its first n fills folded
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kept_fills, Mapping):
+            raise ValidationError(
+                f"folded fills field 'kept_fills' must map order ids to counts, not {self.kept_fills!r}",
+                field="kept_fills",
+            )
+        kept = {}
+        for order_id, count in self.kept_fills.items():
+            parse_identifier(order_id, field="kept_fills")
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValidationError(
+                    f"folded fills field 'kept_fills' holds {count!r} for order {order_id!r}; "
+                    "a count is a whole number >= 1",
+                    field="kept_fills",
+                )
+            kept[order_id] = count
+        object.__setattr__(self, "kept_fills", MappingProxyType(kept))
+
+    def not_folded(self, fills: Iterable[Fill]) -> Iterator[Fill]:
+        """Of ``fills`` (the instance's stored fills in the store's order), those the fold does not
+        hold: each order's first ``kept_fills`` fills are skipped."""
+        skip = dict(self.kept_fills)
+        for fill in fills:
+            left = skip.get(fill.order_id, 0)
+            if left:
+                skip[fill.order_id] = left - 1
+            else:
+                yield fill
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +160,7 @@ class FoldedFills:
             "trades": self.trades,
             "closing_fills": self.closing_fills,
             "winning_fills": self.winning_fills,
+            "kept_fills": dict(self.kept_fills),
         }
 
     @classmethod
@@ -135,5 +175,6 @@ class FoldedFills:
         return cls(
             strategy_id=parse_identifier(data.get("strategy_id"), field="strategy_id"),
             position=PositionSnapshot.from_dict(data.get("position") or {}),
+            kept_fills=data.get("kept_fills", {}),  # absent in a fold of schema version 3: none kept
             **counts,
         )

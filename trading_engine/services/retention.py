@@ -6,7 +6,8 @@ oldest first. Each batch is archived first (``OrderArchive.append`` returns once
 durable) and deleted after (``TradingStore.delete_orders``), so a crash in between leaves the rows
 in the store and the archive does not write them twice. With the deletion, the fills of strategy
 instances are folded into their ``FoldedFills``, so a restart rebuilds an instance's position and
-counts without the fills that left.
+counts without the fills that left: exactly, since the fold always holds a prefix of the
+instance's fills in the store's order (see ``FoldedFills``).
 
 The store's reads and deletions run off the event loop (SQLite in its threads, PostgreSQL on
 pooled connections), the archive's file writes in a worker thread; between batches the loop is
@@ -22,12 +23,12 @@ A retention of zero keeps everything: the sweep then only refreshes the gauges.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import structlog
 
-from trading_engine.domain.orders import Fill
 from trading_engine.domain.ports.archive import OrderArchive
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.metrics import MetricsPort
@@ -139,19 +140,25 @@ class RetentionSweep:
         self._oldest.set(age)
 
     async def _fold(self, batch: Sequence[AgedOrder]) -> list[FoldedFills]:
-        """Each strategy instance's ``FoldedFills`` with the fills of ``batch`` added, in time order."""
-        by_strategy: dict[str, list[Fill]] = {}
+        """Each strategy instance's ``FoldedFills`` extended through the newest of its fills in
+        ``batch``: every fill of the instance up to that one that the fold does not hold yet, in
+        the store's order, those of orders that stay in the store included (they are then kept,
+        counted in ``kept_fills``). The fold stays a prefix of the instance's fills, so a rebuild
+        from it and the fills it does not hold applies them all in the order the instance saw."""
+        leaving: dict[str, list[str]] = {}  # each instance's newest fill of each order leaving
         for aged in batch:
-            for fill in aged.fills:
-                if fill.strategy_id is not None:
-                    by_strategy.setdefault(fill.strategy_id, []).append(fill)
-        if not by_strategy:
+            if aged.fills and (strategy_id := aged.fills[-1].strategy_id) is not None:
+                leaving.setdefault(strategy_id, []).append(aged.fills[-1].fill_id)
+        if not leaving:
             return []
-        stored = await self._store.folded_fills(list(by_strategy))
+        deleted = {aged.order.order_id for aged in batch}
+        stored = await self._store.folded_fills(list(leaving))
         folded = []
-        for strategy_id, fills in by_strategy.items():
-            track = PerformanceTrack.starting_from(fills[0].symbol, stored.get(strategy_id))
-            for fill in sorted(fills, key=lambda fill: fill.timestamp):
-                track.apply_fill(fill)
-            folded.append(track.folded(strategy_id))
+        for strategy_id, fill_ids in leaving.items():
+            through = await self._store.fills_for_strategy_through(strategy_id, fill_ids)
+            if not through:  # none of them is stored any more: nothing to fold
+                continue
+            track = PerformanceTrack.rebuilt(through[0].symbol, stored.get(strategy_id), through)
+            kept = Counter(fill.order_id for fill in through if fill.order_id not in deleted)
+            folded.append(track.folded(strategy_id, kept))
         return folded

@@ -127,6 +127,13 @@ class StrategyRepository(Protocol):
         """The fills of the instance's orders (``Fill.strategy_id``), oldest first."""
         ...
 
+    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+        """The instance's stored fills, oldest first as ``fills_for_strategy``, up to and including
+        the newest of ``fill_ids`` that is a stored fill of the instance (fills of any of its orders,
+        open ones too); empty when none of them is. The retention sweep reads through it what its fold must hold: a read
+        bounded by that fill, on the fills-by-strategy index."""
+        ...
+
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         """What the fills of these instances that aged out of the store added up to (written by
         ``delete_orders``); ids with none are absent."""

@@ -53,6 +53,7 @@ from trading_engine.infrastructure.persistence.records import (
     check_aged_query,
     check_change_set,
     check_deletion,
+    check_fill_ids,
     check_query,
     check_strategy_status,
     describe,
@@ -337,6 +338,13 @@ class InMemoryTradingStore:
         for item in folded:
             self._folded[item.strategy_id] = item
         return deleted
+
+    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+        self._require_running()
+        wanted = set(check_fill_ids(fill_ids))
+        ids = self._fills_by_strategy.get(strategy_id, [])
+        last = max((index for index, fill_id in enumerate(ids) if fill_id in wanted), default=-1)
+        return [self._fills[fill_id] for fill_id in ids[: last + 1]]
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         self._require_running()

@@ -83,6 +83,7 @@ from trading_engine.infrastructure.persistence.records import (
     StrategyRow,
     check_aged_query,
     check_deletion,
+    check_fill_ids,
     check_query,
     check_strategy_status,
     encode_cursor,
@@ -521,6 +522,10 @@ class PostgresTradingStore(GroupCommitStore):
         ids, rows = check_deletion(order_ids, folded)
         return await self._read(lambda c: _delete_orders(c, ids, rows), "delete aged orders")
 
+    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+        ids = check_fill_ids(fill_ids)
+        return await self._read(lambda c: _fills_for_strategy_through(c, strategy_id, ids))
+
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         ids = list(strategy_ids)
         return await self._read(lambda c: _folded_fills(c, ids))
@@ -695,6 +700,16 @@ async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[
                 folded,
             )
     return int(status.split()[-1])  # "DELETE n"
+
+
+async def _fills_for_strategy_through(conn: asyncpg.Connection, strategy_id: str, ids: list[str]) -> list[Fill]:
+    rows = await conn.fetch(
+        "SELECT data FROM fills WHERE strategy_id = $1 "
+        "AND seq <= (SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = $1 AND fill_id = ANY($2::text[])) "
+        "ORDER BY seq",
+        strategy_id, ids,
+    )
+    return [Fill.from_dict(json.loads(row[0])) for row in rows]
 
 
 async def _folded_fills(conn: asyncpg.Connection, ids: list[str]) -> dict[str, FoldedFills]:

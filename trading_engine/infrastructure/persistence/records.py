@@ -272,6 +272,13 @@ def check_deletion(
     return list(dict.fromkeys(order_ids)), list(rows.items())
 
 
+def check_fill_ids(fill_ids: Sequence[str]) -> list[str]:
+    """``fills_for_strategy_through``'s fill ids checked, once each."""
+    if isinstance(fill_ids, str) or any(not isinstance(item, str) for item in fill_ids):
+        raise ValidationError("fill_ids must be a sequence of fill id strings", field="fill_ids")
+    return list(dict.fromkeys(fill_ids))
+
+
 def describe(exc: BaseException) -> str:
     """The error as one phrase for a message: its text, or its class name when it has none."""
     return str(exc) or type(exc).__name__

@@ -93,6 +93,7 @@ from trading_engine.infrastructure.persistence.records import (
     StrategyRow,
     check_aged_query,
     check_deletion,
+    check_fill_ids,
     check_query,
     check_strategy_status,
     describe,
@@ -385,6 +386,9 @@ class SqliteTradingStore(GroupCommitStore):
     async def delete_orders(self, order_ids: Sequence[str], folded: Sequence[FoldedFills] = ()) -> int:
         ids, rows = check_deletion(order_ids, folded)
         return await self._in_thread(self._writer, "delete aged orders", self._delete_rows, ids, rows)
+
+    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+        return await self._sweep_read(_fills_for_strategy_through, strategy_id, check_fill_ids(fill_ids))
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         return await self._sweep_read(_folded_fills, list(strategy_ids))
@@ -687,6 +691,23 @@ def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[Aged
         ):
             fills[order_id].append(Fill.from_dict(json.loads(data)))
     return [AgedOrder(Order.from_dict(json.loads(data)), tuple(fills[order_id])) for order_id, data in orders]
+
+
+def _fills_for_strategy_through(conn: sqlite3.Connection, strategy_id: str, fill_ids: list[str]) -> list[Fill]:
+    last = 0  # the newest of fill_ids by seq (fill_id is the key), then the instance's fills up to it
+    for start in range(0, len(fill_ids), _MAX_PARAMETERS):
+        chunk = fill_ids[start : start + _MAX_PARAMETERS]
+        (found,) = conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = ? "
+            f"AND fill_id IN ({', '.join('?' for _ in chunk)})",
+            (strategy_id, *chunk),
+        ).fetchone()
+        last = max(last, found)
+    rows = conn.execute(
+        "SELECT data FROM fills INDEXED BY fills_strategy_seq WHERE strategy_id = ? AND seq <= ? ORDER BY seq",
+        (strategy_id, last),
+    )
+    return [Fill.from_dict(json.loads(data)) for (data,) in rows]
 
 
 def _folded_fills(conn: sqlite3.Connection, strategy_ids: list[str]) -> dict[str, FoldedFills]:

@@ -284,13 +284,12 @@ class StrategyManager:
 
     async def _rebuild(self, spec: StrategySpec, record: StrategyRecord) -> Instance:
         """The stored instance (not launched), its position rebuilt from what its fills that aged
-        out of the store added up to, then the fills still stored."""
+        out of the store added up to, then the stored fills that fold does not hold."""
         params = spec.validate_params(record.params)
         instance = self._new_instance(record.strategy_id, spec, record.symbol, params, record.created_at)
         folded = (await self._store.folded_fills([instance.strategy_id])).get(instance.strategy_id)
-        instance.performance = PerformanceTrack.starting_from(instance.symbol, folded)
-        for fill in await self._store.fills_for_strategy(instance.strategy_id):
-            instance.performance.apply_fill(fill)
+        stored = await self._store.fills_for_strategy(instance.strategy_id)
+        instance.performance = PerformanceTrack.rebuilt(instance.symbol, folded, stored)
         return instance
 
     async def _resume(self, spec: StrategySpec, record: StrategyRecord) -> None:

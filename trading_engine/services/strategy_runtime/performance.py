@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -62,10 +63,21 @@ class PerformanceTrack:
         return cls(Position.from_snapshot(folded.position), trades=folded.trades,
                    closing_fills=folded.closing_fills, winning_fills=folded.winning_fills)
 
-    def folded(self, strategy_id: str) -> FoldedFills:
-        """The position and counts of this track, as a store keeps them."""
+    @classmethod
+    def rebuilt(cls, symbol: str, folded: FoldedFills | None, stored: Iterable[Fill]) -> PerformanceTrack:
+        """A track of ``symbol`` from ``folded`` and then the ``stored`` fills (the instance's, in
+        the store's order) that it does not hold."""
+        track = cls.starting_from(symbol, folded)
+        for fill in stored if folded is None else folded.not_folded(stored):
+            track.apply_fill(fill)
+        return track
+
+    def folded(self, strategy_id: str, kept_fills: Mapping[str, int]) -> FoldedFills:
+        """The position and counts of this track, as a store keeps them; ``kept_fills`` names the
+        fills it holds that stay in the store (see ``FoldedFills``)."""
         return FoldedFills(strategy_id, self.position.snapshot, trades=self.trades,
-                           closing_fills=self.closing_fills, winning_fills=self.winning_fills)
+                           closing_fills=self.closing_fills, winning_fills=self.winning_fills,
+                           kept_fills=kept_fills)
 
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal:
         position = self.position
