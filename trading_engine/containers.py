@@ -101,7 +101,7 @@ async def run_trading(
     orders.add_fill_listener(strategies.on_fill)
     orders.add_fill_listener(strategies.count_trade, durable=True)
     if isinstance(feed, ReplayMarketData):
-        feed.set_settle(strategies.settled)
+        feed.set_settle(strategies.settle_each_batch())
     await store.start()
     try:
         if replay_resume and isinstance(feed, ReplayMarketData):

@@ -120,8 +120,10 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                 # ``position`` follows every fill of the account, which starts flat: it is the account's
                 equity_log.row(now, value, equity.add(now, value, not position.is_flat))
 
+            settled = manager.settle_each_batch()
+
             async def settle() -> None:
-                await manager.settled()
+                await settled()
                 sample()
                 if progress is not None:
                     progress(feed.progress(), feed.events)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,7 @@ class StrategyManager:
         self._ids = strategy_ids or IdGenerator("stg_")
         self._instances: dict[str, Instance] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._driven = False  # settled after each batch by the feed (settle_each_batch)
 
     @property
     def chaos_allowed(self) -> bool:
@@ -116,9 +117,34 @@ class StrategyManager:
         caused: fills, refusals) and no venue event is still being handed on. A replay awaits this
         after each event, so every strategy decides on every event, at any speed."""
         while True:
+            if self._driven:
+                self._decide_waiting()
             if all(i.settled for i in self._instances.values()) and self._runner.settled():
                 return
             await asyncio.sleep(0)
+
+    def settle_each_batch(self) -> Callable[[], Awaitable[None]]:
+        """``settled``, for a feed that awaits it after each batch it publishes (a replay, live or
+        in a backtest). The batch's ticks and bars then wake no instance's task as they arrive:
+        ``settled`` hands them on, to each instance in turn (see ``_decide_waiting``)."""
+        self._driven = True
+        return self.settled
+
+    def _decide_waiting(self) -> None:
+        """The events that woke no task. While no venue event is being handed on, each instance
+        decides on its own here, in turn, without a task switch per event (most events cause
+        nothing to do); from the first decision with intents on, or while a venue event is being
+        handed on, the instances' tasks are woken in turn instead, so the order in which
+        instances decide and act is the one their tasks would have had."""
+        inline = self._runner.settled()
+        for instance in self._instances.values():
+            inbox = instance.inbox
+            if not instance.running or instance.busy or inbox.wakeup.is_set() or not inbox.pending:
+                continue
+            if inline:
+                inline = self._runner.decide_now(instance)
+            else:
+                inbox.wakeup.set()
 
     # -- events in ----------------------------------------------------------------------------
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
@@ -128,7 +154,7 @@ class StrategyManager:
         for instance in self._instances.values():
             quote = by_symbol.get(instance.symbol)
             if quote is not None and instance.running:
-                instance.on_quote(quote, received)
+                instance.on_quote(quote, received, wake=not self._driven)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         """Fill listener of the order use case: a fill of an instance's order, as it happens."""

@@ -35,7 +35,7 @@ from trading_engine.domain.orders import OrderRequest
 from trading_engine.services.orders import OrderRejected, OrderService
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime.gauges import StrategyMetrics
-from trading_engine.services.strategy_runtime.instance import Instance
+from trading_engine.services.strategy_runtime.instance import NOTHING_TO_DO, Decision, Instance
 from trading_engine.services.strategy_runtime.performance import mark_of
 from trading_engine.services.strategy_runtime.settings import StrategySettings
 from trading_engine.services.strategy_runtime.updates import StrategyUpdate, pnl_sample, status_change
@@ -102,29 +102,54 @@ class InstanceRunner:
                 await inbox.wakeup.wait()
                 instance.busy = True
                 inbox.wakeup.clear()
-                while instance.running and (inbox.events or inbox.pending_tick):
-                    if inbox.events:
-                        kind, payload = inbox.events.popleft()
-                        if kind == "bar":
-                            instance.performance.ticks += 1
-                        await self._decide(instance, kind, payload, None)
-                    else:
-                        assert inbox.pending_tick is not None
-                        price, received = inbox.pending_tick
-                        inbox.pending_tick = None
-                        instance.performance.ticks += 1
-                        mark = mark_of(self._market, instance.symbol)
-                        if instance.performance.sample(self._clock.monotonic(),
-                                                       self._settings.performance_interval_seconds, mark):
-                            self.updates.publish(pnl_sample(instance, mark))
-                        await self._decide(instance, "tick", price, received)
+                while instance.running:
+                    decision, inbox.decided = inbox.decided, None
+                    if decision is None:
+                        decision = self._decide_next(instance)
+                        if decision is None:
+                            break
+                    await self._act(instance, decision)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the runtime itself: never take the engine down
             log.exception("strategy_runtime_failed", strategy_id=instance.strategy_id)
             await self.fail(instance, f"runtime error: {type(exc).__name__}: {exc}")
 
-    async def _decide(self, instance: Instance, kind: str, payload: Any, received: float | None) -> None:
+    def decide_now(self, instance: Instance) -> bool:
+        """Hand the instance's waiting events to its strategy here and now, for as long as they
+        cause nothing to do: what its task would have done with them, without waking it. Returns
+        False at the first decision with intents (or a failure): that one waits in the inbox for
+        the task, woken to act on it and to go on with the events after it."""
+        inbox = instance.inbox
+        while instance.running:
+            decision = self._decide_next(instance)
+            if decision is None:
+                return True
+            if decision is not NOTHING_TO_DO:
+                inbox.decided = decision
+                inbox.wakeup.set()
+                return False
+        return True
+
+    def _decide_next(self, instance: Instance) -> Decision | None:
+        """The strategy's answer to the next waiting event (its own events first, then the latest
+        tick), or None when nothing waits."""
+        inbox = instance.inbox
+        received = None
+        if inbox.events:
+            kind, payload = inbox.events.popleft()
+            if kind == "bar":
+                instance.performance.ticks += 1
+        elif inbox.pending_tick is not None:
+            kind = "tick"
+            payload, received = inbox.pending_tick
+            inbox.pending_tick = None
+            instance.performance.ticks += 1
+            mark = mark_of(self._market, instance.symbol)
+            if instance.performance.sample(self._clock.monotonic(), self._settings.performance_interval_seconds, mark):
+                self.updates.publish(pnl_sample(instance, mark))
+        else:
+            return None
         context = self._context(instance)
         try:
             if kind == "tick":
@@ -135,20 +160,25 @@ class InstanceRunner:
                 intents = instance.strategy.on_fill(payload, context)
             else:
                 intents = instance.strategy.on_risk_event(payload, context)
-            intents = list(intents or ())
+            intents = tuple(intents or ())
         except Exception as exc:
             log.exception("strategy_failed", strategy_id=instance.strategy_id, strategy=instance.spec.name)
-            await self.fail(instance, f"{type(exc).__name__}: {exc}")
+            return Decision(failure=f"{type(exc).__name__}: {exc}")
+        return Decision(intents, received) if intents else NOTHING_TO_DO
+
+    async def _act(self, instance: Instance, decision: Decision) -> None:
+        if decision.failure is not None:
+            await self.fail(instance, decision.failure)
             return
-        if not intents:
+        if not decision.intents:
             return
-        if received is not None:
-            self._metrics.decision(instance, self._clock.monotonic() - received)
+        if decision.received is not None:
+            self._metrics.decision(instance, self._clock.monotonic() - decision.received)
             # Decide first, submit second: a tick wakes every instance of its symbol, and each one
             # decides before any of them starts placing orders, so the last to decide does so on a
             # price as fresh as the first's instead of after everyone else's order handling.
             await asyncio.sleep(0)
-        for intent in intents:
+        for intent in decision.intents:
             if not instance.running:
                 return
             await self._submit(instance, intent)
