@@ -236,6 +236,63 @@ async def test_ticks_that_arrive_while_an_instance_is_busy_coalesce_to_the_newes
     assert instance.performance.ticks == 2
 
 
+async def test_an_idle_instance_decides_on_a_tick_as_it_is_published_and_its_task_wakes_only_to_act(
+    make_strategy_engine,
+) -> None:
+    se = await make_strategy_engine()
+    quiet = await se.start("scripted")
+    trader = await se.start("scripted")
+    trader.strategy.queue.append([market("buy", "0.0001")])
+
+    se.engine.market.push("BTC-USD", D("50001"))  # no await: nothing else has run yet
+    assert quiet.strategy.ticks == [D("50001")] and trader.strategy.ticks == [D("50001")]
+    assert quiet.inbox.idle and not quiet.inbox.wakeup.is_set()  # nothing to do: its task sleeps on
+    assert trader.inbox.decided is not None and trader.inbox.wakeup.is_set()  # its intent waits for its task
+    assert (await stored_orders(se, trader.strategy_id)) == []
+    await se.settle()
+    (order,) = await stored_orders(se, trader.strategy_id)
+    assert order.status is OrderStatus.FILLED and trader.inbox.decided is None
+    assert quiet.performance.ticks == trader.performance.ticks == 1
+
+
+async def test_every_instance_a_tick_reaches_decides_before_any_of_them_places_an_order(
+    make_strategy_engine,
+) -> None:
+    se = await make_strategy_engine()
+    placed: list[str] = []
+    place = se.engine.orders.place
+
+    async def counting(request):  # type: ignore[no-untyped-def]
+        placed.append(request.strategy_id)
+        return await place(request)
+
+    se.engine.orders.place = counting  # type: ignore[method-assign]
+    seen: list[int] = []
+    instances = [await se.start("scripted") for _ in range(3)]
+    for instance in instances:
+        instance.strategy.on_tick_hook = lambda price, context: (seen.append(len(placed)), [market("buy", "0.0001")])[1]
+    await se.tick("50000")
+    assert seen == [0, 0, 0]
+    assert placed == [i.strategy_id for i in instances]
+
+
+async def test_for_a_feed_that_settles_each_batch_its_events_are_handed_on_by_settled(make_strategy_engine) -> None:
+    se = await make_strategy_engine()
+    settled = se.manager.settle_each_batch()
+    first = await se.start("scripted")
+    second = await se.start("scripted")
+    first.strategy.queue.append([market("buy", "0.0001")])
+
+    se.engine.market.push("BTC-USD", D("50001"))
+    assert first.strategy.ticks == second.strategy.ticks == []  # nothing decided, no task woken
+    assert not first.inbox.wakeup.is_set() and not second.inbox.wakeup.is_set()
+    await settled()
+    assert first.strategy.ticks == second.strategy.ticks == [D("50001")]
+    (order,) = await stored_orders(se, first.strategy_id)
+    assert order.status is OrderStatus.FILLED  # settled returned after the order and its fill
+    assert first.strategy.fills and first.inbox.idle and second.inbox.idle
+
+
 # -- isolation ------------------------------------------------------------------------------------
 async def test_a_strategy_that_raises_stops_alone_and_another_keeps_trading(make_strategy_engine) -> None:
     se = await make_strategy_engine()

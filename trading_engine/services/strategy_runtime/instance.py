@@ -21,11 +21,12 @@ from trading_engine.services.strategy_runtime.performance import PerformanceTrac
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What the strategy answered to one event: its intents (``received``: when the tick was
-    received, for the decision-latency metric; None for other events), or why it failed."""
+    """What the strategy answered to one event: its intents (``latency``: for a tick, the seconds
+    from its arrival to the intents, for the decision-latency metric; None for other events), or
+    why it failed."""
 
     intents: tuple[Intent, ...] = ()
-    received: float | None = None
+    latency: float | None = None
     failure: str | None = None
 
 

@@ -148,13 +148,24 @@ class StrategyManager:
 
     # -- events in ----------------------------------------------------------------------------
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
-        """Market data listener: the latest tick of each running instance's symbol."""
+        """Market data listener: the latest tick of each running instance's symbol. An instance
+        whose task is waiting decides on it here and now, in turn, so every instance the tick
+        reaches decides before any of them acts (its task is woken only when there is something to
+        do); an instance still busy with an earlier event gets it from its task, coalesced. For a
+        feed that settles after each batch, ``settled`` hands the events on instead."""
         received = self._clock.monotonic()
         by_symbol = {q.symbol: q for q in quotes}
         for instance in self._instances.values():
             quote = by_symbol.get(instance.symbol)
-            if quote is not None and instance.running:
-                instance.on_quote(quote, received, wake=not self._driven)
+            if quote is None or not instance.running:
+                continue
+            instance.on_quote(quote, received, wake=False)
+            if self._driven or not instance.inbox.pending:
+                continue
+            if instance.busy or instance.inbox.wakeup.is_set():
+                instance.inbox.wakeup.set()
+            else:
+                self._runner.decide_now(instance)
 
     def on_fill(self, order: Order, fill: Fill) -> None:
         """Fill listener of the order use case: a fill of an instance's order, as it happens."""

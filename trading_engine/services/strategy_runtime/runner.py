@@ -3,7 +3,9 @@
 Each running instance is an asyncio task. It takes the instance's events one at a time (its own
 fills and risk events first, then the latest tick of its symbol; ticks that arrive while it is
 busy are coalesced, so a slow strategy decides on the newest price instead of falling behind)
-and hands each to the strategy, which answers with intents. Every ``PlaceOrder`` passes the
+and hands each to the strategy, which answers with intents. An event that reaches an instance
+whose task is waiting is decided on at once instead (``decide_now``, from the manager), and the
+task is woken only to act on a decision with intents: most events cause nothing to do. Every ``PlaceOrder`` passes the
 instance's own limits (``limits.py``), then goes through the order use case and its pre-trade
 checks like any API order, tagged with the instance id; there is no other way to the venue.
 
@@ -164,7 +166,9 @@ class InstanceRunner:
         except Exception as exc:
             log.exception("strategy_failed", strategy_id=instance.strategy_id, strategy=instance.spec.name)
             return Decision(failure=f"{type(exc).__name__}: {exc}")
-        return Decision(intents, received) if intents else NOTHING_TO_DO
+        if not intents:
+            return NOTHING_TO_DO
+        return Decision(intents, None if received is None else self._clock.monotonic() - received)
 
     async def _act(self, instance: Instance, decision: Decision) -> None:
         if decision.failure is not None:
@@ -172,8 +176,8 @@ class InstanceRunner:
             return
         if not decision.intents:
             return
-        if decision.received is not None:
-            self._metrics.decision(instance, self._clock.monotonic() - decision.received)
+        if decision.latency is not None:
+            self._metrics.decision(instance, decision.latency)
             # Decide first, submit second: a tick wakes every instance of its symbol, and each one
             # decides before any of them starts placing orders, so the last to decide does so on a
             # price as fresh as the first's instead of after everyone else's order handling.
