@@ -293,6 +293,27 @@ async def test_for_a_feed_that_settles_each_batch_its_events_are_handed_on_by_se
     assert first.strategy.fills and first.inbox.idle and second.inbox.idle
 
 
+async def test_instances_a_venue_event_woke_decide_on_the_tick_before_the_event_is_written(
+    make_strategy_engine,
+) -> None:
+    se = await make_strategy_engine()
+    store = se.engine.store
+    instances = [await se.start("scripted") for _ in range(3)]
+    for instance in instances:
+        instance.strategy.queue.append([limit("buy", "0.0001", "49990")])
+    await se.tick("50000")
+    assert all(len(se.resting(i.strategy_id)) == 1 for i in instances)
+
+    seen: list[int] = []
+    for instance in instances:
+        instance.strategy.on_tick_hook = lambda price, context: (seen.append(store.commits), [])[1]
+    written = store.commits
+    await se.tick("49980")  # every bid fills on this tick: each instance is woken by its fill
+    assert all(i.strategy.fills for i in instances)
+    assert seen == [written] * 3  # each decided on the tick before the fills' change set was written
+    assert store.commits == written + 1  # one commit took all three fills
+
+
 # -- isolation ------------------------------------------------------------------------------------
 async def test_a_strategy_that_raises_stops_alone_and_another_keeps_trading(make_strategy_engine) -> None:
     se = await make_strategy_engine()

@@ -329,6 +329,9 @@ class OrderService:
         taken now could reach the store after a later commit and roll its effects back."""
 
         async def commit() -> None:
+            # Write second: what is ready to run already (the strategy instances the event and the
+            # tick that caused it woke) decides before the change set of the event is built.
+            await asyncio.sleep(0)
             if not self._account.has_unsaved:
                 return  # an order placed or cancelled meanwhile committed these events with its own
             try:
