@@ -23,7 +23,7 @@ from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.ports.repository import ChangeSet
 from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
-from trading_engine.services.retention import RetentionSweep
+from trading_engine.services.retention import ArchivingPlanner, RetentionSweep
 
 ORDERS_PER_ROUND = 1500
 ROUNDS = 4
@@ -54,7 +54,8 @@ async def test_the_file_levels_off_instead_of_growing_with_the_orders(tmp_path: 
     store = SqliteTradingStore(path, synchronous="NORMAL")
     await store.start()
     clock = FakeClock(T0)
-    sweep = RetentionSweep(store, GzipCsvArchive(tmp_path / "archive"), clock, RecordingMetrics(),
+    sweep = RetentionSweep(store, ArchivingPlanner(store, GzipCsvArchive(tmp_path / "archive")), clock,
+                           RecordingMetrics(),
                            retention=timedelta(hours=1), interval=timedelta(seconds=60), batch_size=500)
     sizes: list[int] = []
     unswept: list[int] = []
