@@ -554,9 +554,9 @@ class SqliteTradingStore(GroupCommitStore):
         try:
             for start in range(0, len(order_ids), _MAX_PARAMETERS):
                 chunk = order_ids[start : start + _MAX_PARAMETERS]
-                aged = f"order_id IN ({', '.join('?' for _ in chunk)}) AND status IN ({_TERMINAL_SQL})"
-                conn.execute(f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})", chunk)
-                deleted += conn.execute(f"DELETE FROM orders WHERE {aged}", chunk).rowcount
+                fills, orders = deletion_statements(len(chunk))
+                conn.execute(fills, chunk)
+                deleted += conn.execute(orders, chunk).rowcount
             if folded:
                 conn.executemany(_UPSERT_FOLDED, folded)
             # The freed pages back to the file system, in the same transaction (one fsync). Each
@@ -591,6 +591,16 @@ class SqliteTradingStore(GroupCommitStore):
         conn, self._read_conn = self._read_conn, None
         if conn is not None:
             conn.close()
+
+
+def deletion_statements(count: int) -> tuple[str, str]:
+    """The statements deleting ``count`` aged orders by id: their fills, then the orders. The
+    unary ``+`` keeps SQLite from taking ``orders_status_seq`` for ``status IN (...)``, which reads
+    every finished order in the store: the ids go through the primary key, so a batch costs its
+    own rows, however many orders the store holds."""
+    aged = f"order_id IN ({', '.join('?' for _ in range(count))}) AND +status IN ({_TERMINAL_SQL})"
+    return (f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})",
+            f"DELETE FROM orders WHERE {aged}")
 
 
 def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
