@@ -18,8 +18,10 @@ The worker
     opens the archive. Its own event loop runs each plan to completion; plans come strictly one
     at a time (the next one reads the folds the previous deletion committed). The child logs
     through the service's structlog configuration (``logging``: the arguments of
-    ``configure_logging``, secrets included so they are redacted there too), ignores SIGINT (the
-    service shuts it down) and exits when the service's process is gone.
+    ``configure_logging``, secrets included so they are redacted there too), runs
+    ``WORKER_NICENESS`` below the service's priority (on a small machine the event loop gets a
+    core first), ignores SIGINT (the service shuts it down) and exits when the service's process
+    is gone.
 
 Failures
     A plan that raises, or a worker that dies (``BrokenProcessPool``), fails the sweep's run,
@@ -57,6 +59,7 @@ from trading_engine.services.retention import ArchivingPlanner
 log = structlog.get_logger(__name__)
 
 START_METHOD = "spawn"
+WORKER_NICENESS = 10
 
 
 class ProcessBatchPlanner:
@@ -167,6 +170,7 @@ _logging: Iterator[None] | None = None  # the configure_logging resource, held o
 def _start_worker(open_store: Callable[[], TradingStore], archive_dir: str, logging: dict[str, Any] | None) -> None:
     global _worker, _logging
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the service stops us
+    os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS))
     if logging is not None:
         _logging = configure_logging(**logging)
         next(_logging)
