@@ -5,11 +5,14 @@ in the middle of a run loses nothing, and a password in the database URL shows n
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +29,7 @@ from structlog.testing import capture_logs
 from tests.fakes import FakeClock, RecordingMetrics
 from tests.support.fill_history import random_history
 from tests.support.postgres import PostgresSchema
+from tests.support.process import REPO_ROOT
 from tests.support.trading_data import make_order
 from trading_engine.containers import Container
 from trading_engine.domain.errors import StoreUnavailable
@@ -159,8 +163,59 @@ async def test_the_worker_holds_the_archive_lock_and_the_service_process_does_no
     finally:
         await planner.close()
     assert planner.worker_pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped
     free = GzipCsvArchive(tmp_path / "archive")
     await free.open()  # the worker is gone, and the lock with it
+    free.close()
+
+
+SERVICE_THAT_DIES = """
+import asyncio, logging, sys, time
+import structlog
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+from datetime import datetime, UTC
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.infrastructure.persistence.sweep_worker import ProcessBatchPlanner
+
+async def main():
+    planner = ProcessBatchPlanner(SqliteTradingStore(sys.argv[1]).read_only_opener(), sys.argv[2])
+    await planner.plan(datetime.now(UTC), 64)
+    print(planner.worker_pid, flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+async def test_a_worker_whose_service_was_killed_ends_and_frees_the_archive(tmp_path: Path) -> None:
+    store = SqliteTradingStore(tmp_path / "trading.db", synchronous="NORMAL")
+    await store.start()
+    await commit_finished_orders(store, 2)
+    await store.stop()
+    script = tmp_path / "service.py"
+    script.write_text(SERVICE_THAT_DIES)
+    service = subprocess.Popen([sys.executable, str(script), str(tmp_path / "trading.db"), str(tmp_path / "archive")],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        pid = int(service.stdout.readline())
+        with pytest.raises(ArchiveInUse):
+            await GzipCsvArchive(tmp_path / "archive").open()
+    finally:
+        service.kill()  # SIGKILL: the service cannot stop its worker
+        service.wait()
+        if service.stdout is not None:
+            service.stdout.close()
+    for _ in range(1000):  # the worker notices its parent is gone (a bounded wait, not a timing)
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail(f"the worker {pid} outlived its service")
+    free = GzipCsvArchive(tmp_path / "archive")
+    await free.open()
     free.close()
 
 
