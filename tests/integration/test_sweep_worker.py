@@ -348,3 +348,21 @@ def test_the_container_plans_in_a_worker_for_a_database_and_inline_for_the_memor
     container = make_container()
     container.trading_store.override(providers.Object(InMemoryTradingStore()))
     assert isinstance(container.retention_planner(), ArchivingPlanner)
+
+
+async def test_a_sweep_with_nothing_aged_starts_no_worker(stores: Stores, tmp_path: Path) -> None:
+    store = await stores.open()
+    clock = FakeClock()
+    planner = worker(store, tmp_path / "archive")
+    sweep = sweep_with(store, planner, clock)
+    try:
+        assert await sweep.sweep() == 0  # an empty store
+        await commit_finished_orders(store, 2)
+        clock.advance(DAY - 60)  # finished, not aged yet
+        assert await sweep.sweep() == 0
+        assert planner.worker_pid is None and not (tmp_path / "archive").exists()
+        clock.advance(120)
+        assert await sweep.sweep() == 2
+        assert planner.worker_pid is not None
+    finally:
+        await planner.close()
