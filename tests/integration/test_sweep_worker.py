@@ -98,6 +98,19 @@ def archive_contents(directory: Path) -> dict[str, list[list[str]]]:
     return found
 
 
+def archived_ids(directory: Path, kind: str) -> list[str]:
+    """The ids (first column) of every row in the archive's ``kind`` files, sorted."""
+    return sorted(row[0] for name, rows in archive_contents(directory).items() if name.startswith(f"{kind}-")
+                  for row in rows[1:])
+
+
+def aged_clock() -> FakeClock:
+    """A clock two days on: every order ``commit_finished_orders`` wrote is past a day's retention."""
+    clock = FakeClock()
+    clock.advance(2 * DAY)
+    return clock
+
+
 async def contents(store: TradingStore) -> tuple[object, ...]:
     """What a store holds that the sweep touches: every order, the instances' fills and folds."""
     orders = []
@@ -147,8 +160,7 @@ async def test_the_worker_holds_the_archive_lock_and_the_service_process_does_no
 ) -> None:
     store = await stores.open()
     await commit_finished_orders(store, 6)
-    clock = FakeClock()
-    clock.advance(2 * DAY)
+    clock = aged_clock()
     planner = worker(store, tmp_path / "archive")
     try:
         assert await sweep_with(store, planner, clock).sweep() == 6
@@ -226,8 +238,7 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_the_next_run_finishes_t
     await commit_finished_orders(store, 120)
     every_order = [f"o-{n:03}" for n in range(120)]
     every_fill = sorted([fill.fill_id for s in ("s-1", "s-2") for fill in await store.fills_for_strategy(s)])
-    clock = FakeClock()
-    clock.advance(2 * DAY)
+    clock = aged_clock()
     planner = worker(store, tmp_path / "archive")
     plan = planner.plan
     calls = itertools.count(1)
@@ -252,11 +263,8 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_the_next_run_finishes_t
     finally:
         await planner.close()
     assert (await store.stats()).orders == 0
-    archived = archive_contents(tmp_path / "archive")
-    orders = [row[0] for name, rows in archived.items() if name.startswith("orders-") for row in rows[1:]]
-    fills = [row[0] for name, rows in archived.items() if name.startswith("fills-") for row in rows[1:]]
-    assert sorted(orders) == every_order  # every order once, none lost, none twice
-    assert sorted(fills) == every_fill
+    assert archived_ids(tmp_path / "archive", "orders") == every_order  # each once: none lost, none twice
+    assert archived_ids(tmp_path / "archive", "fills") == every_fill
 
 
 async def test_a_plan_that_fails_in_the_worker_fails_the_run_and_the_next_run_starts_a_new_worker(
@@ -264,8 +272,7 @@ async def test_a_plan_that_fails_in_the_worker_fails_the_run_and_the_next_run_st
 ) -> None:
     store = await stores.open()
     await commit_finished_orders(store, 3)
-    clock = FakeClock()
-    clock.advance(2 * DAY)
+    clock = aged_clock()
     planner = worker(store, tmp_path / "archive")
     blocker = GzipCsvArchive(tmp_path / "archive")
     await blocker.open()  # another process's archive: the worker cannot take it
@@ -279,8 +286,7 @@ async def test_a_plan_that_fails_in_the_worker_fails_the_run_and_the_next_run_st
     finally:
         blocker.close()
         await planner.close()
-    assert sorted(row[0] for rows in archive_contents(tmp_path / "archive").values() for row in rows[1:]
-                  if row[0] != "order_id" and row[0].startswith("o-")) == ["o-000", "o-001", "o-002"]
+    assert archived_ids(tmp_path / "archive", "orders") == ["o-000", "o-001", "o-002"]
 
 
 async def test_the_worker_opens_the_database_read_only(stores: Stores, tmp_path: Path) -> None:
@@ -314,8 +320,7 @@ async def test_a_password_in_the_database_url_shows_in_no_log_line_of_either_pro
     service = PostgresTradingStore(url, f"sweep_worker_{next(_schemas)}")
     await service.start()
     await commit_finished_orders(service, 2)
-    clock = FakeClock()
-    clock.advance(2 * DAY)
+    clock = aged_clock()
     settings = {"level": "DEBUG", "fmt": "json", "service": "trading-engine", "instance": "test",
                 "version": "0", "environment": "test", "secrets": []}
     planner = ProcessBatchPlanner(service.read_only_opener(), tmp_path / "archive", logging=settings)
