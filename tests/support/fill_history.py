@@ -40,7 +40,7 @@ class History:
     def __init__(self, store: TradingStore, clock: FakeClock, planner: BatchPlanner | None = None) -> None:
         self.store = store
         self.clock = clock
-        self.planner = planner or ArchivingPlanner(store, CountingArchive())
+        self.planner = planner  # None: inline, over the store's reads and a counting archive
         self.orders: dict[str, Order] = {}
         self.tracks: dict[str, PerformanceTrack] = {}
         self._ids = itertools.count(1)
@@ -74,7 +74,8 @@ class History:
         await self.store.commit(ChangeSet(orders=(order.snapshot,)))
 
     async def sweep(self, retention: timedelta, batch_size: int = 256) -> int:
-        sweep = RetentionSweep(self.store, self.planner, self.clock, RecordingMetrics(), retention=retention,
+        planner = self.planner or ArchivingPlanner(self.store, CountingArchive())
+        sweep = RetentionSweep(self.store, planner, self.clock, RecordingMetrics(), retention=retention,
                                interval=timedelta(seconds=60), batch_size=batch_size)
         return await sweep.sweep()
 
