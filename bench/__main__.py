@@ -1,4 +1,4 @@
-"""``python -m bench [overhead|scrape|orders|strategies|grpc|backtest|soak] [options]``: the benchmarks.
+"""``python -m bench [overhead|scrape|orders|strategies|grpc|backtest|soak|sweep] [options]``: the benchmarks.
 
 Without a command, runs ``overhead``, ``scrape`` and ``orders`` with their defaults (about 12 minutes,
 most of it the instruction counts under callgrind).
@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from bench import backtest, grpc, orders, overhead, scrape, soak, strategies
+from bench import backtest, grpc, orders, overhead, scrape, soak, strategies, sweep
 from bench.common import BenchError
 
 
@@ -32,9 +32,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         "  python -m bench strategies --counts 50 --rounds 3\n"
         "  python -m bench strategies --counts 50 --with-backtest   # and again while a backtest runs\n"
         "  python -m bench backtest --bars 200000\n"
-        "  python -m bench soak --seconds 300          # does the store level off with a short retention?\n",
+        "  python -m bench soak --seconds 300          # does the store level off with a short retention?\n"
+        "  python -m bench sweep --runs 3              # commit latency during a sweep: worker vs inline\n",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest,soak}")
+    commands = parser.add_subparsers(dest="command", metavar="{overhead,scrape,orders,strategies,grpc,backtest,soak,sweep}")
     subparsers = {
         "overhead": commands.add_parser(
             "overhead", help="req/s and latency of the service with metrics on vs off (wrk, alternating rounds), "
@@ -69,6 +70,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
             "size over time, and whether it levels off",
             description=soak.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
+        "sweep": commands.add_parser(
+            "sweep", help="store commit latency while one retention sweep runs, its plan in the worker process "
+            "vs inline (SQLite, in process)",
+            description=sweep.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        ),
     }
     overhead.add_arguments(subparsers["overhead"])
     backtest.add_arguments(subparsers["backtest"])
@@ -77,6 +83,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     strategies.add_arguments(subparsers["strategies"])
     grpc.add_arguments(subparsers["grpc"])
     soak.add_arguments(subparsers["soak"])
+    sweep.add_arguments(subparsers["sweep"])
     return parser, subparsers
 
 
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, module in (("overhead", overhead), ("scrape", scrape), ("orders", orders))]
     else:
         modules = {"overhead": overhead, "scrape": scrape, "orders": orders, "strategies": strategies, "grpc": grpc,
-                   "backtest": backtest, "soak": soak}
+                   "backtest": backtest, "soak": soak, "sweep": sweep}
         plan = [(modules[args.command], args)]
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -10,7 +10,7 @@ Tests replace any provider with a fake before building the app::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+from trading_engine.infrastructure.persistence.sweep_worker import ProcessBatchPlanner
 from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
@@ -46,7 +47,7 @@ from trading_engine.services.market import MarketView
 from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
-from trading_engine.services.retention import RetentionSweep
+from trading_engine.services.retention import ArchivingPlanner, RetentionSweep
 from trading_engine.services.risk import RiskService
 from trading_engine.services.strategy_runtime import InstanceRunner, StrategyManager, StrategyMetrics, StrategySettings
 from trading_engine.services.trading_metrics import TradingMetrics
@@ -74,9 +75,24 @@ def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
     return [str(Path(persistence["db_path"]).parent), *archive]
 
 
+def _batch_planner(store: Any, archive: GzipCsvArchive, logging: Mapping[str, Any]) -> Any:
+    """The retention sweep's plan step: in a worker process for a store that another process can
+    open too (SQLite, PostgreSQL), so that its CPU work never holds this process's GIL while
+    orders are acknowledged; inline for the in-memory store (nothing to share)."""
+    opener = getattr(store, "read_only_opener", None)
+    if opener is None:
+        return ArchivingPlanner(store, archive)
+    return ProcessBatchPlanner(opener(), archive.directory, logging=logging)
+
+
 def _replayed_symbols(source: str, files: Mapping[str, Any]) -> list[str] | None:
     """On a replay, readiness waits for the symbols it has data for, not every instrument."""
     return list(files) if source == "replay" else None
+
+
+def _configured_logging(settings: Mapping[str, Any]) -> Iterator[None]:
+    """Resource: structlog and stdlib logging configured with ``settings`` until shutdown."""
+    yield from configure_logging(**settings)
 
 
 async def close_at_shutdown(component: Any) -> AsyncIterator[None]:
@@ -138,7 +154,7 @@ async def run_retention(sweep: RetentionSweep, trading: Any = None) -> AsyncIter
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        sweep.close()
+        await sweep.close()
 
 
 async def run_backtests(service: BacktestService) -> AsyncIterator[None]:
@@ -157,8 +173,8 @@ class Container(containers.DeclarativeContainer):
     # Notices from config validation (e.g. an instance name normalised), logged once at startup.
     startup_notices = providers.Object(())
 
-    logging = providers.Resource(
-        configure_logging,
+    # The arguments of configure_logging: the service's, and the retention worker's process.
+    logging_settings = providers.Dict(
         level=config.logging.level,
         fmt=config.logging.format,
         service=config.service.name,
@@ -168,6 +184,7 @@ class Container(containers.DeclarativeContainer):
         # Redacted from every log line (the API token as it ends up in the config, generated or not).
         secrets=providers.List(config.auth.api_token, config.metrics.bearer_token),
     )
+    logging = providers.Resource(_configured_logging, logging_settings)
 
     # -- market data: the random walk, or a replay of files whose clock is the data's --------------
     replay = providers.Singleton(
@@ -361,10 +378,11 @@ class Container(containers.DeclarativeContainer):
 
     # -- retention: finished orders older than persistence.retention go to the archive files ------
     order_archive = providers.Singleton(GzipCsvArchive, config.persistence.archive_dir)
+    retention_planner = providers.Singleton(_batch_planner, trading_store, order_archive, logging_settings)
     retention_sweep = providers.Singleton(
         RetentionSweep,
         trading_store,
-        order_archive,
+        retention_planner,
         clock,
         guarded_metrics,
         retention=config.persistence.retention,

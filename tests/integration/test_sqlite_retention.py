@@ -22,8 +22,8 @@ from tests.support.trading_data import T0, make_order
 from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.ports.repository import ChangeSet
 from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
-from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
-from trading_engine.services.retention import RetentionSweep
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore, deletion_statements
+from trading_engine.services.retention import ArchivingPlanner, RetentionSweep
 
 ORDERS_PER_ROUND = 1500
 ROUNDS = 4
@@ -54,7 +54,8 @@ async def test_the_file_levels_off_instead_of_growing_with_the_orders(tmp_path: 
     store = SqliteTradingStore(path, synchronous="NORMAL")
     await store.start()
     clock = FakeClock(T0)
-    sweep = RetentionSweep(store, GzipCsvArchive(tmp_path / "archive"), clock, RecordingMetrics(),
+    sweep = RetentionSweep(store, ArchivingPlanner(store, GzipCsvArchive(tmp_path / "archive")), clock,
+                           RecordingMetrics(),
                            retention=timedelta(hours=1), interval=timedelta(seconds=60), batch_size=500)
     sizes: list[int] = []
     unswept: list[int] = []
@@ -76,3 +77,19 @@ async def test_the_file_levels_off_instead_of_growing_with_the_orders(tmp_path: 
     assert all(size <= unswept[0] * 1.10 for size in unswept), unswept
     assert unswept[0] > 10 * sizes[0], (unswept, sizes)  # a round held is what the sweep takes away
     assert all(total <= disk[0] * 2 for total in disk), disk
+
+
+async def test_a_deletion_finds_its_orders_by_id_not_among_every_finished_order(tmp_path: Path) -> None:
+    """The batch's ids go through the primary key: with ``status IN (...)`` on the status index
+    instead, each batch would read every finished order in the store."""
+    path = tmp_path / "trading.db"
+    store = SqliteTradingStore(path, synchronous="NORMAL")
+    await store.start()
+    await store.stop()
+    with closing(sqlite3.connect(path)) as conn:
+        for count in (3, 64, 500):  # from 64 ids on, SQLite would pick the status index
+            for statement in deletion_statements(count):
+                ids = [f"o-{n}" for n in range(count)]
+                plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", ids)]
+                on_orders = [step for step in plan if step.startswith(("SEARCH orders", "SCAN orders"))]
+                assert on_orders and all("sqlite_autoindex_orders_1 (order_id=?)" in s for s in on_orders), plan

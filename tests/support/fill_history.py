@@ -14,7 +14,8 @@ from tests.support.trading_data import T0
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.ports.archive import Archived
 from trading_engine.domain.ports.repository import AgedOrder, ChangeSet, TradingStore
-from trading_engine.services.retention import RetentionSweep
+from trading_engine.domain.ports.retention import BatchPlanner
+from trading_engine.services.retention import ArchivingPlanner, RetentionSweep
 from trading_engine.services.strategy_runtime.performance import PerformanceTrack
 
 SYMBOL = "BTC-USD"
@@ -36,9 +37,10 @@ class History:
     instance's performance with every fill applied as it was committed (what the live instance
     holds, and what a rebuild without any sweep gives)."""
 
-    def __init__(self, store: TradingStore, clock: FakeClock) -> None:
+    def __init__(self, store: TradingStore, clock: FakeClock, planner: BatchPlanner | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.planner = planner  # None: inline, over the store's reads and a counting archive
         self.orders: dict[str, Order] = {}
         self.tracks: dict[str, PerformanceTrack] = {}
         self._ids = itertools.count(1)
@@ -72,7 +74,8 @@ class History:
         await self.store.commit(ChangeSet(orders=(order.snapshot,)))
 
     async def sweep(self, retention: timedelta, batch_size: int = 256) -> int:
-        sweep = RetentionSweep(self.store, CountingArchive(), self.clock, RecordingMetrics(), retention=retention,
+        planner = self.planner or ArchivingPlanner(self.store, CountingArchive())
+        sweep = RetentionSweep(self.store, planner, self.clock, RecordingMetrics(), retention=retention,
                                interval=timedelta(seconds=60), batch_size=batch_size)
         return await sweep.sweep()
 
@@ -87,13 +90,16 @@ def state(track: PerformanceTrack) -> tuple[object, ...]:
     return track.position.snapshot, track.trades, track.closing_fills, track.winning_fills
 
 
-async def random_history(store: TradingStore, seed: int, *, events: int = 80) -> list[str]:
+async def random_history(
+    store: TradingStore, seed: int, *, events: int = 80, planner: BatchPlanner | None = None
+) -> list[str]:
     """A seeded random history over two instances and manual orders, with sweeps at random
-    cutoffs; after each sweep every instance's rebuild must equal its fills applied in commit
-    order. Returns a line per sweep that broke that (empty when none did)."""
+    cutoffs (planned by ``planner``, inline with a counting archive by default); after each sweep
+    every instance's rebuild must equal its fills applied in commit order. Returns a line per
+    sweep that broke that (empty when none did)."""
     rng = random.Random(seed)
     clock = FakeClock(T0)
-    history = History(store, clock)
+    history = History(store, clock, planner)
     open_ids: list[str] = []
     broken: list[str] = []
     started: datetime = clock.now()

@@ -13,7 +13,7 @@ from bench.soak import Row, duration_seconds, judge
 from bench.strategies import backtest_first
 from tests.support.process import REPO_ROOT
 
-COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest", "soak")
+COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest", "soak", "sweep")
 
 
 def test_the_bench_command_lists_every_benchmark() -> None:

@@ -32,7 +32,7 @@ from trading_engine.domain.ports.archive import Archived
 from trading_engine.domain.ports.repository import AgedOrder
 from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
-from trading_engine.services.retention import RetentionSweep
+from trading_engine.services.retention import ArchivingPlanner, RetentionSweep
 from trading_engine.services.strategy_runtime.performance import PerformanceTrack
 
 DAY = 86400.0
@@ -195,7 +195,8 @@ async def test_batches_are_bounded_and_taken_oldest_first(tmp_path: Path) -> Non
 
     clock = FakeClock()
     clock.advance(2 * DAY)
-    sweep = RetentionSweep(store, Watching(tmp_path), clock, RecordingMetrics(), retention=timedelta(days=1),
+    sweep = RetentionSweep(store, ArchivingPlanner(store, Watching(tmp_path)), clock, RecordingMetrics(),
+                           retention=timedelta(days=1),
                            interval=timedelta(seconds=60), batch_size=3)
     assert await sweep.sweep() == 7
     assert seen == [["o-0", "o-1", "o-2"], ["o-3", "o-4", "o-5"], ["o-6"]]
@@ -215,7 +216,8 @@ async def test_space_is_reclaimed_once_per_run_that_removed_orders(tmp_path: Pat
         order, fills = make_order(f"o-{n}", OrderStatus.FILLED, seconds=n)
         await store.commit(order_change(order, fills))
     clock = FakeClock()
-    sweep = RetentionSweep(store, GzipCsvArchive(tmp_path), clock, RecordingMetrics(), retention=timedelta(days=1),
+    sweep = RetentionSweep(store, ArchivingPlanner(store, GzipCsvArchive(tmp_path)), clock, RecordingMetrics(),
+                           retention=timedelta(days=1),
                            interval=timedelta(seconds=60), batch_size=2)
     assert await sweep.sweep() == 0 and store.reclaimed == 0  # nothing aged: nothing to reclaim
     clock.advance(2 * DAY)
@@ -314,7 +316,8 @@ async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> No
 
     clock = FakeClock(orders[0][0].created_at)
     clock.advance(5.3)  # the first three orders (last updated 1.25 s, 2.25 s, 3.25 s in) are older than 2 s
-    sweep = RetentionSweep(store, Memory(), clock, RecordingMetrics(), retention=timedelta(seconds=2),
+    sweep = RetentionSweep(store, ArchivingPlanner(store, Memory()), clock, RecordingMetrics(),
+                           retention=timedelta(seconds=2),
                            interval=timedelta(seconds=60), batch_size=2)
     assert await sweep.sweep() == 3
     folded = (await store.folded_fills(["s-1"]))["s-1"]
@@ -350,13 +353,14 @@ async def test_a_batch_archived_but_not_deleted_is_deleted_next_time_without_bei
     recorded = RecordingMetrics()
 
     def sweep() -> RetentionSweep:  # a new process each time: a fresh archive object on the same files
-        return RetentionSweep(store, GzipCsvArchive(tmp_path), clock, recorded, retention=timedelta(days=1),
+        return RetentionSweep(store, ArchivingPlanner(store, GzipCsvArchive(tmp_path)), clock, recorded,
+                              retention=timedelta(days=1),
                               interval=timedelta(seconds=60), batch_size=10)
 
     first = sweep()
     with pytest.raises(StoreUnavailable):
         await first.sweep()
-    first.close()  # the process ends
+    await first.close()  # the process ends
     assert len((await store.aged_orders(clock.now(), 10))) == 3  # still in the store
     assert await sweep().sweep() == 3
     assert archived_ids(tmp_path, "orders") == ["o-0", "o-1", "o-2"]  # once each

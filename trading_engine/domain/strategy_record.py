@@ -142,6 +142,12 @@ class FoldedFills:
             kept[order_id] = count
         object.__setattr__(self, "kept_fills", MappingProxyType(kept))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields (a read-only mapping does not pickle): the retention sweep's
+        worker process hands folds back to the service."""
+        return type(self), (self.strategy_id, self.position, self.trades, self.closing_fills, self.winning_fills,
+                            dict(self.kept_fills))
+
     def not_folded(self, fills: Iterable[Fill]) -> Iterator[Fill]:
         """Of ``fills`` (the instance's stored fills in the store's order), those the fold does not
         hold: each order's first ``kept_fills`` fills are skipped."""

@@ -9,9 +9,15 @@ instances are folded into their ``FoldedFills``, so a restart rebuilds an instan
 counts without the fills that left: exactly, since the fold always holds a prefix of the
 instance's fills in the store's order (see ``FoldedFills``).
 
-The store's reads and deletions run off the event loop (SQLite in its threads, PostgreSQL on
-pooled connections), the archive's file writes in a worker thread; between batches the loop is
-free, so orders placed meanwhile are acknowledged as usual. A failed run is logged
+Each batch is two steps: the plan (``ArchivingPlanner``: read the aged orders, archive them,
+fold their fills; see ``BatchPlanner``) and its application (``delete_orders`` with the folds,
+here). The plan is the CPU-heavy part (parsing rows, compressing CSV, rebuilding performance):
+with a store another process can open too, the container hands the sweep a planner that runs
+``ArchivingPlanner`` in a worker process, so that its work never holds this process's GIL and
+orders placed meanwhile are acknowledged as usual; only the deletion runs here, off the event loop
+(SQLite in its writer thread, PostgreSQL on a pooled connection). With the in-memory store the
+same planner runs inline. A run starts planning only when the store's oldest finished order is
+past the cutoff, so an idle sweep starts no worker. A failed run is logged
 (``retention_sweep_failed``) and the next interval tries again; it never stops the service.
 
 At start and after each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
@@ -25,14 +31,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from trading_engine.domain.ports.archive import OrderArchive
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.metrics import MetricsPort
-from trading_engine.domain.ports.repository import AgedOrder, TradingStore
+from trading_engine.domain.ports.repository import AgedOrder, StoreStats, TradingStore
+from trading_engine.domain.ports.retention import BatchPlanner, PlannedBatch
 from trading_engine.domain.strategy_record import FoldedFills
 from trading_engine.domain.timefmt import isoformat_exact
 from trading_engine.services.strategy_runtime.performance import PerformanceTrack
@@ -46,7 +53,7 @@ class RetentionSweep:
     def __init__(
         self,
         store: TradingStore,
-        archive: OrderArchive,
+        planner: BatchPlanner,
         clock: Clock,
         metrics: MetricsPort,
         *,
@@ -59,7 +66,7 @@ class RetentionSweep:
                 f"retention {retention} must be >= 0, interval {interval} > 0 and batch_size {batch_size} >= 1"
             )
         self._store = store
-        self._archive = archive
+        self._planner = planner
         self._clock = clock
         self._retention = retention
         self._interval = interval.total_seconds()
@@ -70,7 +77,6 @@ class RetentionSweep:
         self._size = metrics.gauge("store_size_bytes")
         self._oldest = metrics.gauge("store_oldest_terminal_order_age_seconds")
         self._retention_gauge = metrics.gauge("store_retention_seconds")
-        self._archive_opened = False
 
     @property
     def enabled(self) -> bool:
@@ -82,10 +88,9 @@ class RetentionSweep:
         self._retention_gauge.set(self._retention.total_seconds())
         await self._attempt(self.refresh_gauges)
 
-    def close(self) -> None:
-        """Release the archive; a later sweep opens it again."""
-        self._archive.close()
-        self._archive_opened = False
+    async def close(self) -> None:
+        """Release the planner (the archive, a worker process); a later sweep opens it again."""
+        await self._planner.close()
 
     async def run(self) -> None:
         """Sweep every interval, until cancelled; a failed run waits for the next."""
@@ -104,33 +109,33 @@ class RetentionSweep:
         """One run: every order aged past the retention, archived then deleted, batch by batch;
         then the gauges. Returns how many orders left the store."""
         removed = 0
+        stats = await self._store.stats()
         if self.enabled:
             started = self._clock.monotonic()
             cutoff = self._clock.now() - self._retention
-            while True:
-                batch = await self._store.aged_orders(cutoff, self._batch_size)
-                if not batch:
+            oldest = stats.oldest_terminal_update
+            while oldest is not None and oldest < cutoff:
+                planned = await self._planner.plan(cutoff, self._batch_size)
+                if not planned.order_ids:
                     break
-                if not self._archive_opened:  # the first time there is something to archive
-                    await self._archive.open()
-                    self._archive_opened = True
-                archived = await self._archive.append(batch)
-                self._archived["orders"].inc(archived.orders)
-                self._archived["fills"].inc(archived.fills)
-                folded = await self._fold(batch)
-                removed += await self._store.delete_orders([aged.order.order_id for aged in batch], folded)
-                if len(batch) < self._batch_size:
+                self._archived["orders"].inc(planned.archived.orders)
+                self._archived["fills"].inc(planned.archived.fills)
+                removed += await self._store.delete_orders(planned.order_ids, planned.folded)
+                if len(planned.order_ids) < self._batch_size:
                     break
             if removed:
                 await self._store.reclaim_space()
             self._duration.observe(self._clock.monotonic() - started)
             if removed:
                 log.info("retention_swept", orders=removed, cutoff=isoformat_exact(cutoff))
-        await self.refresh_gauges()
+                stats = await self._store.stats()
+        self._set_gauges(stats)
         return removed
 
     async def refresh_gauges(self) -> None:
-        stats = await self._store.stats()
+        self._set_gauges(await self._store.stats())
+
+    def _set_gauges(self, stats: StoreStats) -> None:
         for kind, count in zip(ROW_KINDS, (stats.orders, stats.fills, stats.open_orders), strict=True):
             self._rows[kind].set(count)
         if stats.size_bytes is not None:
@@ -138,6 +143,32 @@ class RetentionSweep:
         oldest = stats.oldest_terminal_update
         age = 0.0 if oldest is None else max(0.0, (self._clock.now() - oldest).total_seconds())
         self._oldest.set(age)
+
+
+class ArchivingPlanner:
+    """The ``BatchPlanner`` over the store's reads and the archive: read the batch, archive it,
+    fold it. The same code runs inline and in the sweep's worker process."""
+
+    def __init__(self, store: TradingStore, archive: OrderArchive) -> None:
+        self._store = store
+        self._archive = archive
+        self._archive_opened = False
+
+    async def plan(self, cutoff: datetime, limit: int) -> PlannedBatch:
+        batch = await self._store.aged_orders(cutoff, limit)
+        if not batch:
+            return PlannedBatch()
+        if not self._archive_opened:  # the first time there is something to archive
+            await self._archive.open()
+            self._archive_opened = True
+        archived = await self._archive.append(batch)
+        folded = await self._fold(batch)
+        return PlannedBatch(tuple(aged.order.order_id for aged in batch), tuple(folded), archived)
+
+    async def close(self) -> None:
+        """Release the archive; a later plan opens it again."""
+        self._archive.close()
+        self._archive_opened = False
 
     async def _fold(self, batch: Sequence[AgedOrder]) -> list[FoldedFills]:
         """Each strategy instance's ``FoldedFills`` extended through the newest of its fills in

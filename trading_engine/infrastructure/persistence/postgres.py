@@ -49,6 +49,12 @@ Retention
     of a bounded number of rows; after a sweep that deleted rows, ``reclaim_space`` vacuums the
     tables so the space is reused at once. ``stats`` sizes the
     schema's tables with ``pg_total_relation_size`` (indexes and TOAST included).
+
+Read-only
+    ``PostgresTradingStore(url, schema, read_only=True)`` (what ``read_only_opener()`` makes, for
+    the sweep's worker process) opens only a read pool on a schema the service has created and
+    migrated, its sessions ``default_transaction_read_only``: no writer, no advisory lock (the
+    service holds it), no migration; ``commit`` refuses and the server refuses any write.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -239,6 +246,7 @@ class PostgresTradingStore(GroupCommitStore):
         reconnect_initial_seconds: float = 0.05,
         reconnect_max_seconds: float = 2.0,
         lock_wait_seconds: float = 2.0,
+        read_only: bool = False,
     ) -> None:
         if not isinstance(schema, str) or not SCHEMA_NAME.match(schema):
             raise ValueError(
@@ -258,6 +266,7 @@ class PostgresTradingStore(GroupCommitStore):
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self._readable = False
+        self._read_only = read_only
 
     @property
     def schema(self) -> str:
@@ -268,6 +277,11 @@ class PostgresTradingStore(GroupCommitStore):
         """The URL with its password redacted."""
         return self._shown
 
+    def read_only_opener(self) -> Callable[[], PostgresTradingStore]:
+        """What opens this schema again read-only (in another process: it pickles; its repr
+        hides the password)."""
+        return PostgresReader(self._url, self._schema, self._connect_timeout)
+
     @property
     def connected(self) -> bool:
         """Whether the writer connection (and with it the schema's lock) is held."""
@@ -276,6 +290,12 @@ class PostgresTradingStore(GroupCommitStore):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _settings(self) -> dict[str, str]:
+        if self._read_only:
+            return {
+                "search_path": self._schema,
+                "default_transaction_read_only": "on",
+                "application_name": f"trading-engine:{self._schema}:reader",
+            }
         return {
             "search_path": self._schema,
             "synchronous_commit": "on",
@@ -327,26 +347,56 @@ class PostgresTradingStore(GroupCommitStore):
         return False
 
     async def start(self) -> None:
-        if self._writer_task is not None:
+        if self._writer_task is not None or self._pool is not None:
             raise RuntimeError(f"the store for schema {self._schema} is started already")
+        if self._read_only:
+            await self._start_reading()
+            return
         await self._open_writer(migrate=True)
         try:
-            self._pool = await asyncpg.create_pool(
-                self._url, min_size=1, max_size=self._read_connections,
-                timeout=self._connect_timeout, server_settings=self._settings(),
-            )
-        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            self._pool = await self._create_pool()
+        except StoreUnavailable:
             await _close(self._conn)
             self._conn = None
-            raise StoreUnavailable(f"the database {self._shown} cannot be reached ({self._describe(exc)})") from exc
+            raise
         self._lost.clear()
         self._start_writer("postgres-group-commit")
         self._supervisor = asyncio.create_task(self._supervise(), name="postgres-reconnect")
         self._readable = True
         log.info("store_started", database=self._shown, schema=self._schema, schema_version=SCHEMA_VERSION)
 
+    async def _create_pool(self) -> asyncpg.Pool:
+        try:
+            return await asyncpg.create_pool(
+                self._url, min_size=1, max_size=self._read_connections,
+                timeout=self._connect_timeout, server_settings=self._settings(),
+            )
+        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(f"the database {self._shown} cannot be reached ({self._describe(exc)})") from exc
+
+    async def _start_reading(self) -> None:
+        """Read-only: the pool on the schema as the service left it (at this code's version)."""
+        pool = await self._create_pool()
+        try:
+            async with pool.acquire(timeout=self._connect_timeout) as conn:
+                await self._check_version(conn)
+        except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            await _close_pool(pool)
+            raise StoreUnavailable(f"the database {self._shown} cannot be read ({self._describe(exc)})") from exc
+        except BaseException:
+            await _close_pool(pool)
+            raise
+        self._pool = pool
+        self._readable = True
+
     async def stop(self) -> None:
         """Finish the commits already queued, then close the connections."""
+        if self._read_only:
+            self._readable = False
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                await _close_pool(pool)
+            return
         if self._writer_task is None:
             return
         supervisor, self._supervisor = self._supervisor, None
@@ -583,6 +633,20 @@ def _batch_statement(batch: list[Rows]) -> tuple[str, list[Any]]:
     if not ctes:
         return "", []
     return "WITH " + ",\n".join(ctes) + "\nSELECT 1", params
+
+
+@dataclass(frozen=True)
+class PostgresReader:
+    """Opens a read-only ``PostgresTradingStore`` on ``schema`` (see the module docstring); a
+    plain value, so that it pickles to a worker process, shown without the URL."""
+
+    url: str = field(repr=False)
+    schema: str
+    connect_timeout_seconds: float
+
+    def __call__(self) -> PostgresTradingStore:
+        return PostgresTradingStore(self.url, self.schema, read_connections=1,
+                                    connect_timeout_seconds=self.connect_timeout_seconds, read_only=True)
 
 
 async def _close(conn: asyncpg.Connection | None) -> None:

@@ -59,11 +59,18 @@ Retention
     pages back to the file system: the file stops growing once orders age out.
     ``journal_size_limit`` cuts the WAL back after checkpoints. A failed deletion raises
     ``StoreUnavailable`` without failing the store: commits go on.
+
+Read-only
+    ``SqliteTradingStore(path, read_only=True)`` (what ``read_only_opener()`` makes, for the
+    sweep's worker process) opens only the sweep's read connection (``query_only``) on a file the
+    service has created and migrated: no writer, no migration, no schema change; ``commit`` and
+    ``delete_orders`` refuse. Under WAL its reads run beside the service's writer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -245,6 +252,7 @@ class SqliteTradingStore(GroupCommitStore):
         busy_timeout_ms: int = 5000,
         connect: Callable[[str], sqlite3.Connection] | None = None,
         max_batch: int = MAX_BATCH,
+        read_only: bool = False,
     ) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file:"):
             raise ValueError(f"path {str(path)!r} is not allowed; give the path of a database file")
@@ -265,16 +273,26 @@ class SqliteTradingStore(GroupCommitStore):
         self._sweeper: ThreadPoolExecutor | None = None  # the retention sweep's reads, opened on first use
         self._sweep_conn: sqlite3.Connection | None = None
         self._readable = False
+        self._read_only = read_only
 
     @property
     def path(self) -> Path:
         return self._path
 
+    def read_only_opener(self) -> Callable[[], SqliteTradingStore]:
+        """What opens this file again read-only (in another process: it pickles)."""
+        return functools.partial(
+            SqliteTradingStore, self._path, busy_timeout_ms=self._busy_timeout_ms, read_only=True
+        )
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None or self._sweeper is not None:
             raise RuntimeError(f"the store for {self._path} is started already")
+        if self._read_only:
+            await self._start_reading()
+            return
         loop = asyncio.get_running_loop()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
@@ -294,8 +312,24 @@ class SqliteTradingStore(GroupCommitStore):
             "store_started", path=str(self._path), schema_version=SCHEMA_VERSION, synchronous=self._synchronous
         )
 
+    async def _start_reading(self) -> None:
+        """Read-only: the sweep's connection on the file as the service left it."""
+        self._sweeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-sweeper")
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._sweeper, self._open_sweep_reader)
+        except (OSError, sqlite3.Error) as exc:
+            await self._close()
+            raise StoreUnavailable(f"the database {self._path} cannot be opened ({describe(exc)})") from exc
+        except BaseException:
+            await self._close()
+            raise
+        self._readable = True
+
     async def stop(self) -> None:
         """Finish the commits already queued, then close the connections and the threads."""
+        if self._read_only:
+            await self._close()
+            return
         if self._writer is None:
             return
         try:
@@ -418,6 +452,17 @@ class SqliteTradingStore(GroupCommitStore):
             self._sweep_conn = self._open_read_only()
         return query(self._sweep_conn, *args)
 
+    def _open_sweep_reader(self) -> None:
+        if not self._path.is_file():  # never created here: the service makes and migrates it
+            raise FileNotFoundError(f"no database file {self._path}")
+        conn = self._sweep_conn = self._open_read_only()
+        version = _schema_version(conn, self._path)
+        if version != SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"the database {self._path} has schema version {version}, not {SCHEMA_VERSION}; the service "
+                "migrates it when it starts"
+            )
+
     def _close_sweeper(self) -> None:
         conn, self._sweep_conn = self._sweep_conn, None
         if conn is not None:
@@ -509,9 +554,9 @@ class SqliteTradingStore(GroupCommitStore):
         try:
             for start in range(0, len(order_ids), _MAX_PARAMETERS):
                 chunk = order_ids[start : start + _MAX_PARAMETERS]
-                aged = f"order_id IN ({', '.join('?' for _ in chunk)}) AND status IN ({_TERMINAL_SQL})"
-                conn.execute(f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})", chunk)
-                deleted += conn.execute(f"DELETE FROM orders WHERE {aged}", chunk).rowcount
+                fills, orders = deletion_statements(len(chunk))
+                conn.execute(fills, chunk)
+                deleted += conn.execute(orders, chunk).rowcount
             if folded:
                 conn.executemany(_UPSERT_FOLDED, folded)
             # The freed pages back to the file system, in the same transaction (one fsync). Each
@@ -546,6 +591,16 @@ class SqliteTradingStore(GroupCommitStore):
         conn, self._read_conn = self._read_conn, None
         if conn is not None:
             conn.close()
+
+
+def deletion_statements(count: int) -> tuple[str, str]:
+    """The statements deleting ``count`` aged orders by id: their fills, then the orders. The
+    unary ``+`` keeps SQLite from taking ``orders_status_seq`` for ``status IN (...)``, which reads
+    every finished order in the store: the ids go through the primary key, so a batch costs its
+    own rows, however many orders the store holds."""
+    aged = f"order_id IN ({', '.join('?' for _ in range(count))}) AND +status IN ({_TERMINAL_SQL})"
+    return (f"DELETE FROM fills WHERE order_id IN (SELECT order_id FROM orders WHERE {aged})",
+            f"DELETE FROM orders WHERE {aged}")
 
 
 def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
