@@ -106,6 +106,15 @@ async def test_every_connection_commits_synchronously(postgres_cluster: Postgres
         try:
             assert await store._conn.fetchval("SHOW synchronous_commit") == "on"  # type: ignore[union-attr]
             assert await store._read(lambda conn: conn.fetchval("SHOW synchronous_commit")) == "on"
+            # and plans every statement for the tables as they are, never on a cached generic plan
+            assert await store._conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"  # type: ignore[union-attr]
+            assert await store._read(lambda conn: conn.fetchval("SHOW plan_cache_mode")) == "force_custom_plan"
+            reader = store.read_only_opener()()
+            await reader.start()
+            try:
+                assert await reader._read(lambda conn: conn.fetchval("SHOW plan_cache_mode")) == "force_custom_plan"
+            finally:
+                await reader.stop()
         finally:
             await store.stop()
     finally:
@@ -191,8 +200,14 @@ async def test_an_older_schema_is_migrated_forward(postgres_cluster: PostgresClu
     with capture_logs() as logs:
         await store.start()
     try:
-        assert [line["schema_version"] for line in logs if line["event"] == "store_schema_migrated"] == [2, 3]
+        assert [line["schema_version"] for line in logs if line["event"] == "store_schema_migrated"] == [2, 3, 4]
         assert await store.get_order("o-1") == order
+        # version 4: an order with fills is refused deletion by RESTRICT (no NO ACTION re-check)
+        assert await store._read(lambda conn: conn.fetchval(
+            "SELECT confdeltype FROM pg_constraint WHERE conname = 'fills_order_id_fkey' "
+            "AND connamespace = current_schema()::regnamespace")) == b"r"
+        with pytest.raises(StoreUnavailable, match="violates foreign key constraint"):
+            await store._read(lambda conn: conn.execute("DELETE FROM orders WHERE order_id = 'o-1'"))
         assert await store.fills_for_strategy("s-1") == fills  # filled in from the stored fills
     finally:
         await store.stop()
@@ -324,3 +339,44 @@ async def test_reclaimed_space_is_reused_so_the_size_levels_off(postgres_cluster
     reclaimed, kept = sizes[True], sizes[False]
     assert reclaimed[-1] <= reclaimed[1] * 1.05, reclaimed  # level after the second round
     assert kept[-1] >= kept[0] * 3, kept  # five rounds kept: several times the first's size
+
+
+async def _last_histogram_bound(conn: asyncpg.Connection, schema: str) -> str | None:
+    bounds = await conn.fetchval("SELECT histogram_bounds::text FROM pg_stats WHERE schemaname = $1 "
+                                 "AND tablename = 'orders' AND attname = 'updated_at'", schema)
+    return None if bounds is None else bounds.strip("{}").split(",")[-1].strip('"')
+
+
+async def test_reclaim_analyzes_at_first_and_when_the_orders_have_doubled_or_halved_since(
+    postgres_cluster: PostgresCluster, schema: PostgresSchema,
+) -> None:
+    """The planner's statistics follow the table's size (a store that started empty would
+    otherwise plan every batch of the sweep as for an empty table), without an ANALYZE per sweep."""
+    store = PostgresTradingStore(postgres_cluster.url(), schema.name)
+    await store.start()
+    conn = await asyncpg.connect(postgres_cluster.url())
+    try:
+        for table in ("orders", "fills"):  # only reclaim_space analyzes here
+            await conn.execute(f"ALTER TABLE {schema.name}.{table} SET (autovacuum_enabled = false)")
+
+        async def finished(first: int, count: int) -> str:
+            made = [make_order(f"o-{n}", OrderStatus.FILLED, seconds=n) for n in range(first, first + count)]
+            await store.commit(ChangeSet(orders=tuple(o.snapshot for o, _ in made),
+                                         fills=tuple(f for _, fills in made for f in fills)))
+            return made[-1][0].updated_at.isoformat()
+
+        await finished(0, 1500)
+        assert await _last_histogram_bound(conn, schema.name) is None  # never analyzed
+        await store.reclaim_space()
+        first = await _last_histogram_bound(conn, schema.name)
+        assert first is not None  # the first reclaim analyzed
+        await finished(1500, 500)
+        await store.reclaim_space()
+        assert await _last_histogram_bound(conn, schema.name) == first  # a third more: not again
+        newest = await finished(2000, 2000)
+        await store.reclaim_space()
+        assert await _last_histogram_bound(conn, schema.name) != first  # doubled: analyzed
+        assert (await _last_histogram_bound(conn, schema.name) or "")[:19] == newest[:19]
+    finally:
+        await conn.close()
+        await store.stop()

@@ -167,6 +167,17 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE TABLE folded_fills (strategy_id TEXT PRIMARY KEY, data JSON NOT NULL)",
         ),
     ),
+    (
+        # RESTRICT instead of the default NO ACTION: the same refusal (the constraint is not
+        # deferred), without NO ACTION's look for another order with the deleted order's id,
+        # which for each order the sweep deleted cost more than the rest of its deletion.
+        4,
+        (
+            "ALTER TABLE fills DROP CONSTRAINT fills_order_id_fkey",
+            "ALTER TABLE fills ADD CONSTRAINT fills_order_id_fkey FOREIGN KEY (order_id) "
+            "REFERENCES orders (order_id) ON DELETE RESTRICT",
+        ),
+    ),
 )
 """``(version, statements)`` in version order: the SQL that takes a schema to each version."""
 
@@ -267,6 +278,7 @@ class PostgresTradingStore(GroupCommitStore):
         self._lost = asyncio.Event()
         self._readable = False
         self._read_only = read_only
+        self._analyzed_orders: int | None = None  # orders at the last ANALYZE of reclaim_space
 
     @property
     def schema(self) -> str:
@@ -294,11 +306,13 @@ class PostgresTradingStore(GroupCommitStore):
             return {
                 "search_path": self._schema,
                 "default_transaction_read_only": "on",
+                "plan_cache_mode": _PLAN_CACHE_MODE,
                 "application_name": f"trading-engine:{self._schema}:reader",
             }
         return {
             "search_path": self._schema,
             "synchronous_commit": "on",
+            "plan_cache_mode": _PLAN_CACHE_MODE,
             "application_name": f"trading-engine:{self._schema}",
         }
 
@@ -584,14 +598,45 @@ class PostgresTradingStore(GroupCommitStore):
         """A plain ``VACUUM`` of the tables the sweep deletes from, on a pooled connection: the
         dead rows' space is reused by the next inserts at once, instead of whenever autovacuum's
         next round (a minute apart by default) gets to it. It takes no lock that writes wait for;
-        pages already all-visible are skipped."""
-        await self._read(lambda c: c.execute("VACUUM (ANALYZE) orders, fills, folded_fills"), "be vacuumed")
+        pages already all-visible are skipped.
+
+        The tables are analyzed too at the first reclaim of this store and whenever the number of
+        orders has halved or doubled since its last ``ANALYZE``: the sweep's statements are
+        planned from those statistics (a store that started empty would otherwise scan whole
+        tables for every batch until autovacuum's own analyze). Analyzing at every reclaim cost
+        three times the vacuum itself."""
+        await self._read(lambda c: c.execute("VACUUM orders, fills, folded_fills"), "be vacuumed")
+        rows = await self._read(_estimated_orders)
+        analyzed = self._analyzed_orders
+        if analyzed is None or not max(analyzed, _ANALYZE_FLOOR) / 2 <= rows <= max(analyzed, _ANALYZE_FLOOR) * 2:
+            await self._read(lambda c: c.execute("ANALYZE orders, fills, folded_fills"), "be analyzed")
+            self._analyzed_orders = rows
 
     async def latest_update(self) -> datetime | None:
         return await self._read(_latest_update)
 
     async def stats(self) -> StoreStats:
         return await self._read(_stats)
+
+
+# Every statement is planned for the tables as they are when it runs. The tables go from empty at
+# a store's start to a retention's worth of orders, and a prepared statement (asyncpg prepares
+# every one, and the foreign-key checks are prepared too) soon runs on a generic plan made once,
+# from the statistics of when it was made. With the retention sweep on at 2,000 orders/s, the
+# fills' foreign-key checks of each commit then cost about 30 times as much (60 us each against
+# 2), tripling the server's CPU per order; with custom plans the sweep costs no order latency.
+# Planning each time costs the server about 20 us more per order, on a core the service does not
+# need.
+_PLAN_CACHE_MODE = "force_custom_plan"
+
+# Below this many orders a table is never analyzed again for its size changing (a few rows more
+# or less would double it).
+_ANALYZE_FLOOR = 1000
+
+
+async def _estimated_orders(conn: asyncpg.Connection) -> int:
+    """The number of orders as the last VACUUM or ANALYZE estimated it."""
+    return max(0, int(await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'orders'::regclass")))
 
 
 def _latest(rows: list[Any]) -> list[Any]:
