@@ -12,7 +12,7 @@ The feed: ``MARKET_TICK_INTERVAL_SECONDS=0.1`` (ten price steps a second instead
 ``MARKET_VOLATILITY_BPS=5`` (one step's standard deviation, the default). Every instance runs with
 the same pinned parameters (``PARAMS``: spread 20 bps, quote size 0.01, max inventory 0.1, skew
 10 bps, ``requote_bps`` 5), so its quotes are cancelled and replaced every three ticks or so and
-now and then filled: every instance keeps deciding and trading. ``--params`` overrides some. By default all instances quote BTC-USD: every tick then wakes
+now and then filled: every instance keeps deciding and trading. ``--params`` overrides some. By default all instances quote BTC-USD: every tick then reaches
 every instance at once and their orders all meet in one symbol's book and risk checks, the worst
 case for the shared tick (``--symbols BTC-USD ETH-USD ETH-BTC`` spreads them round-robin). The
 account and the limits are far above what the run trades (cash, ``MAX_POSITION_SIZE``,
@@ -29,7 +29,7 @@ around it):
   fell behind the feed.
 * decisions/s and decision latency: ``trading_strategy_decision_seconds`` (from the price tick
   reaching the runtime to the strategy handing it its intents, which the runtime then submits
-  through the order use case: every instance a tick wakes decides before any places orders;
+  through the order use case: every instance a tick reaches decides before any places orders;
   order handling is what ``orders placed/s`` and the health probe show; only ticks that produce an
   intent are observed). From the service's histogram: the bucket counts scraped from
   ``/api/v1/metrics`` before and after the window, subtracted, and the quantiles interpolated as
