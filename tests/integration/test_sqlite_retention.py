@@ -93,3 +93,37 @@ async def test_a_deletion_finds_its_orders_by_id_not_among_every_finished_order(
                 plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", ids)]
                 on_orders = [step for step in plan if step.startswith(("SEARCH orders", "SCAN orders"))]
                 assert on_orders and all("sqlite_autoindex_orders_1 (order_id=?)" in s for s in on_orders), plan
+
+
+async def test_the_sweeps_reads_hold_no_snapshot_while_they_parse(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each row is fetched before any is parsed: while the sweep's reads parse, a checkpoint can
+    reset the WAL (a statement still stepping would hold it, and the WAL grows behind it)."""
+    path = tmp_path / "t.db"
+    store = SqliteTradingStore(path)
+    await store.start()
+    try:
+        for n in range(40):
+            order, fills = make_order(f"o-{n}", OrderStatus.FILLED, seconds=n, strategy_id="s-1")
+            await store.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills)))
+        import trading_engine.infrastructure.persistence.sqlite as sqlite_store
+
+        busy: list[int] = []
+        parse = sqlite_store.Fill.from_dict
+
+        def parsing(data):  # type: ignore[no-untyped-def]
+            with closing(sqlite3.connect(path)) as other:
+                busy.append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            return parse(data)
+
+        monkeypatch.setattr(sqlite_store.Fill, "from_dict", staticmethod(parsing))
+        reader = store.read_only_opener()()
+        await reader.start()
+        try:
+            aged = await reader.aged_orders(T0 + timedelta(days=1), 40)
+            through = await reader.fills_for_strategy_through("s-1", [aged[-1].fills[-1].fill_id])
+        finally:
+            await reader.stop()
+        assert len(aged) == 40 and len(through) == sum(len(a.fills) for a in aged)
+        assert busy and busy == [0] * len(busy)  # every checkpoint while parsing reset the WAL
+    finally:
+        await store.stop()

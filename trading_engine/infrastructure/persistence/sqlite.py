@@ -736,15 +736,21 @@ def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[Aged
         "ORDER BY updated_at, order_id LIMIT ?",
         (before, limit),
     ).fetchall()
+    # Every row is fetched before any is parsed, here and in the sweep's other reads: a statement
+    # still stepping holds its snapshot, and no checkpoint can reset the WAL past it. The sweep's
+    # worker runs at a lower priority, so parsing with a statement open kept the snapshot for as
+    # long as the worker waited for a core, and the WAL grew (the file then keeps its size).
     fills: dict[str, list[Fill]] = {order_id: [] for order_id, _data in orders}
     ids = list(fills)
+    rows: list[tuple[str, str]] = []
     for start in range(0, len(ids), _MAX_PARAMETERS):
         chunk = ids[start : start + _MAX_PARAMETERS]
-        for order_id, data in conn.execute(
+        rows += conn.execute(
             f"SELECT order_id, data FROM fills WHERE order_id IN ({', '.join('?' for _ in chunk)}) ORDER BY seq",
             chunk,
-        ):
-            fills[order_id].append(Fill.from_dict(json.loads(data)))
+        ).fetchall()
+    for order_id, data in rows:
+        fills[order_id].append(Fill.from_dict(json.loads(data)))
     return [AgedOrder(Order.from_dict(json.loads(data)), tuple(fills[order_id])) for order_id, data in orders]
 
 
@@ -761,7 +767,7 @@ def _fills_for_strategy_through(conn: sqlite3.Connection, strategy_id: str, fill
     rows = conn.execute(
         "SELECT data FROM fills INDEXED BY fills_strategy_seq WHERE strategy_id = ? AND seq <= ? ORDER BY seq",
         (strategy_id, last),
-    )
+    ).fetchall()
     return [Fill.from_dict(json.loads(data)) for (data,) in rows]
 
 
@@ -772,7 +778,7 @@ def _folded_fills(conn: sqlite3.Connection, strategy_ids: list[str]) -> dict[str
         for strategy_id, data in conn.execute(
             f"SELECT strategy_id, data FROM folded_fills WHERE strategy_id IN ({', '.join('?' for _ in chunk)})",
             chunk,
-        ):
+        ).fetchall():
             found[strategy_id] = FoldedFills.from_dict(json.loads(data))
     return found
 
