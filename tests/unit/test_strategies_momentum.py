@@ -117,3 +117,70 @@ def test_sizes_floor_to_the_lot() -> None:
     harness = Harness(momentum(position_size="0.012345"))
     orders = run(harness, ["100", "100", "100", "100", "101"])
     assert orders[-1] == buy("0.0123")
+
+
+def resummed_signal(prices: list[Decimal], fast: int, slow: int) -> int | None:
+    """The sign of the crossover, re-summing the windows in the current context (the reference)."""
+    if len(prices) < slow:
+        return None
+    window = prices[-slow:]
+    difference = sum(window[-fast:], D(0)) * slow - sum(window, D(0)) * fast
+    return (difference > 0) - (difference < 0) if difference else None
+
+
+def signs(strategy: Momentum, prices: list[Decimal]) -> list[int | None]:
+    answers: list[int | None] = []
+    for price in prices:
+        strategy._add(price)
+        target = strategy.signal()
+        answers.append(None if target is None else 1 if target > 0 else -1 if target < 0 else 0)
+    return answers
+
+
+def test_running_sums_answer_what_re_summing_the_windows_answers() -> None:
+    import random
+
+    rng = random.Random(7)
+    prices = [D(rng.randrange(9_000_000, 11_000_000)).scaleb(-rng.randrange(0, 6)) for _ in range(3000)]
+    strategy = momentum(fast=10, slow=20, allow_short=1)
+    got = signs(strategy, prices)
+    expected = [resummed_signal(prices[: i + 1], 10, 20) for i in range(len(prices))]
+    assert got == expected
+    assert strategy._sums is not None  # narrow prices: the sums ran, they were not re-summed
+
+
+def test_prices_with_more_digits_than_the_precision_fall_back_to_re_summing() -> None:
+    # 9E27 + (9E27 + 1) needs 29 digits: re-summed at 28 the averages come out equal (no signal),
+    # where exact sums would see the rise; the strategy answers what re-summing answers.
+    big, bigger = D("9E+27"), D("9000000000000000000000000001")
+    strategy = momentum(fast=1, slow=2, allow_short=1)
+    assert signs(strategy, [big, bigger]) == [None, None]
+    assert strategy._sums is None
+    assert resummed_signal([big, bigger], 1, 2) is None
+    # prices whose sums round: taken as narrow (running sums), some answer would differ
+    prices = [D(p) for p in ("3E+27", "2", "8999999999999999999999999999", "1", "1", "1",
+                             "9000000000000000000000000001", "1")]
+    expected = [resummed_signal(prices[: i + 1], 1, 3) for i in range(len(prices))]
+    assert signs(momentum(fast=1, slow=3, allow_short=1), prices) == expected
+    unguarded = momentum(fast=1, slow=3, allow_short=1)
+    unguarded._narrow = lambda price: True  # type: ignore[method-assign]
+    assert signs(unguarded, prices) != expected
+    # as many decimal places as the precision: sums of the window round too
+    tiny = [D("1.000000000000000000000000001"), D("2.000000000000000000000000003"), D("1"), D("2"), D("3")]
+    prices = [D("100"), D("101"), *tiny, D("99"), D("98"), D("97"), D("96"), D("95"), D("94")]
+    strategy = momentum(fast=2, slow=3, allow_short=1)
+    assert signs(strategy, prices) == [resummed_signal(prices[: i + 1], 2, 3) for i in range(len(prices))]
+    # once the wide prices have left the window, the sums run again
+    assert strategy._sums is not None
+
+
+def test_running_sums_follow_a_change_of_precision() -> None:
+    from decimal import localcontext
+
+    prices = [D("1.5"), D("2.25"), D("2.0"), D("1.75"), D("3")]
+    strategy = momentum(fast=2, slow=3, allow_short=1)
+    with localcontext() as context:
+        context.prec = 2
+        got = signs(strategy, prices)
+        assert strategy._sums is None
+        assert got == [resummed_signal(prices[: i + 1], 2, 3) for i in range(len(prices))]

@@ -34,7 +34,7 @@ from trading_engine.domain.orders import Fill, Order, Side
 from trading_engine.domain.portfolio import Position
 from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
-from trading_engine.infrastructure.reports.files import EQUITY_HEADER, FILLS_HEADER, CsvLog, write_report
+from trading_engine.infrastructure.reports.files import FILLS_HEADER, CsvLog, EquityLog, write_report
 from trading_engine.infrastructure.reports.page import write_page
 from trading_engine.infrastructure.reports.picture import draw_equity
 from trading_engine.services.backtest.statistics import EquityTrack, TradeTrack
@@ -85,7 +85,7 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
     symbol = spec.symbol.strip().upper()
     out.mkdir(parents=True, exist_ok=True)
     fills_log = CsvLog(out / "fills.csv", FILLS_HEADER)
-    equity_log = CsvLog(out / "equity.csv", EQUITY_HEADER)
+    equity_log = EquityLog(out / "equity.csv")
     equity, trades = EquityTrack(), TradeTrack()
     position = Position(symbol)
     try:
@@ -118,7 +118,7 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                         steady = value
                 now = clock.now()
                 # ``position`` follows every fill of the account, which starts flat: it is the account's
-                equity_log.row(now, value, equity.add(now, value, not position.is_flat))
+                equity_log.sample(now, value, equity.add(now, value, not position.is_flat))
 
             settled = manager.settle_each_batch()
 

@@ -25,12 +25,13 @@ class DataClock:
 
     def __init__(self, start: datetime) -> None:
         self._now = start
+        self._seconds = self.seconds(start)
 
     def now(self) -> datetime:
         return self._now
 
     def monotonic(self) -> float:
-        return self.seconds(self._now)
+        return self._seconds
 
     @classmethod
     def seconds(cls, at: datetime) -> float:
@@ -39,3 +40,4 @@ class DataClock:
     def advance_to(self, at: datetime) -> None:
         if at > self._now:
             self._now = at
+            self._seconds = self.seconds(at)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, getcontext
 from typing import Any
 
 from trading_engine.domain.decimals import ZERO
@@ -33,13 +33,52 @@ class Momentum(FollowsTarget):
         self.position_size = position_size
         self.allow_short = allow_short
         self.prices: deque[Decimal] = deque(maxlen=slow)
+        # Running sums of the windows, kept while every price in the slow window is "narrow": its
+        # digits lie between 10**-_places and 10**_scale, bounds chosen so that any sum of the window,
+        # times ``slow``, fits the context's precision. Then no addition, product or difference of
+        # ``signal`` rounds, and the running sums compare exactly as the re-summed windows would; a
+        # wide price (or another precision) falls back to re-summing, as it rounds there.
+        self._sums: tuple[Decimal, Decimal] | None = None  # (fast, slow), while valid
+        self._wide = 0  # how many prices of the window are not narrow
+        self._narrows: deque[bool] = deque(maxlen=slow)  # which are, in the order of ``prices``
+        self._prec = getcontext().prec
+        spare = self._prec - 2 * len(str(slow)) - 1
+        self._scale, self._places = (spare + 1) // 2, spare // 2
+
+    def _narrow(self, price: Decimal) -> bool:
+        exponent = price.as_tuple().exponent
+        return (isinstance(exponent, int) and exponent >= -self._places
+                and price.adjusted() < self._scale)
+
+    def _add(self, price: Decimal) -> None:
+        prices = self.prices
+        full = len(prices) == self.slow
+        dropped = prices[0] if full else None
+        leaving = prices[-self.fast] if len(prices) >= self.fast else None
+        if full and not self._narrows[0]:
+            self._wide -= 1
+        narrow = self._narrow(price)
+        if not narrow:
+            self._wide += 1
+        prices.append(price)
+        self._narrows.append(narrow)
+        if self._wide or len(prices) < self.slow or getcontext().prec != self._prec:
+            self._sums = None
+        elif self._sums is None or dropped is None or leaving is None:
+            self._sums = (sum(list(prices)[-self.fast :], ZERO), sum(prices, ZERO))
+        else:
+            fast_sum, slow_sum = self._sums
+            self._sums = (fast_sum + price - leaving, slow_sum + price - dropped)
 
     def signal(self) -> Decimal | None:
         """The target the averages call for, or ``None`` (no signal yet, or averages equal)."""
         if len(self.prices) < self.slow:
             return None
-        fast_sum = sum(list(self.prices)[-self.fast :], ZERO)
-        slow_sum = sum(self.prices, ZERO)
+        if self._sums is not None and getcontext().prec == self._prec:
+            fast_sum, slow_sum = self._sums
+        else:
+            fast_sum = sum(list(self.prices)[-self.fast :], ZERO)
+            slow_sum = sum(self.prices, ZERO)
         # fast_sum / fast vs slow_sum / slow, exactly
         difference = fast_sum * self.slow - slow_sum * self.fast
         if difference > 0:
@@ -49,7 +88,7 @@ class Momentum(FollowsTarget):
         return None
 
     def on_tick(self, price: Decimal, context: StrategyContext) -> Sequence[Intent]:
-        self.prices.append(price)
+        self._add(price)
         self.follower.set_target(self.signal())
         return self.follower.orders(context)
 

@@ -37,6 +37,24 @@ class CsvLog:
         self._file.close()
 
 
+class EquityLog(CsvLog):
+    """``equity.csv``: what ``row(at, equity, drawdown)`` writes, the text of an equity and drawdown
+    unchanged since the last row (the same objects) kept rather than formatted again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, EQUITY_HEADER)
+        self._last: tuple[Decimal, Decimal] | None = None
+        self._tail = ""
+
+    def sample(self, at: datetime, equity: Decimal, drawdown: Decimal) -> None:
+        last = self._last
+        if last is None or last[0] is not equity or last[1] is not drawdown:
+            self._last = (equity, drawdown)
+            # neither a timestamp nor a plain number needs quoting
+            self._tail = f",{plain(equity)},{plain(drawdown)}\n"
+        self._file.write(at.isoformat() + self._tail)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, Decimal):
         return plain(value)

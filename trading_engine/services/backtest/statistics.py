@@ -52,6 +52,7 @@ class EquityTrack:
     _downside: float = 0.0
     _in_market_seconds: float = 0.0
     _position_open: bool = False
+    _drawdown: Decimal | None = None  # the last sample's
 
     def add(self, at: datetime, equity: Decimal, position_open: bool) -> Decimal:
         """Add a sample; answer its drawdown."""
@@ -62,7 +63,11 @@ class EquityTrack:
             assert self.last_equity is not None and self.last_time is not None
             if self._position_open:
                 self._in_market_seconds += (at - self.last_time).total_seconds()
-            r = float(equity / self.last_equity - 1) if self.last_equity else 0.0
+            # the same equity as the last sample (flat, nothing moved it): a return of 0 exactly
+            if equity is self.last_equity or not self.last_equity:
+                r = 0.0
+            else:
+                r = float(equity / self.last_equity - 1)
             self.samples += 1
             delta = r - self._mean
             self._mean += delta / self.samples
@@ -72,7 +77,11 @@ class EquityTrack:
             assert self.peak_time is not None
             self.longest_underwater = max(self.longest_underwater, (at - self.peak_time).total_seconds())
             self.peak, self.peak_time = equity, at
-        drawdown = (self.peak - equity) / self.peak if self.peak > 0 else ZERO
+        if equity is self.last_equity and self._drawdown is not None:
+            drawdown = self._drawdown  # same equity, same peak (a new one would be this equity)
+        else:
+            drawdown = (self.peak - equity) / self.peak if self.peak > 0 else ZERO
+        self._drawdown = drawdown
         self.max_drawdown = max(self.max_drawdown, drawdown)
         self.last_time, self.last_equity, self._position_open = at, equity, position_open
         return drawdown
