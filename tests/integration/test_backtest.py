@@ -101,6 +101,29 @@ async def test_the_same_inputs_give_byte_identical_files(tmp_path: Path, day: Pa
     assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
 
 
+async def test_finished_orders_leave_the_store_as_the_run_goes_and_the_results_do_not_change(
+    tmp_path: Path, day: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memory does not grow with the run's orders: every FORGET_EVERY events the finished ones
+    leave the in-memory store; the files are the same as with them all kept."""
+    import trading_engine.backtesting.run as backtest_run
+
+    request = BacktestSpec("momentum", "BTC-USD", (str(day),), {"fast": 2, "slow": 3, "bar_interval": "1m",
+                                                             "position_size": "0.05"})
+    stored: dict[str, int] = {}
+    for every in (10**9, 50):  # never, then every 50 events
+        monkeypatch.setattr(backtest_run, "FORGET_EVERY", every)
+        container = backtest_run.build_engine(request)
+        report = await run_backtest(request, tmp_path / str(every), container=container)
+        await container.trading_store().start()  # stopped with the run; its rows are still there
+        stored[str(every)] = (await container.trading_store().stats()).orders
+    assert report["fills"] > 100
+    assert stored[str(10**9)] == report["fills"]  # every order kept (market orders, one fill each)
+    assert stored["50"] < 60  # at most about 50 events' orders, and those of the last ones
+    for name in ("fills.csv", "equity.csv"):
+        assert (tmp_path / "50" / name).read_bytes() == (tmp_path / str(10**9) / name).read_bytes(), name
+
+
 # -- the statistics, recomputed from the files ----------------------------------------------------
 async def test_statistics_match_an_independent_recomputation_from_the_files(tmp_path: Path, day: Path) -> None:
     report = await run_backtest(BacktestSpec("donchian", "BTC-USD", (str(day),), {"channel": 5, "position_size": "0.1"}),
