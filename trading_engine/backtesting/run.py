@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
