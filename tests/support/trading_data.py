@@ -189,3 +189,48 @@ class Connections:
     def writable(self, on: bool) -> None:
         assert self.writer is not None, "the store has not opened its writer connection"
         self.writer.execute(f"PRAGMA query_only = {'OFF' if on else 'ON'}")
+
+
+def known_finished_orders() -> list[tuple[Order, list[Fill]]]:
+    """Three finished orders whose archive lines are pinned (``KNOWN_ORDER_LINES``,
+    ``KNOWN_FILL_LINES``): a strategy's limit order filled in two fills (an average price of 28
+    digits), a rejected market order whose message needs CSV quoting, a cancelled order with a
+    client id and no fill."""
+    filled = Order.create(order_id="k-filled", client_order_id="c-known", symbol="ETH-USD", side="buy", type="limit",
+                          quantity="0.3", limit_price="2500.10", created_at=at(0), strategy_id="mm-1")
+    filled.accept(at(0.000001))
+    fills = []
+    for number, (quantity, price, fee) in enumerate((("0.1", "2500.1", "0.25001"), ("0.2", "2499.9", "0.49998"))):
+        fill = Fill(fill_id=f"k-fill-{number}", order_id="k-filled", symbol="ETH-USD", side="buy",
+                    quantity=Decimal(quantity), price=Decimal(price), fee=Decimal(fee), fee_currency="USD",
+                    timestamp=at(0.5 + number), strategy_id="mm-1")
+        filled.apply_fill(fill)
+        fills.append(fill)
+    rejected = Order.create(order_id="k-rejected", symbol="BTC-USD", side="sell", type="market", quantity="1.5",
+                            created_at=at(2))
+    rejected.reject(RejectReason.MAX_ORDER_NOTIONAL_EXCEEDED, 'notional 150000 USD exceeds "max", 100000 USD', at(2))
+    cancelled = Order.create(order_id="k-cancelled", client_order_id="c-2", symbol="BTC-USD", side="buy",
+                             type="limit", quantity="0.0001", limit_price="99", time_in_force="ioc", created_at=at(3))
+    cancelled.accept(at(3))
+    cancelled.cancel(at(3.25), reason="client, by API")
+    return [(filled, fills), (rejected, []), (cancelled, [])]
+
+
+# The archive's text of ``known_finished_orders()``, as the files held it before their rows were
+# built from the stored records: both files of 2026-01-02, header first.
+KNOWN_ORDER_LINES = (
+    "order_id,client_order_id,symbol,side,type,quantity,limit_price,time_in_force,strategy_id,status,"
+    "filled_quantity,remaining_quantity,filled_notional,average_fill_price,fees,reject_reason,reject_message,"
+    "cancel_reason,created_at,updated_at\n"
+    "k-filled,c-known,ETH-USD,buy,limit,0.3,2500.10,gtc,mm-1,filled,0.3,0.0,749.99,2499.966666666666666666666667,"
+    "0.74999,,,,2026-01-02T03:04:05.678901Z,2026-01-02T03:04:07.178901Z\n"
+    'k-rejected,,BTC-USD,sell,market,1.5,,gtc,,rejected,0,1.5,0,,0,max_order_notional_exceeded,"notional 150000 '
+    'USD exceeds ""max"", 100000 USD",,2026-01-02T03:04:07.678901Z,2026-01-02T03:04:07.678901Z\n'
+    'k-cancelled,c-2,BTC-USD,buy,limit,0.0001,99,ioc,,cancelled,0,0.0001,0,,0,,,"client, by API",'
+    "2026-01-02T03:04:08.678901Z,2026-01-02T03:04:08.928901Z\n"
+)
+KNOWN_FILL_LINES = (
+    "fill_id,order_id,symbol,side,quantity,price,fee,fee_currency,timestamp,strategy_id\n"
+    "k-fill-0,k-filled,ETH-USD,buy,0.1,2500.1,0.25001,USD,2026-01-02T03:04:06.178901Z,mm-1\n"
+    "k-fill-1,k-filled,ETH-USD,buy,0.2,2499.9,0.49998,USD,2026-01-02T03:04:07.178901Z,mm-1\n"
+)

@@ -22,7 +22,7 @@ from trading_engine.infrastructure.persistence.archive import (
     GzipCsvArchive,
     _member,
 )
-from tests.support.trading_data import make_order
+from tests.support.trading_data import KNOWN_FILL_LINES, KNOWN_ORDER_LINES, known_finished_orders, make_order
 
 DAY = 86400
 
@@ -46,6 +46,21 @@ def test_the_columns_are_the_fields_of_an_order_and_a_fill() -> None:
     item = aged("o-1", OrderStatus.CANCELLED, client_order_id="c-1", strategy_id="s-1")
     assert tuple(item.order.to_dict()) == ORDER_COLUMNS
     assert tuple(item.fills[0].to_dict()) == FILL_COLUMNS
+
+
+def archived_text(directory: Path) -> dict[str, str]:
+    """Each archive file's text (every member, decompressed), by file name."""
+    return {path.name: gzip.decompress(path.read_bytes()).decode() for path in sorted(directory.glob("*.csv.gz"))}
+
+
+async def test_a_known_batch_is_archived_as_these_exact_lines(tmp_path: Path) -> None:
+    archive = GzipCsvArchive(tmp_path)
+    assert await archive.append([AgedOrder(order, tuple(fills)) for order, fills in known_finished_orders()]) == (
+        Archived(orders=3, fills=2)
+    )
+    assert archived_text(tmp_path) == {
+        "fills-2026-01-02.csv.gz": KNOWN_FILL_LINES, "orders-2026-01-02.csv.gz": KNOWN_ORDER_LINES,
+    }
 
 
 async def test_orders_and_fills_go_to_a_file_per_utc_day_and_kind(tmp_path: Path) -> None:

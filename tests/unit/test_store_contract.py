@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import inspect
 import itertools
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from trading_engine.domain.portfolio import AccountSettings, CashBalance, Portfo
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, StoredState, TradingStore
 from trading_engine.domain.risk import CircuitBreaker
 from trading_engine.domain.strategy_record import FoldedFills, StrategyRecord, StrategyStatus
+from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
 from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
 from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
@@ -30,10 +32,13 @@ from tests.support.fill_history import History, random_history, state
 from tests.support.postgres import PostgresSchema
 from tests.fakes import FakeClock
 from tests.support.trading_data import (
+    KNOWN_FILL_LINES,
+    KNOWN_ORDER_LINES,
     T0,
     Connections,
     account_change,
     at,
+    known_finished_orders,
     make_order,
     order_change,
     strategy_record,
@@ -801,6 +806,19 @@ async def test_aged_orders_are_the_finished_ones_updated_before_the_cutoff_oldes
     assert all(item.order.updated_at < filled.updated_at for item in before_filled)
     assert [item.order for item in await store.aged_orders(at(3600), 2)] == expected[:2]
     assert await store.aged_orders(at(-1), 100) == []
+
+
+async def test_aged_orders_are_archived_as_the_exact_lines_of_their_records(
+    store: TradingStore, tmp_path: Path
+) -> None:
+    for order, fills in known_finished_orders():
+        await store.commit(order_change(order, fills))
+    archive = GzipCsvArchive(tmp_path / "archive")
+    await archive.append(await store.aged_orders(at(3600), 100))
+    assert {path.name: gzip.decompress(path.read_bytes()).decode()
+            for path in sorted((tmp_path / "archive").glob("*.csv.gz"))} == {
+        "fills-2026-01-02.csv.gz": KNOWN_FILL_LINES, "orders-2026-01-02.csv.gz": KNOWN_ORDER_LINES,
+    }
 
 
 async def test_deleted_orders_and_their_fills_are_gone_and_the_account_is_untouched(store: TradingStore) -> None:
