@@ -59,6 +59,18 @@ async def test_its_orders_and_fills_read_back_exactly(store: SqliteTradingStore)
     assert [order.to_dict() for order in page.orders] == EXPECTED["orders"][::-1]
 
 
+async def test_its_finished_orders_age_out_as_the_records_to_dict_writes(store: SqliteTradingStore) -> None:
+    """The archive writes the stored records as they are: for this older file too they are what
+    ``to_dict`` of the parsed order and fills gives, so its archive lines are those of the values."""
+    aged = await store.aged_orders(datetime.fromisoformat("2100-01-01T00:00:00+00:00"), 100)
+    finished = [record for record in EXPECTED["orders"] if OrderStatus(record["status"]).is_terminal]
+    assert sorted(item.order_id for item in aged) == sorted(record["order_id"] for record in finished)
+    for item in aged:
+        assert item.record == item.order.to_dict() and list(item.record) == list(item.order.to_dict())
+        assert list(item.fill_records) == [fill.to_dict() for fill in item.fills]
+        assert list(item.fill_records) == [f for f in EXPECTED["fills"] if f["order_id"] == item.order_id]
+
+
 async def test_its_account_positions_cash_and_breaker_load(store: SqliteTradingStore) -> None:
     state = await store.load_state()
     assert state is not None

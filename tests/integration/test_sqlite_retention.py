@@ -107,23 +107,35 @@ async def test_the_sweeps_reads_hold_no_snapshot_while_they_parse(tmp_path: Path
             await store.commit(ChangeSet(orders=(order.snapshot,), fills=tuple(fills)))
         import trading_engine.infrastructure.persistence.sqlite as sqlite_store
 
-        busy: list[int] = []
-        parse = sqlite_store.Fill.from_dict
+        busy: dict[str, list[int]] = {"aged": [], "through": []}
+
+        def checkpoint(read: str) -> None:
+            with closing(sqlite3.connect(path)) as other:
+                busy[read].append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+
+        parse, build = sqlite_store.Fill.from_dict, sqlite_store.aged_from_rows
 
         def parsing(data):  # type: ignore[no-untyped-def]
-            with closing(sqlite3.connect(path)) as other:
-                busy.append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            checkpoint("through")
             return parse(data)
 
+        def building(orders, fills):  # type: ignore[no-untyped-def]
+            checkpoint("aged")
+            return build(orders, fills)
+
         monkeypatch.setattr(sqlite_store.Fill, "from_dict", staticmethod(parsing))
+        monkeypatch.setattr(sqlite_store, "aged_from_rows", building)
         reader = store.read_only_opener()()
         await reader.start()
         try:
             aged = await reader.aged_orders(T0 + timedelta(days=1), 40)
-            through = await reader.fills_for_strategy_through("s-1", [aged[-1].fills[-1].fill_id])
+            newest = aged[-1].newest_strategy_fill
+            assert newest is not None
+            through = await reader.fills_for_strategy_through("s-1", [newest[1]])
         finally:
             await reader.stop()
-        assert len(aged) == 40 and len(through) == sum(len(a.fills) for a in aged)
-        assert busy and busy == [0] * len(busy)  # every checkpoint while parsing reset the WAL
+        assert len(aged) == 40 and len(through) == sum(len(a.fill_records) for a in aged)
+        # Every checkpoint while the rows were parsed reset the WAL.
+        assert busy["aged"] == [0] and busy["through"] and busy["through"] == [0] * len(busy["through"])
     finally:
         await store.stop()

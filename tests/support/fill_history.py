@@ -27,7 +27,7 @@ class CountingArchive:
     async def open(self) -> None: ...
 
     async def append(self, batch: list[AgedOrder]) -> Archived:
-        return Archived(len(batch), sum(len(aged.fills) for aged in batch))
+        return Archived(len(batch), sum(len(aged.fill_records) for aged in batch))
 
     def close(self) -> None: ...
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.orders import OrderStatus
 from trading_engine.domain.ports.archive import Archived
 from trading_engine.domain.ports.repository import AgedOrder
@@ -29,7 +30,7 @@ DAY = 86400
 
 def aged(order_id: str, status: OrderStatus = OrderStatus.FILLED, seconds: float = 0, **fields) -> AgedOrder:
     order, fills = make_order(order_id, status, seconds=seconds, **fields)
-    return AgedOrder(order, tuple(fills))
+    return AgedOrder.of(order, fills)
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -55,12 +56,24 @@ def archived_text(directory: Path) -> dict[str, str]:
 
 async def test_a_known_batch_is_archived_as_these_exact_lines(tmp_path: Path) -> None:
     archive = GzipCsvArchive(tmp_path)
-    assert await archive.append([AgedOrder(order, tuple(fills)) for order, fills in known_finished_orders()]) == (
+    assert await archive.append([AgedOrder.of(order, fills) for order, fills in known_finished_orders()]) == (
         Archived(orders=3, fills=2)
     )
     assert archived_text(tmp_path) == {
         "fills-2026-01-02.csv.gz": KNOWN_FILL_LINES, "orders-2026-01-02.csv.gz": KNOWN_ORDER_LINES,
     }
+
+
+async def test_a_record_without_a_column_fails_the_batch_before_any_byte_is_written(tmp_path: Path) -> None:
+    archive = GzipCsvArchive(tmp_path)
+    await archive.append([aged("o-1")])
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name != ".lock"}
+    good = aged("o-2", seconds=DAY)
+    broken = AgedOrder({k: v for k, v in aged("o-3", seconds=1).record.items() if k != "fees"})
+    with pytest.raises(ValidationError, match="aged record has no 'fees'") as raised:
+        await archive.append([good, broken])
+    assert raised.value.field == "fees"
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name != ".lock"} == before
 
 
 async def test_orders_and_fills_go_to_a_file_per_utc_day_and_kind(tmp_path: Path) -> None:

@@ -310,7 +310,7 @@ async def test_folding_aged_fills_then_the_rest_equals_applying_them_all() -> No
         async def open(self) -> None: ...
 
         async def append(self, batch: list[AgedOrder]) -> Archived:
-            return Archived(len(batch), sum(len(a.fills) for a in batch))
+            return Archived(len(batch), sum(len(a.fill_records) for a in batch))
 
         def close(self) -> None: ...
 

@@ -53,7 +53,7 @@ async def forget_finished(store: TradingStore, before: datetime) -> None:
     the retention sweep uses (without an archive: ``fills.csv`` has every fill): nothing in a
     backtest reads them back, and the run's memory then does not grow with its orders."""
     while aged := await store.aged_orders(before, 1024):
-        await store.delete_orders([entry.order.order_id for entry in aged])
+        await store.delete_orders([entry.order_id for entry in aged])
 
 
 def overrides(spec: BacktestSpec) -> dict[str, Any]:

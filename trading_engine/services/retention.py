@@ -163,7 +163,7 @@ class ArchivingPlanner:
             self._archive_opened = True
         archived = await self._archive.append(batch)
         folded = await self._fold(batch)
-        return PlannedBatch(tuple(aged.order.order_id for aged in batch), tuple(folded), archived)
+        return PlannedBatch(tuple(aged.order_id for aged in batch), tuple(folded), archived)
 
     async def close(self) -> None:
         """Release the archive; a later plan opens it again."""
@@ -178,11 +178,11 @@ class ArchivingPlanner:
         from it and the fills it does not hold applies them all in the order the instance saw."""
         leaving: dict[str, list[str]] = {}  # each instance's newest fill of each order leaving
         for aged in batch:
-            if aged.fills and (strategy_id := aged.fills[-1].strategy_id) is not None:
-                leaving.setdefault(strategy_id, []).append(aged.fills[-1].fill_id)
+            if (newest := aged.newest_strategy_fill) is not None:
+                leaving.setdefault(newest[0], []).append(newest[1])
         if not leaving:
             return []
-        deleted = {aged.order.order_id for aged in batch}
+        deleted = {aged.order_id for aged in batch}
         stored = await self._store.folded_fills(list(leaving))
         folded = []
         for strategy_id, fill_ids in leaving.items():

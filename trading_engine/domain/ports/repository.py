@@ -12,10 +12,11 @@ strategy records never leave; what a strategy's departed fills added up to is ke
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from trading_engine.domain.orders import Fill, Order, OrderSnapshot, OrderStatus
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, PositionSnapshot
@@ -79,10 +80,46 @@ class OrderQuery:
 
 @dataclass(frozen=True)
 class AgedOrder:
-    """A finished order the retention takes out of the store, with its fills (oldest first)."""
+    """A finished order the retention takes out of the store, with its fills (oldest first), as
+    the store holds them: ``record`` is the order's ``Order.to_dict()`` and ``fill_records`` its
+    fills' ``Fill.to_dict()``, as they were written (the stores keep exactly these as JSON).
 
-    order: Order
-    fills: tuple[Fill, ...] = ()
+    The sweep builds no domain object for a batch: the archive writes the records as they are
+    (their fields are the archive's columns) and the ids the sweep needs are read from them
+    (``order_id``, ``newest_strategy_fill``); only the fold reads ``Fill`` values, those of the
+    strategy instances, through ``fills_for_strategy_through``. ``order`` and ``fills`` build the
+    domain objects, validated, on first use, for a reader that wants them; ``AgedOrder.of``
+    makes one from domain objects (the in-memory store).
+    """
+
+    record: Mapping[str, Any]
+    fill_records: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, order: Order, fills: Iterable[Fill] = ()) -> AgedOrder:
+        return cls(order.to_dict(), tuple(fill.to_dict() for fill in fills))
+
+    @property
+    def order_id(self) -> str:
+        return self.record["order_id"]  # type: ignore[no-any-return]
+
+    @property
+    def newest_strategy_fill(self) -> tuple[str, str] | None:
+        """``(strategy_id, fill_id)`` of the order's newest fill when it is a strategy instance's
+        (what the sweep folds); None otherwise, or without fills."""
+        if not self.fill_records:
+            return None
+        newest = self.fill_records[-1]
+        strategy_id = newest.get("strategy_id")
+        return None if strategy_id is None else (strategy_id, newest["fill_id"])
+
+    @cached_property
+    def order(self) -> Order:
+        return Order.from_dict(self.record)
+
+    @cached_property
+    def fills(self) -> tuple[Fill, ...]:
+        return tuple(Fill.from_dict(record) for record in self.fill_records)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Files
     ``orders-YYYY-MM-DD.csv.gz`` (the day of the order's last update) and ``fills-YYYY-MM-DD.csv.gz``
     (the day of the fill), in the archive directory. Columns are the fields of ``Order.to_dict()``
-    and ``Fill.to_dict()`` (``ORDER_COLUMNS``, ``FILL_COLUMNS``): decimals as their exact text,
+    and ``Fill.to_dict()`` (``ORDER_COLUMNS``, ``FILL_COLUMNS``), written from the records the
+    store holds (``AgedOrder.record``, ``fill_records``) as they are: decimals as their exact text,
     timestamps as ISO 8601 UTC with microseconds, an absent value as an empty field. pandas
     (``pd.read_csv(path, dtype=str)``), polars and DuckDB (``read_csv('orders-*.csv.gz')``) read
     them as they are: a file is a sequence of gzip members, which gzip readers concatenate, the
@@ -32,6 +33,7 @@ import fcntl
 import gzip
 import io
 import json
+import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -40,8 +42,10 @@ from typing import Any
 
 import structlog
 
+from trading_engine.domain.errors import ValidationError
 from trading_engine.domain.ports.archive import Archived
 from trading_engine.domain.ports.repository import AgedOrder
+from trading_engine.domain.timefmt import parse_timestamp
 
 log = structlog.get_logger(__name__)
 
@@ -65,13 +69,27 @@ def file_name(kind: str, moment: datetime) -> str:
     return f"{kind}-{moment.astimezone(UTC).date().isoformat()}.csv.gz"
 
 
+def _record_file(kind: str, stamp: str, field: str) -> str:
+    """``file_name`` of a record's timestamp text: its first ten characters when it is the exact
+    UTC text ``to_dict`` writes (``...Z``), else parsed."""
+    if len(stamp) == 27 and stamp[-1] == "Z" and stamp[10] == "T":
+        return f"{kind}-{stamp[:10]}.csv.gz"
+    return file_name(kind, parse_timestamp(stamp, field=field))
+
+
 def _member(columns: Sequence[str], records: Iterable[Mapping[str, Any]], *, header: bool) -> bytes:
+    """One gzip member of ``records``' ``columns`` (csv writes None as an empty field)."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     if header:
         writer.writerow(columns)
-    for record in records:
-        writer.writerow(["" if record[column] is None else record[column] for column in columns])
+    try:
+        writer.writerows(map(operator.itemgetter(*columns), records))
+    except KeyError as exc:
+        raise ValidationError(
+            f"an aged record has no {exc.args[0]!r}; archived records need every field to_dict writes: "
+            f"{', '.join(columns)}", field=str(exc.args[0]),
+        ) from None
     return gzip.compress(text.getvalue().encode(), compresslevel=6, mtime=0)
 
 
@@ -152,25 +170,28 @@ class GzipCsvArchive:
             self._lengths[name] = size
 
     def _append(self, batch: list[AgedOrder]) -> Archived:
-        fresh = [aged for aged in batch if aged.order.order_id not in self._pending]
-        members: dict[str, tuple[tuple[str, ...], list[Mapping[str, Any]]]] = {}
-        for aged in fresh:
-            members.setdefault(file_name("orders", aged.order.updated_at), (ORDER_COLUMNS, []))[1].append(
-                aged.order.to_dict()
-            )
-            for fill in aged.fills:
-                members.setdefault(file_name("fills", fill.timestamp), (FILL_COLUMNS, []))[1].append(fill.to_dict())
+        fresh = [aged for aged in batch if aged.order_id not in self._pending]
         if not fresh:
             return Archived()
-        new_files = [name for name in members if name not in self._lengths]
+        members: dict[str, tuple[tuple[str, ...], list[Mapping[str, Any]]]] = {}
+        for aged in fresh:
+            name = _record_file("orders", aged.record["updated_at"], "updated_at")
+            members.setdefault(name, (ORDER_COLUMNS, []))[1].append(aged.record)
+            for fill in aged.fill_records:
+                name = _record_file("fills", fill["timestamp"], "timestamp")
+                members.setdefault(name, (FILL_COLUMNS, []))[1].append(fill)
+        # Every member is built before any byte is written: a record that cannot be written fails
+        # the batch with the files untouched.
+        payloads = {name: _member(columns, records, header=self._lengths.get(name, 0) == 0)
+                    for name, (columns, records) in sorted(members.items())}
+        new_files = [name for name in payloads if name not in self._lengths]
         if new_files:  # entered before their first byte, so that a crash leaves them cut back to empty
             self._commit({**self._lengths, **dict.fromkeys(new_files, 0)}, self._pending)
         lengths = dict(self._lengths)
-        for name in sorted(members):
-            columns, records = members[name]
-            lengths[name] = self._write_member(name, lengths[name], _member(columns, records, header=lengths[name] == 0))
-        self._commit(lengths, {aged.order.order_id for aged in batch})
-        return Archived(orders=len(fresh), fills=sum(len(aged.fills) for aged in fresh))
+        for name, payload in payloads.items():
+            lengths[name] = self._write_member(name, lengths[name], payload)
+        self._commit(lengths, {aged.order_id for aged in batch})
+        return Archived(orders=len(fresh), fills=sum(len(aged.fill_records) for aged in fresh))
 
     def _write_member(self, name: str, committed: int, member: bytes) -> int:
         path = self._directory / name
@@ -188,7 +209,7 @@ class GzipCsvArchive:
         path = self._directory / MANIFEST
         temporary = path.with_name(MANIFEST + ".tmp")
         with open(temporary, "w") as file:
-            json.dump({"files": lengths, "pending": sorted(pending)}, file, sort_keys=True)
+            file.write(json.dumps({"files": lengths, "pending": sorted(pending)}, sort_keys=True))
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

@@ -309,7 +309,7 @@ class InMemoryTradingStore:
             if snapshot.status in TERMINAL_STATUSES and (updated := isoformat_exact(snapshot.updated_at)) < before
         )[:limit]
         return [
-            AgedOrder(Order(self._orders[order_id][1]), tuple(await self.fills_for_order(order_id)))
+            AgedOrder.of(Order(self._orders[order_id][1]), await self.fills_for_order(order_id))
             for _updated, order_id in aged
         ]
 

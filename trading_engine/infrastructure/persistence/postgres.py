@@ -88,6 +88,7 @@ from trading_engine.infrastructure.persistence.records import (
     ListFilter,
     Rows,
     StrategyRow,
+    aged_from_rows,
     check_aged_query,
     check_deletion,
     check_fill_ids,
@@ -789,12 +790,10 @@ async def _aged_orders(conn: asyncpg.Connection, before: str, limit: int) -> lis
             'AND updated_at COLLATE "C" < $1 ORDER BY updated_at COLLATE "C", order_id COLLATE "C" LIMIT $2',
             before, limit,
         )
-        fills: dict[str, list[Fill]] = {row[0]: [] for row in orders}
-        for row in await conn.fetch(
-            "SELECT order_id, data FROM fills WHERE order_id = ANY($1::text[]) ORDER BY seq", list(fills)
-        ):
-            fills[row[0]].append(Fill.from_dict(json.loads(row[1])))
-    return [AgedOrder(Order.from_dict(json.loads(row[1])), tuple(fills[row[0]])) for row in orders]
+        fills = await conn.fetch(
+            "SELECT order_id, data FROM fills WHERE order_id = ANY($1::text[]) ORDER BY seq", [row[0] for row in orders]
+        )
+    return aged_from_rows(orders, fills)
 
 
 async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[tuple[str, str]]) -> int:

@@ -98,6 +98,7 @@ from trading_engine.infrastructure.persistence.records import (
     ListFilter,
     Rows,
     StrategyRow,
+    aged_from_rows,
     check_aged_query,
     check_deletion,
     check_fill_ids,
@@ -740,8 +741,7 @@ def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[Aged
     # still stepping holds its snapshot, and no checkpoint can reset the WAL past it. The sweep's
     # worker runs at a lower priority, so parsing with a statement open kept the snapshot for as
     # long as the worker waited for a core, and the WAL grew (the file then keeps its size).
-    fills: dict[str, list[Fill]] = {order_id: [] for order_id, _data in orders}
-    ids = list(fills)
+    ids = [order_id for order_id, _data in orders]
     rows: list[tuple[str, str]] = []
     for start in range(0, len(ids), _MAX_PARAMETERS):
         chunk = ids[start : start + _MAX_PARAMETERS]
@@ -749,9 +749,7 @@ def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[Aged
             f"SELECT order_id, data FROM fills WHERE order_id IN ({', '.join('?' for _ in chunk)}) ORDER BY seq",
             chunk,
         ).fetchall()
-    for order_id, data in rows:
-        fills[order_id].append(Fill.from_dict(json.loads(data)))
-    return [AgedOrder(Order.from_dict(json.loads(data)), tuple(fills[order_id])) for order_id, data in orders]
+    return aged_from_rows(orders, rows)
 
 
 def _fills_for_strategy_through(conn: sqlite3.Connection, strategy_id: str, fill_ids: list[str]) -> list[Fill]:
