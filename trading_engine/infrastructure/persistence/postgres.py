@@ -88,7 +88,7 @@ from trading_engine.infrastructure.persistence.records import (
     ListFilter,
     Rows,
     StrategyRow,
-    aged_from_rows,
+    aged_from_grouped_rows,
     check_aged_query,
     check_deletion,
     check_fill_ids,
@@ -783,17 +783,21 @@ async def _load_state(conn: asyncpg.Connection) -> StoredState | None:
     )
 
 
+_AGED_ORDERS = f"""
+WITH aged AS (
+    SELECT order_id, data, updated_at FROM orders WHERE status IN ({_TERMINAL_SQL}) AND updated_at COLLATE "C" < $1
+    ORDER BY updated_at COLLATE "C", order_id COLLATE "C" LIMIT $2
+)
+SELECT aged.order_id, aged.data,
+       (SELECT coalesce(json_agg(fills.data ORDER BY fills.seq), '[]') FROM fills WHERE fills.order_id = aged.order_id)
+FROM aged ORDER BY aged.updated_at COLLATE "C", aged.order_id COLLATE "C"
+"""
+"""The batch and each order's fills in one statement (one snapshot, one round trip): ``json_agg``
+of ``json`` values keeps each fill's stored text."""
+
+
 async def _aged_orders(conn: asyncpg.Connection, before: str, limit: int) -> list[AgedOrder]:
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        orders = await conn.fetch(
-            f"SELECT order_id, data FROM orders WHERE status IN ({_TERMINAL_SQL}) "
-            'AND updated_at COLLATE "C" < $1 ORDER BY updated_at COLLATE "C", order_id COLLATE "C" LIMIT $2',
-            before, limit,
-        )
-        fills = await conn.fetch(
-            "SELECT order_id, data FROM fills WHERE order_id = ANY($1::text[]) ORDER BY seq", [row[0] for row in orders]
-        )
-    return aged_from_rows(orders, fills)
+    return aged_from_grouped_rows(await conn.fetch(_AGED_ORDERS, before, limit))
 
 
 async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[tuple[str, str]]) -> int:

@@ -9,7 +9,8 @@
 - A ``StrategyRecord`` as a row and back (``strategy_row``, ``strategy_record``),
   ``keep_first_created`` for their upserts and ``check_strategy_status`` for ``list_strategies``.
 - The cursor format and the checks on an ``OrderQuery``.
-- ``check_aged_query`` and ``aged_from_rows`` for ``aged_orders``: the stored records as they are.
+- ``check_aged_query`` and ``aged_from_rows``/``aged_from_grouped_rows`` for ``aged_orders``: the
+  stored records as they are.
 - The messages of ``StoreUnavailable``, one wording for both stores.
 """
 
@@ -270,8 +271,15 @@ def aged_from_rows(orders: Sequence[Sequence[str]], fills: Iterable[Sequence[str
             for (order_id, _data), record in zip(orders, _json_objects(row[1] for row in orders), strict=True)]
 
 
-def _json_objects(texts: Iterable[str]) -> list[dict[str, Any]]:
-    """Stored JSON objects parsed in one ``json.loads`` (as one array: half the cost of one call each)."""
+def aged_from_grouped_rows(rows: Sequence[Sequence[str]]) -> list[AgedOrder]:
+    """``aged_from_rows`` for rows ``(order_id, data, fills)``, ``fills`` the JSON array of the
+    order's fills' ``data`` in the store's order."""
+    parsed = _json_objects(text for row in rows for text in (row[1], row[2]))
+    return [AgedOrder(parsed[2 * n], tuple(parsed[2 * n + 1])) for n in range(len(rows))]
+
+
+def _json_objects(texts: Iterable[str]) -> list[Any]:
+    """Stored JSON values parsed in one ``json.loads`` (as one array: half the cost of one call each)."""
     return json.loads(f"[{','.join(texts)}]")  # type: ignore[no-any-return]
 
 
