@@ -1,8 +1,8 @@
 """``ProcessBatchPlanner``: the retention sweep's plan step (read, archive, fold) in a worker process.
 
 Why a process
-    Planning a batch is CPU work in Python: parsing the aged rows into orders and fills, writing
-    the gzip CSV members, rebuilding each strategy instance's performance. In the service's
+    Planning a batch is CPU work in Python: parsing the aged rows' JSON, writing the gzip CSV
+    members, rebuilding each strategy instance's performance. In the service's
     process that work holds the GIL, and the event loop and the SQLite writer thread wait for it
     (up to the 5 ms switch interval at each hand-over), so acknowledged orders slow down while a
     sweep runs. In a worker process the service only pickles a request and the plan's ids and
