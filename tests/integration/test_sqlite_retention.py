@@ -131,7 +131,7 @@ async def test_the_sweeps_reads_hold_no_snapshot_while_they_parse(tmp_path: Path
             aged = await reader.aged_orders(T0 + timedelta(days=1), 40)
             newest = aged[-1].newest_strategy_fill
             assert newest is not None
-            through = await reader.fills_for_strategy_through("s-1", [newest[1]])
+            through = (await reader.fills_for_strategies_through({"s-1": [newest[1]]}))["s-1"]
         finally:
             await reader.stop()
         assert len(aged) == 40 and len(through) == sum(len(a.fill_records) for a in aged)

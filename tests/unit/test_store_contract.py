@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from trading_engine.domain.errors import StoreUnavailable, ValidationError
-from trading_engine.domain.orders import Order, OrderStatus
+from trading_engine.domain.orders import Fill, Order, OrderStatus
 from trading_engine.domain.decimals import plain
 from trading_engine.domain.portfolio import AccountSettings, CashBalance, Portfolio, Position
 from trading_engine.domain.ports.repository import ChangeSet, OrderQuery, StoredState, TradingStore
@@ -932,7 +932,7 @@ async def test_a_stopped_store_refuses_retention_calls(harness: Harness) -> None
     store = harness.store
     await store.stop()
     for call in (store.aged_orders(at(0), 1), store.delete_orders(["o-1"]), store.folded_fills(["s-1"]),
-                 store.fills_for_strategy_through("s-1", ["f-1"]), store.stats()):
+                 store.fills_for_strategies_through({"s-1": ["f-1"]}), store.stats()):
         with pytest.raises(StoreUnavailable, match="not running"):
             await call
 
@@ -951,7 +951,14 @@ async def test_reclaiming_space_after_a_deletion_keeps_the_store_as_it_was(store
     assert await store.get_order("o-later") == later
 
 
-async def test_fills_for_strategy_through_end_at_the_newest_fill_named(store: TradingStore) -> None:
+async def through(store: TradingStore, strategy_id: str, fill_ids: list[str]) -> list[Fill]:
+    """``fills_for_strategies_through`` for one instance."""
+    found = await store.fills_for_strategies_through({strategy_id: fill_ids})
+    assert list(found) == [strategy_id]
+    return list(found[strategy_id])
+
+
+async def test_fills_for_strategies_through_end_at_the_newest_fill_named(store: TradingStore) -> None:
     a1, a1_fills = make_order("o-a1", OrderStatus.FILLED, strategy_id="s-a")
     long, long_fills = make_order("o-long", OrderStatus.PARTIALLY_FILLED, strategy_id="s-a")
     b1, b1_fills = make_order("o-b1", OrderStatus.FILLED, strategy_id="s-b")
@@ -960,21 +967,28 @@ async def test_fills_for_strategy_through_end_at_the_newest_fill_named(store: Tr
     await store.commit(ChangeSet(fills=(long_fills[1], b1_fills[1])))
 
     # Up to the newest named, in commit order, the open order's fills included; other instances out.
-    assert await store.fills_for_strategy_through("s-a", [a1_fills[1].fill_id, a1_fills[0].fill_id]) == [
+    assert await through(store, "s-a", [a1_fills[1].fill_id, a1_fills[0].fill_id]) == [
         long_fills[0], a1_fills[0], a1_fills[1]
     ]
-    assert await store.fills_for_strategy_through("s-a", [long_fills[0].fill_id]) == [long_fills[0]]
-    everything = await store.fills_for_strategy_through("s-a", [long_fills[1].fill_id, a1_fills[0].fill_id])
+    assert await through(store, "s-a", [long_fills[0].fill_id]) == [long_fills[0]]
+    everything = await through(store, "s-a", [long_fills[1].fill_id, a1_fills[0].fill_id])
     assert everything == await store.fills_for_strategy("s-a")
-    assert await store.fills_for_strategy_through("s-b", [b1_fills[0].fill_id]) == [b1_fills[0]]
+    assert await through(store, "s-b", [b1_fills[0].fill_id]) == [b1_fills[0]]
     # A fill that is not stored, or another instance's, bounds nothing.
-    assert await store.fills_for_strategy_through("s-a", ["f-unknown"]) == []
-    assert await store.fills_for_strategy_through("s-a", []) == []
-    assert await store.fills_for_strategy_through("s-b", [a1_fills[0].fill_id]) == []
+    assert await through(store, "s-a", ["f-unknown"]) == []
+    assert await through(store, "s-a", []) == []
+    assert await through(store, "s-b", [a1_fills[0].fill_id]) == []
     await store.delete_orders(["o-a1"])
-    assert await store.fills_for_strategy_through("s-a", [a1_fills[1].fill_id]) == []
-    with pytest.raises(ValidationError, match="fill_ids"):
-        await store.fills_for_strategy_through("s-a", "f-1")
+    assert await through(store, "s-a", [a1_fills[1].fill_id]) == []
+    # Several instances in one read: each its own range, the other's ids bounding nothing.
+    both = await store.fills_for_strategies_through(
+        {"s-a": [a1_fills[0].fill_id, long_fills[0].fill_id], "s-b": [b1_fills[1].fill_id, long_fills[1].fill_id]}
+    )
+    assert {key: list(value) for key, value in both.items()} == {"s-a": [long_fills[0]], "s-b": list(b1_fills)}
+    assert await store.fills_for_strategies_through({}) == {}
+    for bad in ({"s-a": "f-1"}, ["s-a"], {"s-a": [1]}):
+        with pytest.raises(ValidationError, match="fill_ids"):
+            await store.fills_for_strategies_through(bad)  # type: ignore[arg-type]
 
 
 async def test_a_sweep_never_changes_what_an_instance_rebuilds_to(store: TradingStore) -> None:

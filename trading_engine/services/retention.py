@@ -184,9 +184,10 @@ class ArchivingPlanner:
             return []
         deleted = {aged.order_id for aged in batch}
         stored = await self._store.folded_fills(list(leaving))
+        reads = await self._store.fills_for_strategies_through(leaving)
         folded = []
-        for strategy_id, fill_ids in leaving.items():
-            through = await self._store.fills_for_strategy_through(strategy_id, fill_ids)
+        for strategy_id in leaving:
+            through = reads[strategy_id]
             if not through:  # none of them is stored any more: nothing to fold
                 continue
             track = PerformanceTrack.rebuilt(through[0].symbol, stored.get(strategy_id), through)

@@ -87,7 +87,7 @@ class AgedOrder:
     The sweep builds no domain object for a batch: the archive writes the records as they are
     (their fields are the archive's columns) and the ids the sweep needs are read from them
     (``order_id``, ``newest_strategy_fill``); only the fold reads ``Fill`` values, those of the
-    strategy instances, through ``fills_for_strategy_through``. ``order`` and ``fills`` build the
+    strategy instances, through ``fills_for_strategies_through``. ``order`` and ``fills`` build the
     domain objects, validated, on first use, for a reader that wants them; ``AgedOrder.of``
     makes one from domain objects (the in-memory store).
     """
@@ -164,11 +164,14 @@ class StrategyRepository(Protocol):
         """The fills of the instance's orders (``Fill.strategy_id``), oldest first."""
         ...
 
-    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
-        """The instance's stored fills, oldest first as ``fills_for_strategy``, up to and including
-        the newest of ``fill_ids`` that is a stored fill of the instance (fills of any of its orders,
-        open ones too); empty when none of them is. The retention sweep reads through it what its fold must hold: a read
-        bounded by that fill, on the fills-by-strategy index."""
+    async def fills_for_strategies_through(
+        self, fill_ids: Mapping[str, Sequence[str]]
+    ) -> Mapping[str, Sequence[Fill]]:
+        """For each instance of ``fill_ids`` (strategy id -> fill ids): its stored fills, oldest
+        first as ``fills_for_strategy``, up to and including the newest of its fill ids that is a
+        stored fill of the instance (fills of any of its orders, open ones too); empty when none of
+        them is. The retention sweep reads through it what its folds must hold, every instance of a
+        batch in one read, each bounded by its fill, on the fills-by-strategy index."""
         ...
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:

@@ -339,12 +339,17 @@ class InMemoryTradingStore:
             self._folded[item.strategy_id] = item
         return deleted
 
-    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+    async def fills_for_strategies_through(
+        self, fill_ids: Mapping[str, Sequence[str]]
+    ) -> Mapping[str, Sequence[Fill]]:
         self._require_running()
-        wanted = set(check_fill_ids(fill_ids))
-        ids = self._fills_by_strategy.get(strategy_id, [])
-        last = max((index for index, fill_id in enumerate(ids) if fill_id in wanted), default=-1)
-        return [self._fills[fill_id] for fill_id in ids[: last + 1]]
+        found = {}
+        for strategy_id, named in check_fill_ids(fill_ids).items():
+            wanted = set(named)
+            ids = self._fills_by_strategy.get(strategy_id, [])
+            last = max((index for index, fill_id in enumerate(ids) if fill_id in wanted), default=-1)
+            found[strategy_id] = [self._fills[fill_id] for fill_id in ids[: last + 1]]
+        return found
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         self._require_running()

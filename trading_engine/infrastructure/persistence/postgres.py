@@ -587,9 +587,11 @@ class PostgresTradingStore(GroupCommitStore):
         ids, rows = check_deletion(order_ids, folded)
         return await self._read(lambda c: _delete_orders(c, ids, rows), "delete aged orders")
 
-    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
+    async def fills_for_strategies_through(
+        self, fill_ids: Mapping[str, Sequence[str]]
+    ) -> Mapping[str, Sequence[Fill]]:
         ids = check_fill_ids(fill_ids)
-        return await self._read(lambda c: _fills_for_strategy_through(c, strategy_id, ids))
+        return await self._read(lambda c: _fills_for_strategies_through(c, ids))
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         ids = list(strategy_ids)
@@ -814,14 +816,18 @@ async def _delete_orders(conn: asyncpg.Connection, ids: list[str], folded: list[
     return int(status.split()[-1])  # "DELETE n"
 
 
-async def _fills_for_strategy_through(conn: asyncpg.Connection, strategy_id: str, ids: list[str]) -> list[Fill]:
-    rows = await conn.fetch(
-        "SELECT data FROM fills WHERE strategy_id = $1 "
-        "AND seq <= (SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = $1 AND fill_id = ANY($2::text[])) "
-        "ORDER BY seq",
-        strategy_id, ids,
-    )
-    return [Fill.from_dict(json.loads(row[0])) for row in rows]
+async def _fills_for_strategies_through(conn: asyncpg.Connection, ids: dict[str, list[str]]) -> dict[str, list[Fill]]:
+    """One statement per instance (each a range of the fills-by-strategy index), on one connection."""
+    found = {}
+    for strategy_id, named in ids.items():
+        rows = await conn.fetch(
+            "SELECT data FROM fills WHERE strategy_id = $1 "
+            "AND seq <= (SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = $1 AND fill_id = ANY($2::text[])) "
+            "ORDER BY seq",
+            strategy_id, named,
+        )
+        found[strategy_id] = [Fill.from_dict(json.loads(row[0])) for row in rows]
+    return found
 
 
 async def _folded_fills(conn: asyncpg.Connection, ids: list[str]) -> dict[str, FoldedFills]:

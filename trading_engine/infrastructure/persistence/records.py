@@ -298,11 +298,16 @@ def check_deletion(
     return list(dict.fromkeys(order_ids)), list(rows.items())
 
 
-def check_fill_ids(fill_ids: Sequence[str]) -> list[str]:
-    """``fills_for_strategy_through``'s fill ids checked, once each."""
-    if isinstance(fill_ids, str) or any(not isinstance(item, str) for item in fill_ids):
-        raise ValidationError("fill_ids must be a sequence of fill id strings", field="fill_ids")
-    return list(dict.fromkeys(fill_ids))
+def check_fill_ids(fill_ids: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """``fills_for_strategies_through``'s argument checked: each instance's fill ids once each."""
+    if not isinstance(fill_ids, Mapping) or any(
+        not isinstance(key, str) or isinstance(ids, str) or any(not isinstance(item, str) for item in ids)
+        for key, ids in fill_ids.items()
+    ):
+        raise ValidationError(
+            "fill_ids must map strategy id strings to sequences of fill id strings", field="fill_ids"
+        )
+    return {key: list(dict.fromkeys(ids)) for key, ids in fill_ids.items()}
 
 
 def describe(exc: BaseException) -> str:

@@ -422,8 +422,10 @@ class SqliteTradingStore(GroupCommitStore):
         ids, rows = check_deletion(order_ids, folded)
         return await self._in_thread(self._writer, "delete aged orders", self._delete_rows, ids, rows)
 
-    async def fills_for_strategy_through(self, strategy_id: str, fill_ids: Sequence[str]) -> Sequence[Fill]:
-        return await self._sweep_read(_fills_for_strategy_through, strategy_id, check_fill_ids(fill_ids))
+    async def fills_for_strategies_through(
+        self, fill_ids: Mapping[str, Sequence[str]]
+    ) -> Mapping[str, Sequence[Fill]]:
+        return await self._sweep_read(_fills_for_strategies_through, check_fill_ids(fill_ids))
 
     async def folded_fills(self, strategy_ids: Sequence[str]) -> Mapping[str, FoldedFills]:
         return await self._sweep_read(_folded_fills, list(strategy_ids))
@@ -752,21 +754,23 @@ def _aged_orders(conn: sqlite3.Connection, before: str, limit: int) -> list[Aged
     return aged_from_rows(orders, rows)
 
 
-def _fills_for_strategy_through(conn: sqlite3.Connection, strategy_id: str, fill_ids: list[str]) -> list[Fill]:
-    last = 0  # the newest of fill_ids by seq (fill_id is the key), then the instance's fills up to it
-    for start in range(0, len(fill_ids), _MAX_PARAMETERS):
-        chunk = fill_ids[start : start + _MAX_PARAMETERS]
-        (found,) = conn.execute(
-            "SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = ? "
-            f"AND fill_id IN ({', '.join('?' for _ in chunk)})",
-            (strategy_id, *chunk),
-        ).fetchone()
-        last = max(last, found)
-    rows = conn.execute(
-        "SELECT data FROM fills INDEXED BY fills_strategy_seq WHERE strategy_id = ? AND seq <= ? ORDER BY seq",
-        (strategy_id, last),
-    ).fetchall()
-    return [Fill.from_dict(json.loads(data)) for (data,) in rows]
+def _fills_for_strategies_through(conn: sqlite3.Connection, fill_ids: dict[str, list[str]]) -> dict[str, list[Fill]]:
+    rows: dict[str, list[tuple[str]]] = {}
+    for strategy_id, named in fill_ids.items():
+        last = 0  # the newest of its fill ids by seq (fill_id is the key), then the instance's fills up to it
+        for start in range(0, len(named), _MAX_PARAMETERS):
+            chunk = named[start : start + _MAX_PARAMETERS]
+            (found,) = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM fills WHERE strategy_id = ? "
+                f"AND fill_id IN ({', '.join('?' for _ in chunk)})",
+                (strategy_id, *chunk),
+            ).fetchone()
+            last = max(last, found)
+        rows[strategy_id] = conn.execute(
+            "SELECT data FROM fills INDEXED BY fills_strategy_seq WHERE strategy_id = ? AND seq <= ? ORDER BY seq",
+            (strategy_id, last),
+        ).fetchall()
+    return {strategy_id: [Fill.from_dict(json.loads(data)) for (data,) in found] for strategy_id, found in rows.items()}
 
 
 def _folded_fills(conn: sqlite3.Connection, strategy_ids: list[str]) -> dict[str, FoldedFills]:
