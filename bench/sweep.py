@@ -17,6 +17,17 @@ during the sweep and of those outside it; ``--runs`` rounds (default 3) alternat
 the medians per mode are printed with the during/outside ratios (target: 1.0, latency does not
 move). What is left in the worker mode is each batch's delete transaction in the writer thread,
 which commits queue behind.
+
+``--plan-cpu`` measures instead what the plan step costs the process that runs it (the worker's
+CPU, which shares a core with the database server and the load on a small machine): for each
+store (SQLite in a file, PostgreSQL in a throwaway local cluster) and each mix, ``--orders``
+finished orders are committed a year old, then ``ArchivingPlanner.plan`` runs batch after batch
+(``--batch-size``; each batch deleted afterwards, untimed, as the sweep does) and the
+``time.process_time()`` of the plans (every thread of this process: SQLite's sweep reader, the
+archive's writes) per order is printed, the minimum of ``--runs``. The mixes: ``clients`` (market
+orders with one fill each, what ``bench orders`` posts) and ``makers`` (a tenth of them market
+makers' limit orders of four strategy instances, two thirds filled in two fills, a third
+cancelled, whose fills the plan folds).
 """
 
 from __future__ import annotations
@@ -39,11 +50,18 @@ from bench.common import heading, median, percentile, positive_int, print_enviro
 from trading_engine.containers import create_container
 from trading_engine.domain.orders import Fill, Order
 from trading_engine.domain.ports.repository import ChangeSet, TradingStore
+from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
+from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 from trading_engine.services.retention import ArchivingPlanner
 
 MODES = ("worker", "inline")
 API_TOKEN = "bench-sweep-token-0123456789abcdef"
 AGED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+PLAN_MIXES = ("clients", "makers")
+PLAN_STORES = ("sqlite", "postgres")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="persistence.retention_batch_size (default 64)")
     parser.add_argument("--runs", type=positive_int, default=3,
                         help="runs of each mode, alternating (default 3)")
+    parser.add_argument("--plan-cpu", action="store_true",
+                        help="instead: CPU per order of the plan step (ArchivingPlanner.plan) on SQLite and "
+                             "PostgreSQL, by process_time, the minimum of --runs")
 
 
 @dataclass(frozen=True)
@@ -140,8 +161,91 @@ async def one_run(mode: str, orders: int, batch_size: int) -> Result:
     return Result((ended - began) * 1e3, quantiles(during), quantiles(outside), len(during))
 
 
+def mixed_order(n: int, mix: str) -> tuple[Order, list[Fill]]:
+    """Order ``n`` of a ``--plan-cpu`` mix, finished a year ago (see the module docstring)."""
+    at = AGED + timedelta(milliseconds=n)
+    order_id = f"aged-{n:08d}"
+    if mix == "clients" or n % 10:
+        order = Order.create(order_id=order_id, symbol="BTC-USD", side="buy" if n % 2 else "sell", type="market",
+                             quantity="0.01", created_at=at, client_order_id=f"client-{n}")
+        order.accept(at)
+        fill = Fill(fill_id=f"{order_id}-f0", order_id=order_id, symbol="BTC-USD", side=order.side,
+                    quantity=Decimal("0.01"), price=Decimal("50012.25"), fee=Decimal("0.5001225"),
+                    fee_currency="USD", timestamp=at)
+        order.apply_fill(fill)
+        return order, [fill]
+    strategy_id = f"maker-{(n // 10) % 4}"
+    order = Order.create(order_id=order_id, symbol="BTC-USD", side="buy" if n % 20 else "sell", type="limit",
+                         quantity="0.02", limit_price="50000.5", created_at=at, strategy_id=strategy_id)
+    order.accept(at)
+    if (n // 10) % 3 == 2:
+        order.cancel(at + timedelta(microseconds=5), reason="strategy")
+        return order, []
+    fills = []
+    for k in range(2):
+        fill = Fill(fill_id=f"{order_id}-f{k}", order_id=order_id, symbol="BTC-USD", side=order.side,
+                    quantity=Decimal("0.01"), price=Decimal("50000.5"), fee=Decimal("0.250002"), fee_currency="USD",
+                    timestamp=at + timedelta(microseconds=k + 1), strategy_id=strategy_id)
+        order.apply_fill(fill)
+        fills.append(fill)
+    return order, fills
+
+
+async def plan_cpu(store: TradingStore, archive_dir: Path, mix: str, orders: int, batch_size: int) -> float:
+    """Microseconds of process CPU per order that ``ArchivingPlanner.plan`` took to plan them all."""
+    await store.start()
+    try:
+        for start in range(0, orders, 512):
+            made = [mixed_order(n, mix) for n in range(start, min(orders, start + 512))]
+            await store.commit(ChangeSet(orders=tuple(o.snapshot for o, _ in made),
+                                         fills=tuple(f for _, fills in made for f in fills)))
+        planner = ArchivingPlanner(store, GzipCsvArchive(archive_dir))
+        cpu, planned_orders = 0.0, 0
+        while True:
+            started = time.process_time()
+            planned = await planner.plan(AGED + timedelta(days=1), batch_size)
+            cpu += time.process_time() - started
+            if not planned.order_ids:
+                break
+            planned_orders += len(planned.order_ids)
+            await store.delete_orders(planned.order_ids, planned.folded)
+        await planner.close()
+    finally:
+        await store.stop()
+    if planned_orders != orders:
+        raise RuntimeError(f"the plans took {planned_orders} orders, not {orders}")
+    return cpu / orders * 1e6
+
+
+def run_plan_cpu(args: argparse.Namespace) -> None:
+    heading(f"sweep --plan-cpu: CPU per order of the plan step, {args.orders} orders, batches of {args.batch_size}")
+    print_environment()
+    from tests.support.postgres import PostgresCluster  # a throwaway cluster, as bench orders uses
+
+    cluster = PostgresCluster().start()
+    schemas = itertools.count(1)
+    try:
+        for store_kind in PLAN_STORES:
+            for mix in PLAN_MIXES:
+                runs = []
+                for _run in range(args.runs):
+                    directory = Path(tempfile.mkdtemp(prefix="bench-plan-cpu-"))
+                    store: TradingStore = (
+                        SqliteTradingStore(directory / "trading.db") if store_kind == "sqlite"
+                        else PostgresTradingStore(cluster.url(), f"bench_plan_cpu_{next(schemas)}")
+                    )
+                    runs.append(asyncio.run(plan_cpu(store, directory / "archive", mix, args.orders, args.batch_size)))
+                print(f"{store_kind:8}  {mix:7}  plan CPU per order {min(runs):6.1f} us (min of "
+                      f"{', '.join(f'{r:.1f}' for r in runs)})", flush=True)
+    finally:
+        cluster.remove()
+
+
 def run(args: argparse.Namespace) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if args.plan_cpu:
+        run_plan_cpu(args)
+        return
     heading(f"sweep: commit latency during one sweep of {args.orders} orders, batches of {args.batch_size}, SQLite")
     print_environment()
     results: dict[str, list[Result]] = {mode: [] for mode in MODES}

@@ -3,15 +3,19 @@ imports fails here, not the next time someone measures."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bench.__main__ import build_parser
 from bench.soak import Row, duration_seconds, judge
 from bench.strategies import backtest_first
+from bench.sweep import PLAN_MIXES, mixed_order, plan_cpu
 from tests.support.process import REPO_ROOT
+from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
 
 COMMANDS = ("overhead", "scrape", "orders", "strategies", "grpc", "backtest", "soak", "sweep")
 
@@ -84,3 +88,15 @@ def test_the_orders_benchmark_takes_a_retention_sweep() -> None:
     assert subparsers["orders"].parse_args([]).sweep is False
     with pytest.raises(SystemExit):
         subparsers["orders"].parse_args(["--sweep-retention", "soon"])
+
+
+def test_the_sweep_benchmark_measures_the_plan_cpu_of_every_order_of_each_mix(tmp_path: Path) -> None:
+    _parser, subparsers = build_parser()
+    assert subparsers["sweep"].parse_args(["--plan-cpu"]).plan_cpu is True
+    assert subparsers["sweep"].parse_args([]).plan_cpu is False
+    makers = [mixed_order(n, "makers") for n in range(40)]
+    assert [o.strategy_id is not None for o, _f in makers] == [n % 10 == 0 for n in range(40)]
+    assert all(o.strategy_id is None for o, _f in (mixed_order(n, "clients") for n in range(40)))
+    for mix in PLAN_MIXES:  # plan_cpu raises unless the plans took every order
+        store = SqliteTradingStore(tmp_path / f"{mix}.db", synchronous="NORMAL")
+        assert asyncio.run(plan_cpu(store, tmp_path / f"archive-{mix}", mix, 150, 64)) > 0
