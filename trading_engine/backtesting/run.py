@@ -110,10 +110,11 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
             clock = container.clock()
 
             steady: Decimal | None = None  # the equity while nothing can move it (see sample)
+            marks_move: bool | None = None  # whether the marks move the equity (None: ask again)
 
             def on_fill(order: Order, fill: Fill) -> None:
-                nonlocal steady
-                steady = None
+                nonlocal steady, marks_move
+                steady = marks_move = None
                 realized = position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
                 signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
                 trades.add(signed, realized, fill.fee)
@@ -121,13 +122,16 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                               realized)
 
             def sample() -> None:
-                nonlocal steady
+                nonlocal steady, marks_move
                 # Without a fill since, and with nothing the marks value (no open position, no cash
-                # but in the reporting currency), the equity is the one computed last.
+                # but in the reporting currency), the equity is the one computed last. Only a fill
+                # changes the cash and positions, so whether marks matter is asked once a fill.
                 value = steady
                 if value is None:
                     value = portfolio.equity()
-                    if not account.portfolio.needs_marks():
+                    if marks_move is None:
+                        marks_move = account.portfolio.needs_marks()
+                    if not marks_move:
                         steady = value
                 now = clock.now()
                 # ``position`` follows every fill of the account, which starts flat: it is the account's
