@@ -287,6 +287,8 @@ def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
     mark = marks.get(symbol)
     if mark is None:
         raise Unavailable(f"no mark price for {symbol}; a current price is needed to value it")
+    if mark.__class__ is Decimal and mark.is_finite() and mark > 0:  # the usual mark, checked without
+        return mark  # building the name ``positive`` would report it under
     return positive(mark, field=f"mark of {symbol}")
 
 
