@@ -57,7 +57,10 @@ class PlaceOrder:
 
     def order_fields(self) -> dict[str, object]:
         """The ``OrderRequest`` fields this intent chooses, by name."""
-        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        return {name: getattr(self, name) for name in _PLACE_ORDER_FIELDS}
+
+
+_PLACE_ORDER_FIELDS = tuple(spec.name for spec in fields(PlaceOrder))
 
 
 @dataclass(frozen=True)
