@@ -536,8 +536,9 @@ class Portfolio:
         """The ``equity`` of ``valuation(marks, instruments)``, summed the same way (so equal to
         the digit), without the per-position breakdown: what a backtest samples after every event."""
         into = self._reporting_currency
-        equity = sum((convert(balance, currency, into, marks, instruments)
-                      for currency, balance in self._cash.items()), ZERO)
+        equity = ZERO
+        for currency, balance in self._cash.items():  # a loop, not sum() over a generator: per event
+            equity += balance if currency == into else convert(balance, currency, into, marks, instruments)
         for symbol in sorted(self._positions):
             position = self._positions[symbol]
             currency = _instrument_of(symbol, instruments).quote
