@@ -3,10 +3,14 @@ engine's backtest and, on the same data in the same run, in backtrader and backt
 
 The rules are the same in all three: ``fast`` 10 and ``slow`` 20 simple moving averages of the
 close; long a fixed size while fast is above slow, flat otherwise; market orders filled at the next
-bar's open; 10 bps commission. Here that is ``momentum`` with ``bar_interval=1m``, run by
-``trading-engine backtest`` (the live engine's runtime, pre-trade risk, paper venue and portfolio,
-and its files: fills.csv, equity.csv, equity.png, report.html); backtesting.py trades whole units,
-so it runs as its ``FractionalBacktest`` with a unit of the same size.
+bar's open; 10 bps commission; a starting cash of 1,000,000 USD, which none of them runs out of on
+the default million bars, so all three place the same orders (with 10,000 USD the fees took the
+account down to about 100 USD by the end, and each engine refused the orders its cash no longer
+covered in its own way, so their fills differed). Here that is ``momentum`` with
+``bar_interval=1m``, run by ``trading-engine backtest`` (the live engine's runtime, pre-trade
+risk, paper venue and portfolio, and its files: fills.csv, equity.csv, equity.png, report.html);
+backtesting.py trades whole units, so it runs as its ``FractionalBacktest`` with a unit of the
+same size.
 
 Each engine runs in a process of its own, one after the other, so each reports its own peak
 resident memory (``ru_maxrss``); each time includes reading the CSV. Our engine runs twice, on the
@@ -29,7 +33,7 @@ from typing import Any
 
 from bench import synthetic
 
-FAST, SLOW, SIZE, COMMISSION = 10, 20, 0.01, 0.001
+FAST, SLOW, SIZE, COMMISSION, CASH = 10, 20, 0.01, 0.001, 1_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +84,7 @@ def _engine(data: Path, out: Path) -> tuple[int, int]:
 
     request = BacktestSpec("momentum", "BTC-USD", (str(data),), {
         "fast": FAST, "slow": SLOW, "bar_interval": "1m", "position_size": str(SIZE),
-        "max_orders_per_second": 1000})
+        "max_orders_per_second": 1000}, cash=f"USD={CASH}")
     report = run_backtest(request, out)
     return report["events"], report["fills"]
 
@@ -114,7 +118,7 @@ def _backtrader(data: Path) -> tuple[int, int]:
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(bt.feeds.PandasData(dataname=frame.rename(columns=str.lower)))
     cerebro.addstrategy(Cross)
-    cerebro.broker.setcash(10_000)
+    cerebro.broker.setcash(CASH)
     cerebro.broker.setcommission(commission=COMMISSION)
     strategy = cerebro.run()[0]
     return len(frame), strategy.fills
@@ -141,7 +145,7 @@ def _backtesting(data: Path) -> tuple[int, int]:
     frame = _frame(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = FractionalBacktest(frame, Cross, cash=10_000, commission=COMMISSION, finalize_trades=True,
+        stats = FractionalBacktest(frame, Cross, cash=CASH, commission=COMMISSION, finalize_trades=True,
                                    fractional_unit=SIZE).run()
     return len(frame), int(stats["# Trades"]) * 2
 

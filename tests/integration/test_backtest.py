@@ -101,6 +101,22 @@ async def test_the_same_inputs_give_byte_identical_files(tmp_path: Path, day: Pa
     assert {k: v for k, v in first.items() if k not in timing} == {k: v for k, v in second.items() if k not in timing}
 
 
+def test_the_fast_event_loop_gives_the_same_files_as_asyncios(tmp_path: Path, day: Path) -> None:
+    """A backtest run as a program runs it (``run``, on uvloop) writes what the same run on
+    asyncio's own loop writes, byte for byte: the loop changes only how fast callbacks run."""
+    import asyncio
+
+    from trading_engine.backtesting.run import run
+
+    request = BacktestSpec("momentum", "BTC-USD", (str(day),), {"fast": 2, "slow": 3, "bar_interval": "1m",
+                                                             "position_size": "0.05"})
+    fast = run(request, tmp_path / "uvloop")
+    plain = asyncio.run(run_backtest(request, tmp_path / "asyncio"))
+    assert fast["fills"] > 100
+    for name in ("fills.csv", "equity.csv", "equity.png", "report.html"):
+        assert (tmp_path / "uvloop" / name).read_bytes() == (tmp_path / "asyncio" / name).read_bytes(), name
+
+
 async def test_finished_orders_leave_the_store_as_the_run_goes_and_the_results_do_not_change(
     tmp_path: Path, day: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

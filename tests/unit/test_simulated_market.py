@@ -265,7 +265,7 @@ def test_the_scripted_fake_behaves_like_the_real_feed(kind: str) -> None:
     unsubscribe = feed.subscribe(heard.append)
     with capture_logs() as logs:
         batch = publish()
-    batch = batch if isinstance(batch, tuple) else (batch,)
+    batch = (batch,) if isinstance(batch, Quote) else batch
     assert heard == [batch]
     assert feed.latest("BTC-USD") == batch[0] and batch[0].timestamp == clock.now()
     assert dict(feed.snapshot()) == {"BTC-USD": batch[0]}

@@ -8,7 +8,6 @@ taken a second, unless ``--quiet``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from trading_engine.backtesting.run import backtest_logging, build_engine, run_backtest
+from trading_engine.backtesting.run import backtest_logging, build_engine, on_fast_loop, run_backtest
 from trading_engine.domain.backtest import BacktestSpec
 from trading_engine.domain.decimals import plain
 from trading_engine.domain.errors import DomainError
@@ -138,7 +137,7 @@ def main(argv: list[str]) -> int:
         bar = ProgressLines(sys.stdout)
     try:
         with backtest_logging(container):  # warnings only, on stdout
-            report = asyncio.run(run_backtest(spec, out, bar, container=container))
+            report = on_fast_loop(run_backtest(spec, out, bar, container=container))
     except (HistoryError, DomainError) as exc:
         if bar is not None:
             bar.finish()

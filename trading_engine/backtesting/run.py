@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
+import uvloop
 from dependency_injector import providers
 
 from trading_engine.containers import create_container
@@ -40,6 +41,7 @@ from trading_engine.infrastructure.reports.page import write_page
 from trading_engine.infrastructure.reports.picture import draw_equity
 from trading_engine.services.backtest.statistics import EquityTrack, TradeTrack
 
+T = TypeVar("T")
 Progress = Callable[[float, int], None]  # (share of the data read, events so far)
 _ZERO_ID = bytes(8)
 
@@ -110,10 +112,11 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
             clock = container.clock()
 
             steady: Decimal | None = None  # the equity while nothing can move it (see sample)
+            marks_move: bool | None = None  # whether the marks move the equity (None: ask again)
 
             def on_fill(order: Order, fill: Fill) -> None:
-                nonlocal steady
-                steady = None
+                nonlocal steady, marks_move
+                steady = marks_move = None
                 realized = position.apply_fill(fill.side, fill.quantity, fill.price, fill.fee)
                 signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
                 trades.add(signed, realized, fill.fee)
@@ -121,13 +124,16 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                               realized)
 
             def sample() -> None:
-                nonlocal steady
+                nonlocal steady, marks_move
                 # Without a fill since, and with nothing the marks value (no open position, no cash
-                # but in the reporting currency), the equity is the one computed last.
+                # but in the reporting currency), the equity is the one computed last. Only a fill
+                # changes the cash and positions, so whether marks matter is asked once a fill.
                 value = steady
                 if value is None:
                     value = portfolio.equity()
-                    if not account.portfolio.needs_marks():
+                    if marks_move is None:
+                        marks_move = account.portfolio.needs_marks()
+                    if not marks_move:
                         steady = value
                 now = clock.now()
                 # ``position`` follows every fill of the account, which starts flat: it is the account's
@@ -185,7 +191,17 @@ def run(spec: BacktestSpec, out: Path, progress: Progress | None = None, config:
     """A backtest as a program runs one: logging set up from the configuration (warnings only)."""
     container = build_engine(spec, config)
     with backtest_logging(container):
-        return asyncio.run(run_backtest(spec, out, progress, container=container))
+        return on_fast_loop(run_backtest(spec, out, progress, container=container))
+
+
+def on_fast_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a backtest's coroutine to its end on a uvloop event loop (as ``asyncio.run`` would, on
+    a new loop closed after). Nothing in a backtest waits on a timer or a socket, so the loop only
+    runs the callbacks it is handed, in the same order as asyncio's: the same files, byte for byte.
+    Each order takes the engine through about four loop iterations, which cost a fraction of
+    asyncio's pure-Python ones there."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 @contextmanager

@@ -287,6 +287,8 @@ def mark_of(symbol: str, marks: Mapping[str, Decimal]) -> Decimal:
     mark = marks.get(symbol)
     if mark is None:
         raise Unavailable(f"no mark price for {symbol}; a current price is needed to value it")
+    if mark.__class__ is Decimal and mark.is_finite() and mark > 0:  # the usual mark, checked without
+        return mark  # building the name ``positive`` would report it under
     return positive(mark, field=f"mark of {symbol}")
 
 
@@ -534,8 +536,9 @@ class Portfolio:
         """The ``equity`` of ``valuation(marks, instruments)``, summed the same way (so equal to
         the digit), without the per-position breakdown: what a backtest samples after every event."""
         into = self._reporting_currency
-        equity = sum((convert(balance, currency, into, marks, instruments)
-                      for currency, balance in self._cash.items()), ZERO)
+        equity = ZERO
+        for currency, balance in self._cash.items():  # a loop, not sum() over a generator: per event
+            equity += balance if currency == into else convert(balance, currency, into, marks, instruments)
         for symbol in sorted(self._positions):
             position = self._positions[symbol]
             currency = _instrument_of(symbol, instruments).quote

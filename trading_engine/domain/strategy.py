@@ -29,10 +29,11 @@ parameters (an error names the parameter and what is allowed).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from trading_engine.domain.bars import INTERVAL_RULE as INTERVAL_TEXT
 from trading_engine.domain.bars import INTERVALS, Bar, interval_name, interval_seconds
@@ -56,7 +57,10 @@ class PlaceOrder:
 
     def order_fields(self) -> dict[str, object]:
         """The ``OrderRequest`` fields this intent chooses, by name."""
-        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        return {name: getattr(self, name) for name in _PLACE_ORDER_FIELDS}
+
+
+_PLACE_ORDER_FIELDS = tuple(spec.name for spec in fields(PlaceOrder))
 
 
 @dataclass(frozen=True)
@@ -80,14 +84,16 @@ class RestingOrder:
     remaining_quantity: Decimal
 
 
-@dataclass(frozen=True)
-class StrategyContext:
+class StrategyContext(NamedTuple):
+    """What the strategy sees at each call. An immutable named tuple (the runtime makes one per
+    call, and a tuple is built in a third of a frozen dataclass's time)."""
+
     symbol: str
     instrument: Instrument
     now: datetime
     position: Decimal  # the instance's own signed position in the symbol
     resting_orders: tuple[RestingOrder, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = MappingProxyType({})
 
 
 # Kinds of risk event; ``limit_type`` on the metric trading_risk_limit_breaches_total.

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from trading_engine.domain.bars import Bar
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     """The last traded (or simulated) price of an instrument, on its tick grid.
 
     A feed of bars (a file of bars) publishes each bar when it closes, as a quote of its close
     stamped with its end that carries the ``bar``; the paper venue then fills on the bar's path
     and the strategy runtime hands the bar to the strategies that ask for bars. ``volume`` is the
-    traded quantity a trade carried (0 when the feed does not know it)."""
+    traded quantity a trade carried (0 when the feed does not know it).
+
+    An immutable named tuple rather than a frozen dataclass: a feed makes one per price, and a
+    tuple is built in a third of the time."""
 
     symbol: str
     price: Decimal

@@ -72,7 +72,8 @@ class EquityTrack:
             delta = r - self._mean
             self._mean += delta / self.samples
             self._m2 += delta * (r - self._mean)
-            self._downside += min(r, 0.0) ** 2
+            if r < 0.0:
+                self._downside += r * r
         if equity >= self.peak:
             assert self.peak_time is not None
             self.longest_underwater = max(self.longest_underwater, (at - self.peak_time).total_seconds())
@@ -82,7 +83,8 @@ class EquityTrack:
         else:
             drawdown = (self.peak - equity) / self.peak if self.peak > 0 else ZERO
         self._drawdown = drawdown
-        self.max_drawdown = max(self.max_drawdown, drawdown)
+        if drawdown > self.max_drawdown:
+            self.max_drawdown = drawdown
         self.last_time, self.last_equity, self._position_open = at, equity, position_open
         return drawdown
 

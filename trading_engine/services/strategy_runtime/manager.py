@@ -119,9 +119,15 @@ class StrategyManager:
         while True:
             if self._driven:
                 self._decide_waiting()
-            if all(i.settled for i in self._instances.values()) and self._runner.settled():
+            if self._runner.settled() and self._instances_settled():
                 return
             await asyncio.sleep(0)
+
+    def _instances_settled(self) -> bool:
+        for instance in self._instances.values():  # a loop: ``all()`` over a generator costs more
+            if not instance.settled:
+                return False
+        return True
 
     def settle_each_batch(self) -> Callable[[], Awaitable[None]]:
         """``settled``, for a feed that awaits it after each batch it publishes (a replay, live or
