@@ -41,7 +41,7 @@ def test_timestamps_are_their_isoformat() -> None:
 
     from trading_engine.infrastructure.reports.files import IsoText
 
-    iso = IsoText()
+    iso = IsoText().text
     times = [datetime(2024, 2, 28, 23, 0, tzinfo=UTC) + timedelta(seconds=37 * i) for i in range(12000)]
     times += [datetime(2024, 3, 5, 1, 2, 3, tzinfo=UTC), datetime(2024, 4, 5, 1, 2, 3, tzinfo=UTC),  # same day, new month
               datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2024, 3, 1, 0, 0, 0, 1, tzinfo=UTC),
