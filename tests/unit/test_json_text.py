@@ -40,3 +40,16 @@ def test_the_api_and_the_store_write_the_same_text() -> None:
     served = json_response(order).text
     assert stored == served
     assert '"quantity":"10"' in stored and '"limit_price":"50000"' in stored
+
+
+def test_plain_is_the_positional_format_of_every_decimal() -> None:
+    import random
+
+    from trading_engine.domain.decimals import plain
+
+    rng = random.Random(5)
+    values = [D(s) for s in ("0", "-0", "0.000", "0E-10", "0E+3", "1E+2", "1E-7", "0.000001", "0.0000001",
+                             "123.456E-3", "-1.5E+30", "NaN", "-Infinity")]
+    values += [D(f"{rng.choice('-+')}{rng.randint(0, 10 ** rng.randint(1, 28))}E{rng.randint(-30, 8)}")
+               for _ in range(5000)]
+    assert [plain(v) for v in values] == [format(v, "f") for v in values]

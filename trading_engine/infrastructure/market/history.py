@@ -178,6 +178,7 @@ def _bars(source: _Source, symbol: str) -> Iterator[Quote]:
     step: timedelta | None = None
     interval = ""
     previous: datetime | None = None
+    due = _EPOCH  # the previous bar's end: the earliest start of the next
     for row in source.rows:
         values = _clean_bar_row(row)
         if values is None:
@@ -199,11 +200,12 @@ def _bars(source: _Source, symbol: str) -> Iterator[Quote]:
                                    "interval (1s to 1d, dividing a day)") from None
             step, interval = timedelta(seconds=seconds), interval_name(seconds)
             yield _bar_quote(symbol, interval, step, pending)
-        elif start - previous < step:
+        elif start < due:
             raise source.error("timestamp", f"{row[0].strip()} is less than the bars' interval "
                                f"{interval} after the previous bar")
-        previous = start
-        yield _bar_quote(symbol, interval, step, values)
+        previous, due = start, start + step
+        _, o, h, lo, c, volume = values  # what _bar_quote makes, without the call
+        yield Quote(symbol, c, due, Bar(symbol, interval, o, h, lo, c, volume, start, due))
     if pending is not None and step is None:
         raise HistoryError(f"{source.path}: a file of bars needs at least two rows (their interval is the gap "
                            "between the first two)")
@@ -337,4 +339,4 @@ def _seconds_text(seconds: float) -> str:
 def _bar_quote(symbol: str, interval: str, step: timedelta, values: tuple[Any, ...]) -> Quote:
     start, o, h, lo, c, volume = values
     end = start + step
-    return Quote(symbol, c, end, bar=Bar(symbol, interval, o, h, lo, c, volume, start, end))
+    return Quote(symbol, c, end, Bar(symbol, interval, o, h, lo, c, volume, start, end))

@@ -2,22 +2,55 @@
 running peak shaded between them, and the drawdown (percent) shaded in a panel under it.
 
 Drawn with matplotlib's Agg backend (no display needed) from ``equity.csv`` and ``fills.csv``; a
-long run is thinned to at most ``MAX_POINTS`` points (each kept point an actual sample), so the
-picture costs the same for a million bars as for a thousand.
+long run is thinned to every n-th sample (about ``MAX_POINTS`` points, each an actual sample), read
+without parsing the rows in between. Entries and exits are thinned the same way when there are more
+than ``MAX_MARKERS`` of either (more merge into a band at this width): every n-th of both
+is drawn, and the legend says "1 in n shown". The picture then costs little for a million bars.
 """
 
 from __future__ import annotations
 
 import csv
 from datetime import datetime
+from functools import partial
+from itertools import islice
 from pathlib import Path
 
 MAX_POINTS = 4000
+MAX_MARKERS = 150  # of entries, and of exits: beyond that they merge into a band
 
 
-def _rows(path: Path) -> int:
-    with path.open(encoding="utf-8") as f:
-        return sum(1 for _ in f) - 1
+def _kept_rows(equity_csv: Path) -> tuple[list[str], list[list[str]]]:
+    """The header of ``equity.csv`` (as ``EquityLog`` writes it: one unquoted row a line) and every
+    ``stride``-th row from the first, ``stride`` the rows over ``MAX_POINTS``: the rows are counted
+    in the raw bytes and only the kept ones are decoded and split."""
+    with equity_csv.open("rb") as f:
+        header = f.readline()
+        rows = sum(chunk.count(b"\n") for chunk in iter(partial(f.read, 1 << 20), b""))
+        f.seek(len(header))
+        stride = max(1, rows // MAX_POINTS)
+        kept = [line.decode("utf-8").rstrip("\r\n").split(",") for line in islice(f, 0, None, stride)]
+    return header.decode("utf-8").rstrip("\r\n").split(","), [row for row in kept if row != [""]]
+
+
+def _markers(fills_csv: Path) -> tuple[list[str], list[str], int]:
+    """The timestamps of the entries and of the exits (a fill that takes the position away from
+    flat, or one towards it), each thinned to at most ``MAX_MARKERS``, and how many of each one
+    drawn marker stands for."""
+    entries: list[str] = []
+    exits: list[str] = []
+    position = 0.0
+    with fills_csv.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        at, side, quantity = (header.index(name) for name in ("timestamp", "side", "quantity"))
+        for row in reader:
+            if row:
+                signed = float(row[quantity]) if row[side] == "buy" else -float(row[quantity])
+                (entries if abs(position + signed) > abs(position) else exits).append(row[at])
+                position += signed
+    every = max(1, -(-max(len(entries), len(exits)) // MAX_MARKERS))
+    return entries[::every], exits[::every], every
 
 
 def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, currency: str) -> None:
@@ -27,29 +60,20 @@ def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, cur
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    stride = max(1, _rows(equity_csv) // MAX_POINTS)
     times: list[datetime] = []
     equity: list[float] = []
     peak: list[float] = []
-    with equity_csv.open(encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        at, value_at, drawdown_at = (header.index(name) for name in ("timestamp", "equity", "drawdown"))
-        for index, row in enumerate(row for row in reader if row):  # only the kept rows are parsed
-            if index % stride == 0:
-                value, drawdown = float(row[value_at]), float(row[drawdown_at])
-                times.append(datetime.fromisoformat(row[at]))
-                equity.append(value)
-                peak.append(value / (1 - drawdown) if drawdown < 1 else value)
-    entries: list[tuple[datetime, float]] = []
-    exits: list[tuple[datetime, float]] = []
-    position = 0.0
-    with fills_csv.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            signed = float(row["quantity"]) * (1 if row["side"] == "buy" else -1)
-            at = datetime.fromisoformat(row["timestamp"])
-            (entries if abs(position + signed) > abs(position) else exits).append((at, _equity_at(times, equity, at)))
-            position += signed
+    header, rows = _kept_rows(equity_csv)
+    at, value_at, drawdown_at = (header.index(name) for name in ("timestamp", "equity", "drawdown"))
+    for row in rows:
+        value, drawdown = float(row[value_at]), float(row[drawdown_at])
+        times.append(datetime.fromisoformat(row[at]))
+        equity.append(value)
+        peak.append(value / (1 - drawdown) if drawdown < 1 else value)
+    entry_times, exit_times, every = _markers(fills_csv)
+    entries = [(when, _equity_at(times, equity, when)) for when in map(datetime.fromisoformat, entry_times)]
+    exits = [(when, _equity_at(times, equity, when)) for when in map(datetime.fromisoformat, exit_times)]
+    shown = "" if every == 1 else f" (1 in {every} shown)"
 
     figure, (axes, under) = plt.subplots(2, 1, figsize=(11, 6.5), dpi=100, sharex=True,
                                          gridspec_kw={"height_ratios": (3, 1)})
@@ -60,9 +84,9 @@ def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, cur
     axes.plot(times, equity, color="#1f4e9c", linewidth=1.3, label="equity")
     axes.fill_between(times, equity, peak, color="#d62728", alpha=0.25, linewidth=0, label="below the peak")
     if entries:
-        axes.scatter(*zip(*entries), marker="^", color="#2ca02c", s=36, zorder=3, label="entry")
+        axes.scatter(*zip(*entries), marker="^", color="#2ca02c", s=36, zorder=3, label=f"entry{shown}")
     if exits:
-        axes.scatter(*zip(*exits), marker="v", color="#d62728", s=36, zorder=3, label="exit")
+        axes.scatter(*zip(*exits), marker="v", color="#d62728", s=36, zorder=3, label=f"exit{shown}")
     axes.set_title(title)
     axes.set_ylabel(f"equity ({currency})")
     axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
