@@ -9,7 +9,7 @@ import inspect
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import FrozenInstanceError, dataclass, replace
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -806,6 +806,26 @@ async def test_aged_orders_are_the_finished_ones_updated_before_the_cutoff_oldes
     assert all(item.order.updated_at < filled.updated_at for item in before_filled)
     assert [item.order for item in await store.aged_orders(at(3600), 2)] == expected[:2]
     assert await store.aged_orders(at(-1), 100) == []
+
+
+async def test_the_memory_stores_forget_finished_deletes_what_aged_orders_names_and_delete_orders_would() -> None:
+    """A backtest's clear-out: the finished orders updated before the cutoff leave with their fills,
+    exactly those ``aged_orders`` answers, open ones stay."""
+    store = InMemoryTradingStore()
+    await store.start()
+    made = await _orders_in_every_status(store)
+    cutoff = max(order.updated_at for order, _fills in made.values() if order.status.is_terminal)
+    leaving = {item.order.order_id for item in await store.aged_orders(cutoff, 100)}
+    assert len(leaving) == len(TERMINAL) - 1  # the last finished one is not before the cutoff
+    assert await store.forget_finished(cutoff) == len(leaving)
+    for status, (order, fills) in made.items():
+        kept = order.order_id not in leaving
+        assert (await store.get_order(order.order_id) is not None) is kept, status
+        assert len(await store.fills_for_order(order.order_id)) == (len(fills) if kept else 0), status
+    assert await store.aged_orders(cutoff, 100) == []
+    assert await store.forget_finished(cutoff) == 0
+    with pytest.raises(ValidationError):
+        await store.forget_finished(datetime(2026, 1, 1))
 
 
 async def test_aged_orders_are_archived_as_the_exact_lines_of_their_records(

@@ -32,7 +32,6 @@ from trading_engine.containers import create_container
 from trading_engine.domain.backtest import BacktestSpec
 from trading_engine.domain.ids import IdGenerator
 from trading_engine.domain.orders import Fill, Order, Side
-from trading_engine.domain.ports.repository import TradingStore
 from trading_engine.domain.portfolio import Position
 from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.persistence.memory import InMemoryTradingStore
@@ -46,16 +45,11 @@ Progress = Callable[[float, int], None]  # (share of the data read, events so fa
 _ZERO_ID = bytes(8)
 
 
-# Events between two clear-outs of the finished orders the in-memory store holds.
+# Events between two clear-outs of the finished orders the in-memory store holds: the orders
+# finished before then leave it with their fills (``InMemoryTradingStore.forget_finished``, without
+# an archive: ``fills.csv`` has every fill). Nothing in a backtest reads them back, and the run's
+# memory then does not grow with its orders.
 FORGET_EVERY = 4096
-
-
-async def forget_finished(store: TradingStore, before: datetime) -> None:
-    """The orders finished before ``before`` leave the store with their fills, through the port
-    the retention sweep uses (without an archive: ``fills.csv`` has every fill): nothing in a
-    backtest reads them back, and the run's memory then does not grow with its orders."""
-    while aged := await store.aged_orders(before, 1024):
-        await store.delete_orders([entry.order_id for entry in aged])
 
 
 def overrides(spec: BacktestSpec) -> dict[str, Any]:
@@ -140,7 +134,7 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                 equity_log.sample(now, value, equity.add(now, value, not position.is_flat))
 
             settled = manager.settle_each_batch()
-            store = container.trading_store()
+            store: InMemoryTradingStore = container.trading_store()
             forgotten_at = 0  # the events published when finished orders last left the store
 
             async def settle() -> None:
@@ -149,7 +143,7 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
                 sample()
                 if feed.events - forgotten_at >= FORGET_EVERY:
                     forgotten_at = feed.events
-                    await forget_finished(store, clock.now())
+                    await store.forget_finished(clock.now())
                 if progress is not None:
                     progress(feed.progress(), feed.events)
 
