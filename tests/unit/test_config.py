@@ -121,7 +121,7 @@ def test_the_retention_is_a_duration_and_0_keeps_everything(
     persistence = create_container().config()["persistence"]
     assert persistence["retention"] == expected
     assert (persistence["archive_dir"], persistence["retention_sweep_interval"]) == ("./data/archive", timedelta(seconds=60))
-    assert persistence["retention_batch_size"] == 16
+    assert persistence["retention_batch_size"] == 64
 
 
 def test_the_default_retention_is_30_days() -> None:
