@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from operator import attrgetter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 
 import structlog
