@@ -14,10 +14,14 @@ per order is shown next to the service's.
 ``--sweep`` runs each store's service twice, side by side in the same run: as above, and with a
 retention sweep active (``persistence.retention`` ``--sweep-retention``, default 10s, swept every
 ``--sweep-interval``, default 1s, archive in a directory of its own). Every service is loaded for
-the retention plus a sweep interval before the first round, unrecorded, so from the first round on
-every sweep of the second one has aged orders to archive and delete while it is measured; the
-sweeps and archived rows of the measurement (``retention_sweep_seconds_count``,
-``archive_rows_total``) are printed, and the p50/p99 latency and orders/s of sweep on over sweep off.
+the retention plus a sweep interval of orders, unrecorded, right before each of its order rounds,
+so every sweep of the second one has aged orders to archive and delete while it is measured (the
+first seconds of a round would otherwise sweep nothing: between its rounds a service's sweep
+catches up). Before every measured load the other services' sweeps are waited for until they have
+caught up (their oldest finished order no older than the retention plus a few intervals), so the
+only sweep at work is the measured service's own; the time waited is printed. The sweeps and
+archived rows of the measurement (``retention_sweep_seconds_count``, ``archive_rows_total``) are
+printed, and the p50/p99 latency and orders/s of sweep on over sweep off.
 It needs a build whose configuration has ``persistence.retention`` and says so otherwise.
 Target: at least 2,000 acknowledged orders/s with p99 below 25 ms on a 2-core machine.
 """
@@ -29,6 +33,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +63,7 @@ from bench.overhead import LOG_LEVELS, WrkResult, find_wrk, fmt_ms, fmt_us, pars
 
 TARGET_ORDERS_PER_SECOND = 2_000
 TARGET_P99_MS = 25.0
+CATCH_UP_TIMEOUT_SECONDS = 300  # a sweep that idles this long without catching up is broken
 
 LUA = """
 wrk.method = "POST"
@@ -150,6 +156,7 @@ class Measured:
     server_cpu_us: list[float] = field(default_factory=list)
     counted_before: float = 0.0
     counted: float = 0.0
+    preloaded: float = 0.0  # orders acknowledged in the unrecorded loads before its rounds
     sweeps_before: tuple[float, float] | None = None
     sweeps: tuple[float, float] | None = None  # sweeps run and rows archived while measured
 
@@ -243,6 +250,7 @@ def run(args: argparse.Namespace) -> None:
                 _wrk(wrk, f"{m.service.base_url}/api/v1/orders", args, warmup, script)  # warm-up, unrecorded
                 samples = _samples(m.service)
                 m.counted_before, m.sweeps_before = _orders_counted(samples), _sweeps(samples)
+            waited = _wait_caught_up([o for o in measured if o.sweep], args)
             print()
             rows = StreamTable([("round", 5), ("store", 12 if args.sweep else 8), ("load", 7), ("req/s", 8), ("acked/s", 8),
                                 ("p50 ms", 6), ("p90 ms", 6), ("p99 ms", 6), ("CPU us/req", 10),
@@ -253,6 +261,10 @@ def run(args: argparse.Namespace) -> None:
                     order = ["orders", "health"] if round_no % 2 else ["health", "orders"]
                     for load in order:
                         m.service.check_alive()
+                        waited += _wait_caught_up([o for o in measured if o is not m and o.sweep], args)
+                        if args.sweep and load == "orders":  # aged orders for the whole round (see above)
+                            loaded = _wrk(wrk, f"{m.service.base_url}/api/v1/orders", args, warmup, script)
+                            m.preloaded += loaded.requests - _non_2xx(loaded)
                         cpu_before, db_before = m.service.cpu_seconds(), m.server_cpu()
                         if load == "orders":
                             result = _wrk(wrk, f"{m.service.base_url}/api/v1/orders", args, args.duration, script)
@@ -280,7 +292,7 @@ def run(args: argparse.Namespace) -> None:
                                  "-" if db_us is None else f"{db_us:.0f}", f"{result.requests:,}", refused)
             for m in measured:
                 samples = _samples(m.service)
-                m.counted = _orders_counted(samples) - m.counted_before
+                m.counted = _orders_counted(samples) - m.counted_before - m.preloaded
                 after = _sweeps(samples)
                 if after is not None and m.sweeps_before is not None:
                     m.sweeps = (after[0] - m.sweeps_before[0], after[1] - m.sweeps_before[1])
@@ -294,6 +306,7 @@ def run(args: argparse.Namespace) -> None:
         _summary(m)
     if args.sweep:
         _sweep_ratios(measured)
+        print(f"waited {waited:.0f} s in all for the other services' sweeps to catch up before measuring")
     plain = [m for m in measured if not m.sweep]
     if len(plain) == 2:
         sqlite, postgres = plain
@@ -345,6 +358,23 @@ def _summary(m: Measured) -> None:
         else:
             print(f"retention sweep:             {m.sweeps[0]:,.0f} sweeps and {m.sweeps[1]:,.0f} rows archived while "
                   "measured (health rounds included)")
+
+
+def _wait_caught_up(sweeping: list[Measured], args: argparse.Namespace) -> float:
+    """Wait until every service of ``sweeping`` has swept what aged (its oldest finished order no
+    older than the retention plus three sweep intervals); answers the seconds waited."""
+    started = time.monotonic()
+    limit = duration_seconds(args.sweep_retention) + 3 * duration_seconds(args.sweep_interval)
+    for m in sweeping:
+        while True:
+            age = sample_total(_samples(m.service), "store_oldest_terminal_order_age_seconds")
+            if age <= limit:
+                break
+            if time.monotonic() - started > CATCH_UP_TIMEOUT_SECONDS:
+                raise BenchError(f"{m.name}: its sweep had not caught up after {CATCH_UP_TIMEOUT_SECONDS} s "
+                                 f"(oldest finished order {age:.0f} s old, retention {args.sweep_retention})")
+            time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def _sweep_ratios(measured: list[Measured]) -> None:
