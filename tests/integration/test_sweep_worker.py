@@ -10,7 +10,9 @@ import csv
 import gzip
 import itertools
 import os
+import pickle
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +32,7 @@ from tests.fakes import FakeClock, RecordingMetrics
 from tests.support.fill_history import random_history
 from tests.support.postgres import PostgresSchema
 from tests.support.process import REPO_ROOT
-from tests.support.trading_data import make_order
+from tests.support.trading_data import at, make_order
 from trading_engine.containers import Container
 from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.domain.orders import OrderStatus
@@ -127,8 +129,10 @@ async def contents(store: TradingStore) -> tuple[object, ...]:
     return orders, fills, folded, (stats.orders, stats.fills, stats.open_orders)
 
 
-async def commit_finished_orders(store: TradingStore, count: int) -> None:
-    made = [make_order(f"o-{n:03}", OrderStatus.FILLED, seconds=n, strategy_id=f"s-{n % 2 + 1}") for n in range(count)]
+async def commit_finished_orders(store: TradingStore, count: int, instances: int = 2) -> None:
+    """``count`` filled orders, one a second, spread over ``instances`` strategy instances."""
+    made = [make_order(f"o-{n:03}", OrderStatus.FILLED, seconds=n, strategy_id=f"s-{n % instances + 1}")
+            for n in range(count)]
     await store.commit(ChangeSet(orders=tuple(o.snapshot for o, _ in made), fills=tuple(f for _, fs in made for f in fs)))
 
 
@@ -379,5 +383,119 @@ async def test_a_sweep_with_nothing_aged_starts_no_worker(stores: Stores, tmp_pa
         clock.advance(120)
         assert await sweep.sweep() == 2
         assert planner.worker_pid is not None
+    finally:
+        await planner.close()
+
+
+def ended(pid: int) -> bool:
+    """Whether ``pid`` is gone and reaped (no zombie left)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def planner_over_finished_orders(stores: Stores, tmp_path: Path, count: int,
+                                       **options: Any) -> tuple[TradingStore, ProcessBatchPlanner]:
+    """A store holding ``count`` finished orders (aged past a cutoff of ``at(DAY)``) and a worker
+    planner over it."""
+    store = await stores.open()
+    await commit_finished_orders(store, count)
+    return store, worker(store, tmp_path / "archive", **options)
+
+
+async def paused_worker(planner: ProcessBatchPlanner) -> int:
+    """The worker after a first plan, stopped (SIGSTOP): it answers nothing more."""
+    await planner.plan(at(DAY), 4)
+    pid = planner.worker_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
+async def test_plans_start_no_thread_in_the_service_process(stores: Stores, tmp_path: Path) -> None:
+    _, planner = await planner_over_finished_orders(stores, tmp_path, 6)
+    before = set(threading.enumerate())
+    try:
+        first = await planner.plan(at(DAY), 4)  # the worker starts
+        assert first.order_ids == ("o-000", "o-001", "o-002", "o-003")
+        assert set(threading.enumerate()) == before
+        for _ in range(3):
+            assert (await planner.plan(at(DAY), 4)).order_ids == first.order_ids  # nothing deleted
+            assert set(threading.enumerate()) == before
+    finally:
+        await planner.close()
+    assert set(threading.enumerate()) == before
+
+
+async def test_an_answer_larger_than_the_sockets_buffers_arrives_whole(tmp_path: Path) -> None:
+    stores = Stores("sqlite", tmp_path)  # the framing is the same for either store
+    inline_store, process_store = await stores.open(), await stores.open()
+    count = 3000  # each order of its own instance, a fold each: some 600 kB pickled
+    await commit_finished_orders(inline_store, count, instances=count)
+    await commit_finished_orders(process_store, count, instances=count)
+    inline = ArchivingPlanner(inline_store, GzipCsvArchive(tmp_path / "inline"))
+    in_worker = worker(process_store, tmp_path / "worker")
+    try:
+        expected = await inline.plan(at(DAY), count)
+        planned = await in_worker.plan(at(DAY), count)
+    finally:
+        await inline.close()
+        await in_worker.close()
+        await stores.close()
+    ours, theirs = socket.socketpair()  # what the worker's socket holds in flight at most
+    with ours, theirs:
+        in_flight = theirs.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) + ours.getsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF)
+    assert len(pickle.dumps(planned)) > in_flight  # the child had to wait for the service to read
+    assert len(planned.folded) == count and planned.order_ids == tuple(f"o-{n:03}" for n in range(count))
+    assert planned == expected
+
+
+async def test_a_worker_killed_while_a_plan_waits_for_it_fails_that_plan_and_the_next_starts_another(
+    stores: Stores, tmp_path: Path
+) -> None:
+    _, planner = await planner_over_finished_orders(stores, tmp_path, 6)
+    try:
+        pid = await paused_worker(planner)  # it cannot answer the next request
+        in_flight = asyncio.ensure_future(planner.plan(at(DAY), 4))
+        await asyncio.sleep(0)  # the request is sent
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool, match=f"pid {pid}"):
+            await in_flight
+        assert planner.worker_pid is None and ended(pid)  # dropped, and reaped
+        assert (await planner.plan(at(DAY), 4)).order_ids == ("o-000", "o-001", "o-002", "o-003")
+        assert planner.worker_pid not in (None, pid)
+    finally:
+        await planner.close()
+
+
+async def test_close_lets_a_plan_whose_caller_was_cancelled_finish_and_the_worker_end(
+    stores: Stores, tmp_path: Path
+) -> None:
+    store, planner = await planner_over_finished_orders(stores, tmp_path, 3)
+    in_flight = asyncio.ensure_future(planner.plan(at(DAY), 4))
+    for _ in range(100):  # the plan starts the worker and sends its request (a bounded wait)
+        if planner.worker_pid is not None:
+            break
+        await asyncio.sleep(0)
+    pid = planner.worker_pid
+    assert pid is not None
+    in_flight.cancel()
+    await planner.close()
+    assert in_flight.cancelled()
+    assert planner.worker_pid is None and ended(pid)
+    assert archived_ids(tmp_path / "archive", "orders") == ["o-000", "o-001", "o-002"]  # the plan finished
+    assert (await store.stats()).orders == 3  # and only the sweep deletes
+
+
+async def test_a_worker_that_does_not_stop_in_time_is_killed(stores: Stores, tmp_path: Path) -> None:
+    _, planner = await planner_over_finished_orders(stores, tmp_path, 2, stop_timeout_seconds=0.2)
+    try:
+        pid = await paused_worker(planner)  # it cannot answer the stop request
+        await planner.close()
+        assert planner.worker_pid is None and ended(pid)
+        assert len((await planner.plan(at(DAY), 4)).order_ids) == 2  # a new worker takes the archive
     finally:
         await planner.close()

@@ -8,29 +8,47 @@ Why a process
     sweep runs. In a worker process the service only pickles a request and the plan's ids and
     folds, and applies the deletion.
 
+Why no thread in the service
+    A ``ProcessPoolExecutor`` would put two threads in the service's process (its management
+    thread and its queue's feeder thread). Under order load the event loop holds the GIL nearly
+    all the time; each hand-over to one of those threads waits up to the switch interval and then
+    takes the GIL from the loop in the middle of a request, about three times per plan: a batch
+    then took many times its CPU work end to end, the sweep fell behind the orders arriving and
+    the loop was interrupted about a hundred times a second. So the service talks to its worker
+    over a socket pair (what ``multiprocessing.Pipe`` is on Unix) with its event loop alone: it
+    writes a request of a few hundred bytes (the socket's buffer takes it at once), reads the
+    answer with the loop's ``sock_recv_into`` (a reader on the socket), a length-prefixed pickle
+    assembled over as many reads as it takes (an answer with many instances' folds is larger
+    than the socket's buffer), and waits for the child's exit on its sentinel, a reader too.
+    Starting the child, once per worker, is the one synchronous step (launching the interpreter
+    and writing it a short preparation message, as an executor's start does).
+
 The worker
     One child process, started with the ``spawn`` method (never a fork of a process that has
     threads) on the first plan, i.e. on the first sweep that finds an order aged past the
     retention: an engine with nothing to sweep starts none. It runs the same
     ``ArchivingPlanner`` the in-memory store uses inline, over a read-only store on the same
     database (``read_only_opener()``: the SQLite file in WAL, or the PostgreSQL schema) and the
-    ``GzipCsvArchive``, whose exclusive lock then lives in the child: the service's process never
-    opens the archive. Its own event loop runs each plan to completion; plans come strictly one
-    at a time (the next one reads the folds the previous deletion committed). The child logs
-    through the service's structlog configuration (``logging``: the arguments of
-    ``configure_logging``, secrets included so they are redacted there too), runs
-    ``WORKER_NICENESS`` below the service's priority (on a small machine the event loop gets a
-    core first), ignores SIGINT (the service shuts it down) and exits when the service's process
-    is gone.
+    ``GzipCsvArchive``, whose exclusive lock then lives in the child: the service's process
+    never opens the archive. It serves the requests one at a time, each plan run to completion
+    on its own event loop (the next one reads the folds the previous deletion committed), until
+    it is asked to stop. The child logs through the service's structlog configuration
+    (``logging``: the arguments of ``configure_logging``, secrets included so they are redacted
+    there too), runs ``WORKER_NICENESS`` below the service's priority (on a small machine the
+    event loop gets a core first), ignores SIGINT (the service shuts it down) and exits when the
+    service's process is gone.
 
 Failures
-    A plan that raises, or a worker that dies (``BrokenProcessPool``), fails the sweep's run,
-    which logs ``retention_sweep_failed``; the worker is shut down and the next plan starts a
-    fresh one. Whatever the worker did, nothing is deleted that the archive does not hold: the
-    service deletes only the ids a plan answered, after the archive was durable, and the archive
-    repairs a member a killed worker left half written when it is opened again. ``close()``
-    lets a plan in flight finish, closes the archive and the store in the child and waits for
-    it to exit (killing it after ``stop_timeout_seconds``).
+    A plan that raises in the worker raises the same exception here; a worker that dies fails the
+    plan in flight with ``BrokenProcessPool`` (what the standard library raises for a worker
+    process that ended mid-call: the sweep and its callers already know that type, and it means
+    the same here). Either fails the sweep's run, which logs ``retention_sweep_failed``; the
+    worker is shut down and the next plan starts a fresh one. Whatever the worker did, nothing
+    is deleted that the archive does not hold: the service deletes only the ids a plan answered,
+    after the archive was durable, and the archive repairs a member a killed worker left half
+    written when it is opened again. ``close()`` lets a plan in flight finish (even one whose
+    caller was cancelled), closes the archive and the store in the child and waits for it to
+    exit (killing it after ``stop_timeout_seconds``).
 """
 
 from __future__ import annotations
@@ -39,14 +57,17 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import structlog
 
@@ -60,6 +81,8 @@ log = structlog.get_logger(__name__)
 
 START_METHOD = "spawn"
 WORKER_NICENESS = 10
+REAP_POLL_SECONDS = 0.001
+_HEADER = struct.Struct("!Q")  # each message: its pickle's length, then the pickle
 
 
 class ProcessBatchPlanner:
@@ -75,53 +98,138 @@ class ProcessBatchPlanner:
     ) -> None:
         self._initargs = (open_store, str(archive_dir), None if logging is None else dict(logging))
         self._stop_timeout = stop_timeout_seconds
-        self._pool: ProcessPoolExecutor | None = None
-        self._pid: int | None = None
+        self._child: _Child | None = None
 
     @property
     def worker_pid(self) -> int | None:
         """The worker's process id, while one runs."""
-        return self._pid
+        return None if self._child is None else self._child.pid
 
     async def plan(self, cutoff: datetime, limit: int) -> PlannedBatch:
         try:
-            pool = await self._running()
-            planned: PlannedBatch = await asyncio.wrap_future(pool.submit(_plan, cutoff, limit))
+            planned: PlannedBatch = await self._running().ask("plan", cutoff, limit)
         except Exception:  # raised in the worker, or the worker died: the next plan starts another
             await self.close()
             raise
         return planned
 
     async def close(self) -> None:
-        pool, pid = self._pool, self._pid
-        self._pool = self._pid = None
-        if pool is not None:
-            await asyncio.to_thread(_shut_down, pool, pid, self._stop_timeout)
+        child, self._child = self._child, None
+        if child is not None:
+            await child.stop(self._stop_timeout)
 
-    async def _running(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context(START_METHOD),
-                initializer=_start_worker, initargs=self._initargs,
-            )
-            self._pid = await asyncio.wrap_future(self._pool.submit(os.getpid))
-            log.info("retention_worker_started", pid=self._pid)
-        return self._pool
+    def _running(self) -> _Child:
+        if self._child is None:
+            self._child = _Child.start(self._initargs)
+            log.info("retention_worker_started", pid=self._child.pid)
+        return self._child
 
 
-def _shut_down(pool: ProcessPoolExecutor, pid: int | None, timeout: float) -> None:
-    """In a thread: the worker closes what it holds, then exits (or is killed when it hangs)."""
-    try:
-        pool.submit(_stop).result(timeout=timeout)
-    except TimeoutError:
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    except BrokenProcessPool:  # the worker is gone already: nothing to close
-        pass
-    except Exception as exc:  # it failed to close what it holds: it exits anyway
-        log.warning("retention_worker_stop_failed", error=str(exc) or type(exc).__name__)
-    pool.shutdown(wait=True, cancel_futures=True)
+def _frame(message: object) -> bytes:
+    data = pickle.dumps(message)
+    return _HEADER.pack(len(data)) + data
+
+
+class _Child:
+    """The service's side of one worker: the process and our end of its socket, which the event
+    loop writes and reads (non-blocking). One exchange at a time: a request, then its answer."""
+
+    def __init__(self, process: BaseProcess, connection: socket.socket) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.connection = connection
+        self._exchange: asyncio.Future[Any] | None = None
+
+    @classmethod
+    def start(cls, initargs: tuple[object, ...]) -> _Child:
+        ours, theirs = socket.socketpair()
+        # A daemon: a service that exits without closing the planner does not wait for it.
+        process = multiprocessing.get_context(START_METHOD).Process(
+            target=_serve, args=(theirs, *initargs), name="retention-worker", daemon=True)
+        with theirs:  # the child has its own copy: when the child ends, ours reads end of file
+            try:
+                process.start()
+            except BaseException:
+                ours.close()
+                raise
+        ours.setblocking(False)
+        return cls(process, ours)
+
+    async def ask(self, *request: object) -> Any:
+        """What the child answers to ``request`` (raising what it raised; ``BrokenProcessPool``
+        when it ended first). A caller cancelled meanwhile leaves the exchange to finish, so that
+        the next request is read after this one's answer."""
+        await self._settled()
+        self._exchange = asyncio.ensure_future(self._exchanged(request))
+        return await asyncio.shield(self._exchange)
+
+    async def stop(self, timeout: float) -> None:
+        """Let the exchange in flight finish, have the child close the archive and the store,
+        wait for it to exit and reap it; kill it when all that takes more than ``timeout``."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._settled()
+                try:
+                    await self.ask("stop")
+                except BrokenProcessPool:  # the worker is gone already: nothing to close
+                    pass
+                except Exception as exc:  # it failed to close what it holds: it exits anyway
+                    log.warning("retention_worker_stop_failed", error=str(exc) or type(exc).__name__)
+                await self._ended()
+        except TimeoutError:
+            self.process.kill()
+            await self._ended()
+            await self._settled()  # its end of file ends an exchange still reading
+        self.connection.close()
+        self.process.close()
+
+    async def _settled(self) -> None:
+        """Wait for the exchange in flight to end. Its caller has the outcome, or was cancelled
+        and left it here: taken, so that it is not reported as never retrieved."""
+        exchange = self._exchange
+        if exchange is not None:
+            await asyncio.wait([exchange])
+            if not exchange.cancelled():
+                exchange.exception()
+
+    async def _exchanged(self, request: tuple[object, ...]) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_sendall(self.connection, _frame(request))
+            (size,) = _HEADER.unpack(await self._received(_HEADER.size))
+            succeeded, value = pickle.loads(await self._received(size))
+        except (ConnectionError, EOFError) as exc:
+            raise BrokenProcessPool(
+                f"the retention worker (pid {self.pid}) ended before it answered") from exc
+        if not succeeded:
+            raise value
+        return value
+
+    async def _received(self, size: int) -> bytearray:
+        """The next ``size`` bytes, read as they arrive (the loop's reader: no blocking read)."""
+        loop = asyncio.get_running_loop()
+        data = bytearray(size)
+        with memoryview(data) as view:
+            read = 0
+            while read < size:
+                got = await loop.sock_recv_into(self.connection, view[read:])
+                if got == 0:
+                    raise EOFError
+                read += got
+        return data
+
+    async def _ended(self) -> None:
+        """Wait with the loop for the process to end (its sentinel reads end of file), then reap
+        it (its last threads are going: a moment)."""
+        loop = asyncio.get_running_loop()
+        ended = loop.create_future()
+        loop.add_reader(self.process.sentinel, lambda: ended.done() or ended.set_result(None))
+        try:
+            await ended
+        finally:
+            loop.remove_reader(self.process.sentinel)
+        while self.process.exitcode is None:
+            await asyncio.sleep(REAP_POLL_SECONDS)
 
 
 # -- in the worker process ---------------------------------------------------------------------
@@ -163,19 +271,31 @@ class _Worker:
                 await store.stop()
 
 
-_worker: _Worker | None = None
 _logging: Iterator[None] | None = None  # the configure_logging resource, held open for the child's life
 
 
-def _start_worker(open_store: Callable[[], TradingStore], archive_dir: str, logging: dict[str, Any] | None) -> None:
-    global _worker, _logging
+def _serve(connection: socket.socket, open_store: Callable[[], TradingStore], archive_dir: str,
+           logging: dict[str, Any] | None) -> None:
+    """The child's main: answer each plan request, one at a time, with the plan or the exception
+    it raised; on a stop request (or when the service is gone) close what it holds, and end."""
+    _start_worker(logging)
+    worker = _Worker(open_store, archive_dir)
+    with connection, connection.makefile("rb") as requests:
+        while (request := _request(requests)) is not None and request[0] == "plan":
+            _answer(connection, _outcome(worker.plan, *request[1:]))
+        closed = _outcome(worker.close)
+        if request is not None:
+            _answer(connection, closed)
+
+
+def _start_worker(logging: dict[str, Any] | None) -> None:
+    global _logging
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the service stops us
     os.setpriority(os.PRIO_PROCESS, 0, min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS))
     if logging is not None:
         _logging = configure_logging(**logging)
         next(_logging)
     threading.Thread(target=_exit_with_parent, name="retention-worker-parent", daemon=True).start()
-    _worker = _Worker(open_store, archive_dir)
 
 
 def _exit_with_parent() -> None:
@@ -187,13 +307,29 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _plan(cutoff: datetime, limit: int) -> PlannedBatch:
-    assert _worker is not None
-    return _worker.plan(cutoff, limit)
+def _request(requests: BinaryIO) -> tuple[Any, ...] | None:
+    """The service's next request, or None when the service is gone (end of file)."""
+    try:
+        header = requests.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            return None
+        request: tuple[Any, ...] = pickle.loads(requests.read(_HEADER.unpack(header)[0]))
+    except ConnectionError:
+        return None
+    return request
 
 
-def _stop() -> None:
-    global _worker
-    worker, _worker = _worker, None
-    if worker is not None:
-        worker.close()
+def _outcome(call: Callable[..., object], *args: object) -> tuple[bool, object]:
+    try:
+        return True, call(*args)
+    except Exception as exc:
+        return False, exc
+
+
+def _answer(connection: socket.socket, outcome: tuple[bool, object]) -> None:
+    try:
+        message = _frame(outcome)
+    except Exception as exc:  # an answer that does not pickle: the service gets why
+        message = _frame((False, RuntimeError(f"the retention worker's answer does not pickle: {exc}")))
+    with contextlib.suppress(ConnectionError):  # the service is gone: the next request reads its end
+        connection.sendall(message)
