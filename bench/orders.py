@@ -218,8 +218,9 @@ def run(args: argparse.Namespace) -> None:
           f"{args.rounds} round(s)")
     if args.sweep:
         print(f"retention sweep: beside each store's service, one with persistence.retention={args.sweep_retention} "
-              f"swept every {args.sweep_interval}; every service warmed up for {warmup} s of orders (unrecorded), so "
-              "every sweep while measured has aged orders to archive and delete")
+              f"swept every {args.sweep_interval}; every service takes {warmup} s of orders (unrecorded) right before each "
+              "of its order rounds, so every sweep while measured has aged orders to archive and delete, and no "
+              "other service's sweep runs while one is measured")
     cluster = None
     measured: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="bench-orders-") as scratch:
