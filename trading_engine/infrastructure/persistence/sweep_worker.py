@@ -11,10 +11,8 @@ Why a process
 Why no thread in the service
     A ``ProcessPoolExecutor`` would put two threads in the service's process (its management
     thread and its queue's feeder thread). Under order load the event loop holds the GIL nearly
-    all the time; each hand-over to one of those threads waits up to the switch interval and then
-    takes the GIL from the loop in the middle of a request, about three times per plan: a batch
-    then took many times its CPU work end to end, the sweep fell behind the orders arriving and
-    the loop was interrupted about a hundred times a second. So the service talks to its worker
+    all the time, and each hand-over to one of those threads (about three per plan) takes the GIL
+    from the loop in the middle of a request. So the service talks to its worker
     over a socket pair (what ``multiprocessing.Pipe`` is on Unix) with its event loop alone: it
     writes a request of a few hundred bytes (the socket's buffer takes it at once), reads the
     answer with the loop's ``sock_recv_into`` (a reader on the socket), a length-prefixed pickle
