@@ -225,6 +225,39 @@ async def test_space_is_reclaimed_once_per_run_that_removed_orders(tmp_path: Pat
     assert await sweep.sweep() == 0 and store.reclaimed == 1
 
 
+async def test_a_run_counts_the_store_once_after_it_and_plans_only_when_an_order_has_aged(tmp_path: Path) -> None:
+    class Counting(InMemoryTradingStore):
+        counted = 0
+
+        async def stats(self):  # type: ignore[no-untyped-def]
+            self.counted += 1
+            return await super().stats()
+
+    class Planner(ArchivingPlanner):
+        plans = 0
+
+        async def plan(self, cutoff, limit):  # type: ignore[no-untyped-def]
+            self.plans += 1
+            return await super().plan(cutoff, limit)
+
+    store = Counting()
+    await store.start()
+    for n in range(5):
+        order, fills = make_order(f"o-{n}", OrderStatus.FILLED, seconds=n)
+        await store.commit(order_change(order, fills))
+    clock, metrics = FakeClock(), RecordingMetrics()
+    planner = Planner(store, GzipCsvArchive(tmp_path))
+    sweep = RetentionSweep(store, planner, clock, metrics, retention=timedelta(days=1),
+                           interval=timedelta(seconds=60), batch_size=2)
+    assert await sweep.sweep() == 0
+    assert (store.counted, planner.plans) == (1, 0)  # nothing aged: no plan, the gauges refreshed
+    assert last_gauge(metrics, "store_rows", {"kind": "orders"}) == 5
+    clock.advance(2 * DAY)
+    assert await sweep.sweep() == 5
+    assert (store.counted, planner.plans) == (2, 3)  # three batches, one count after them
+    assert last_gauge(metrics, "store_rows", {"kind": "orders"}) == 0  # what the run left
+
+
 async def test_a_strategy_instance_rebuilt_after_its_fills_left_keeps_its_performance(tmp_path: Path) -> None:
     se = await build_strategy_engine()
     se.engine.container.order_archive.override(providers.Singleton(GzipCsvArchive, tmp_path))

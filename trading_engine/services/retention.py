@@ -16,8 +16,9 @@ with a store another process can open too, the container hands the sweep a plann
 ``ArchivingPlanner`` in a worker process, so that its work never holds this process's GIL and
 orders placed meanwhile are acknowledged as usual; only the deletion runs here, off the event loop
 (SQLite in its writer thread, PostgreSQL on a pooled connection). With the in-memory store the
-same planner runs inline. A run starts planning only when the store's oldest finished order is
-past the cutoff, so an idle sweep starts no worker. A failed run is logged
+same planner runs inline. A run starts planning only when the store holds an order past the cutoff
+(``aged_orders(cutoff, 1)``: one row of an index, not the counts of ``stats()``), so an idle
+sweep starts no worker. A failed run is logged
 (``retention_sweep_failed``) and the next interval tries again; it never stops the service.
 
 At start and after each run the gauges are refreshed: ``store_rows{kind}``, ``store_size_bytes`` and
@@ -109,12 +110,14 @@ class RetentionSweep:
         """One run: every order aged past the retention, archived then deleted, batch by batch;
         then the gauges. Returns how many orders left the store."""
         removed = 0
-        stats = await self._store.stats()
         if self.enabled:
             started = self._clock.monotonic()
             cutoff = self._clock.now() - self._retention
-            oldest = stats.oldest_terminal_update
-            while oldest is not None and oldest < cutoff:
+            # Whether anything has aged: one row of the aged orders' index, where ``stats()``
+            # counts every row (on PostgreSQL, 10-120 ms under load); the planner, and with it a
+            # worker process, is asked only then.
+            aged = bool(await self._store.aged_orders(cutoff, 1))
+            while aged:
                 planned = await self._planner.plan(cutoff, self._batch_size)
                 if not planned.order_ids:
                     break
@@ -128,8 +131,7 @@ class RetentionSweep:
             self._duration.observe(self._clock.monotonic() - started)
             if removed:
                 log.info("retention_swept", orders=removed, cutoff=isoformat_exact(cutoff))
-                stats = await self._store.stats()
-        self._set_gauges(stats)
+        self._set_gauges(await self._store.stats())  # once a run, after it
         return removed
 
     async def refresh_gauges(self) -> None:
