@@ -47,8 +47,11 @@ class StaticCheck:
 
 
 class RaisingCheck:
+    def __init__(self, message: str = "database connection refused") -> None:
+        self.message = message
+
     async def is_ready(self) -> bool:
-        raise ConnectionError("database connection refused")
+        raise ConnectionError(self.message)
 
 
 class SlowCheck:

@@ -43,7 +43,7 @@ from trading_engine.services.archive_hint import ArchiveHint
 from trading_engine.services.backtest.service import BacktestService
 from trading_engine.services.disk_guard import DatabaseReadiness, DiskGuard
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
-from trading_engine.services.market import MarketView
+from trading_engine.services.market import MarketDataReadiness, MarketView
 from trading_engine.services.observability import GuardedMetrics
 from trading_engine.services.orders import OrderService
 from trading_engine.services.portfolio import PortfolioService
@@ -412,7 +412,7 @@ class Container(containers.DeclarativeContainer):
     readiness_checks = providers.Dict(
         lifecycle=lifecycle,
         database=providers.Singleton(DatabaseReadiness, trading_store, disk_guard),
-        market_data=market_view,
+        market_data=providers.Singleton(MarketDataReadiness, market_view),
     )
 
     health_service = providers.Singleton(

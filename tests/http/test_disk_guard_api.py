@@ -61,6 +61,7 @@ async def test_orders_are_refused_while_the_disk_is_short_and_taken_again_when_s
     assert resp.status == 503
     assert await resp.json() == {
         "status": "not_ready", "checks": {"lifecycle": "ok", "database": "error", "market_data": "ok"},
+        "reasons": {"database": f"StoreUnavailable: {LOW}"},
     }
     (failed,) = [e for e in logs if e["event"] == "readiness_check_failed"]
     assert failed["check"] == "database" and failed["reason"] == f"StoreUnavailable: {LOW}"

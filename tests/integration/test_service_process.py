@@ -146,7 +146,7 @@ def test_sigterm_lets_a_slow_in_flight_request_finish_then_exits_0() -> None:
         client.join(30)
         assert service.wait() == 0
     assert outcome["status"] == 200
-    assert outcome["body"] == {"status": "ready", "checks": {"slow": "ok"}}
+    assert outcome["body"] == {"status": "ready", "checks": {"slow": "ok"}, "reasons": {}}
     assert outcome["elapsed"] >= 1.9
     names = [e["event"] for e in service.events()]
     assert names.index("http_request") < names.index("shutdown_complete") == len(names) - 1

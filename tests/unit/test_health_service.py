@@ -7,6 +7,7 @@ import time
 from structlog.testing import capture_logs
 
 from tests.fakes import FakeClock, RaisingCheck, SlowCheck, StaticCheck
+from trading_engine.domain.errors import StoreUnavailable
 from trading_engine.services.health import HealthService, Lifecycle, ServiceIdentity
 
 IDENTITY = ServiceIdentity("svc", "svc-a", "1.0.0", "testing")
@@ -60,6 +61,19 @@ async def test_false_raising_and_hanging_checks_are_errors_and_run_concurrently(
         "hangs": "no answer within 0.2s",
         "also_hangs": "no answer within 0.2s",
     }
+    # What the endpoint shows: a library's exception by its type only (the log line has the rest).
+    assert result.reasons == {**reasons, "broken": "ConnectionError (the reason is in the log line readiness_check_failed)"}
+
+
+async def test_the_engines_own_errors_are_shown_with_their_message() -> None:
+    class ShortOfSpace:
+        async def is_ready(self) -> bool:
+            raise StoreUnavailable("free disk space 1.0 MiB at /data is below persistence.min_free_bytes 512.0 MiB")
+
+    result = await service({"database": ShortOfSpace(), "lifecycle": StaticCheck(True)}).readiness()
+    assert result.checks == {"database": "error", "lifecycle": "ok"}
+    assert result.reasons == {"database": "StoreUnavailable: free disk space 1.0 MiB at /data is below "
+                                          "persistence.min_free_bytes 512.0 MiB"}
 
 
 async def test_only_state_changes_are_logged() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from trading_engine.domain.errors import DomainError
 from trading_engine.domain.ports.clock import Clock
 from trading_engine.domain.ports.health import ReadinessCheck
 from trading_engine.domain.timefmt import isoformat_utc
@@ -28,8 +29,12 @@ class ServiceIdentity:
 
 @dataclass(frozen=True)
 class Readiness:
+    """``checks``: each check's outcome, ``ok`` or ``error``. ``reasons``: why, for each failed
+    check, as the readiness endpoint shows it to whoever asks (see ``HealthService._run``)."""
+
     ready: bool
     checks: dict[str, str]
+    reasons: dict[str, str]
 
 
 class Lifecycle:
@@ -84,20 +89,29 @@ class HealthService:
     async def readiness(self) -> Readiness:
         names = list(self._checks)
         outcomes = await asyncio.gather(*(self._run(name) for name in names))
-        checks = dict(zip(names, outcomes, strict=True))
-        return Readiness(ready=all(v == OK for v in checks.values()), checks=checks)
+        reasons = {name: shown for name, shown in zip(names, outcomes, strict=True) if shown is not None}
+        checks = {name: OK if name not in reasons else ERROR for name in names}
+        return Readiness(ready=not reasons, checks=checks, reasons=reasons)
 
-    async def _run(self, name: str) -> str:
-        reason = None
+    async def _run(self, name: str) -> str | None:
+        """None when the check passes, else why it failed as the endpoint shows it. The log line
+        ``readiness_check_failed`` has the whole reason. The endpoint answers without a token, so
+        it shows an exception's message only for the engine's own errors (a ``DomainError``, such
+        as the disk guard's ``StoreUnavailable``, whose messages are written for clients); for
+        any other exception, which may quote a library's view of a connection, only its type."""
+        reason = shown = None
         try:
             async with asyncio.timeout(self._timeout):
                 ok = await self._checks[name].is_ready()
             if not ok:
-                reason = "reported not ready"
+                reason = shown = "reported not ready"
         except TimeoutError:
-            reason = f"no answer within {self._timeout:g}s"
+            reason = shown = f"no answer within {self._timeout:g}s"
+        except DomainError as exc:
+            reason = shown = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a broken check is a failed check, never a failed probe
             reason = f"{type(exc).__name__}: {exc}"
+            shown = f"{type(exc).__name__} (the reason is in the log line readiness_check_failed)"
         outcome = OK if reason is None else ERROR
         if self._last.get(name) != outcome:  # log transitions, not every probe
             self._last[name] = outcome
@@ -108,4 +122,4 @@ class HealthService:
                 log.info("readiness_check_failed", check=name, reason=reason)
             else:
                 log.warning("readiness_check_failed", check=name, reason=reason)
-        return outcome
+        return shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from trading_engine.domain.errors import Unavailable
 from trading_engine.domain.instruments import Instrument
 from trading_engine.domain.portfolio import pricing_symbols
 from trading_engine.domain.ports.clock import Clock
@@ -70,6 +71,32 @@ class MarketView:
         return stale_pricing(symbol, self._reporting_currency, self._instruments, self.is_fresh)
 
     async def is_ready(self) -> bool:
-        """Readiness check ``market_data``: every served symbol, and every price converting one
-        into the reporting currency, has a quote younger than the limit."""
+        """Every served symbol, and every price converting one into the reporting currency, has a
+        quote younger than the limit."""
         return self.all_fresh()
+
+    def staleness(self) -> str | None:
+        """What ``is_ready`` found stale, each price with its age, and the limit; None when fresh."""
+        stale = [symbol for symbol in self._needed if not self.is_fresh(symbol)]
+        if not stale:
+            return None
+        return ("stale prices: " + ", ".join(f"{symbol} ({self._described_age(symbol)})" for symbol in stale)
+                + f"; a price counts as fresh up to market.stale_after_seconds {self.stale_after_seconds:g}s")
+
+    def _described_age(self, symbol: str) -> str:
+        age = self.age_seconds(symbol)
+        return "no quote yet" if age is None else f"last quote {age:.1f}s ago"
+
+
+class MarketDataReadiness:
+    """Readiness check ``market_data``: the view's prices are fresh, else ``Unavailable`` naming
+    each stale one and its age (the reason the readiness endpoint and its log line show)."""
+
+    def __init__(self, view: MarketView) -> None:
+        self._view = view
+
+    async def is_ready(self) -> bool:
+        stale = self._view.staleness()
+        if stale is not None:
+            raise Unavailable(stale)
+        return True

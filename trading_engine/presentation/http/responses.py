@@ -179,6 +179,10 @@ class Health(_Response):
 class Readiness(_Response):
     status: Literal["ready", "not_ready"]
     checks: dict[str, Literal["ok", "error"]]
+    reasons: dict[str, str] = Field(description=(
+        "Why each failed check failed (empty when ready): the engine's own message, a timeout, "
+        "or, for any other exception, only its type (the whole reason is in the log line "
+        "readiness_check_failed)."))
 
 
 class StrategyParameter(_Response):

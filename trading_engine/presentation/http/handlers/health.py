@@ -16,6 +16,6 @@ class HealthHandlers:
 
     async def ready(self, request: web.Request) -> web.Response:
         readiness = await self._health.readiness()
-        if readiness.ready:
-            return web.json_response({"status": "ready", "checks": readiness.checks})
-        return web.json_response({"status": "not_ready", "checks": readiness.checks}, status=503)
+        body = {"status": "ready" if readiness.ready else "not_ready", "checks": readiness.checks,
+                "reasons": readiness.reasons}
+        return web.json_response(body, status=200 if readiness.ready else 503)
