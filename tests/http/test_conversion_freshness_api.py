@@ -58,10 +58,14 @@ async def test_readiness_of_a_replay_waits_for_the_conversion_of_the_replayed_sy
                       watched=["ETH-BTC"])
     feed.push("ETH-BTC", "0.06")
     assert view.symbols == ("ETH-BTC",)
-    assert await view.is_ready() is False  # ETH-BTC alone cannot be valued in USD
+    # ETH-BTC alone cannot be valued in USD
+    assert view.staleness() == ("stale prices: BTC-USD (no quote yet); a price counts as fresh up to "
+                                "market.stale_after_seconds 5s")
     assert view.stale_pricing("ETH-BTC") == ("BTC-USD",)
     feed.push("BTC-USD", "50000")
-    assert await view.is_ready() is True  # ETH-USD is neither replayed nor needed
+    assert view.staleness() is None  # ETH-USD is neither replayed nor needed
     clock.advance(6)
     feed.push("ETH-BTC", "0.06")
-    assert await view.is_ready() is False and view.stale_pricing("ETH-BTC") == ("BTC-USD",)
+    assert view.staleness() == ("stale prices: BTC-USD (last quote 6.0s ago); a price counts as fresh up to "
+                                "market.stale_after_seconds 5s")
+    assert view.stale_pricing("ETH-BTC") == ("BTC-USD",)

@@ -155,13 +155,13 @@ async def test_freshness_comes_from_the_clock_and_each_symbol_own_quote(make_eng
     assert (await engine.place("BTC-USD", "buy", "0.01")).status is OrderStatus.FILLED
     engine.clock.advance(0.001)
     assert (await rejected(engine, "BTC-USD", "buy", "0.01")).reason is RejectReason.MARKET_DATA_STALE
-    assert not await engine.view.is_ready()
+    assert engine.view.staleness() is not None
     engine.market.push("ETH-USD", "3000")  # a new ETH quote does not refresh BTC
     assert (await engine.place("ETH-USD", "buy", "0.01")).status is OrderStatus.FILLED
     assert (await rejected(engine, "BTC-USD", "sell", "0.01")).reason is RejectReason.MARKET_DATA_STALE
     engine.market.push("BTC-USD", "50000")
     assert (await engine.place("BTC-USD", "sell", "0.01")).status is OrderStatus.FILLED
-    assert await engine.view.is_ready()
+    assert engine.view.staleness() is None
 
 
 async def test_a_symbol_that_never_had_a_quote_is_stale(make_engine) -> None:

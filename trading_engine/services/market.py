@@ -62,21 +62,15 @@ class MarketView:
         age = self.age_seconds(symbol)
         return age is not None and age <= self.stale_after_seconds
 
-    def all_fresh(self, symbols: Iterable[str] | None = None) -> bool:
-        return all(self.is_fresh(s) for s in (self._needed if symbols is None else symbols))
-
     def stale_pricing(self, symbol: str) -> tuple[str, ...]:
         """The stale prices among those valuing ``symbol`` (itself, its conversion): while there
         is one, orders in ``symbol`` are rejected with ``market_data_stale``."""
         return stale_pricing(symbol, self._reporting_currency, self._instruments, self.is_fresh)
 
-    async def is_ready(self) -> bool:
-        """Every served symbol, and every price converting one into the reporting currency, has a
-        quote younger than the limit."""
-        return self.all_fresh()
-
     def staleness(self) -> str | None:
-        """What ``is_ready`` found stale, each price with its age, and the limit; None when fresh."""
+        """None while every served symbol, and every price converting one into the reporting
+        currency, has a quote younger than the limit; else the stale prices, each with its age,
+        and the limit."""
         stale = [symbol for symbol in self._needed if not self.is_fresh(symbol)]
         if not stale:
             return None
