@@ -93,6 +93,10 @@ def test_the_headerless_kline_export_is_recognised_by_its_shape(tmp_path: Path) 
         ("timestamp,open,high,low,close,volume\n2024-03-01T00:00:00Z,1,1,1,1,1\n2024-03-01T00:07:00Z,1,1,1,1,1\n",
          ":3: column timestamp: the first two bars are 420 s apart"),
         ("timestamp,price\n1,1\n1,2\n", ":3: column timestamp: 1 is not after"),
+        # an hour's kline, then a minute's that opens inside it and closes before it: published at
+        # their closes, they would go back in time
+        ("1709251200000,1,1,1,1,1,1709254799999,1,1,1,1,0\n1709251260000,1,1,1,1,1,1709251319999,1,1,1,1,0\n",
+         ":2: column close_time: 1709251319999 is not after the previous row's close time"),
         ("timestamp,price,quantity\n1,1,-2\n", ":2: column quantity: -2 is not allowed; it must be 0 or more"),
     ],
 )
@@ -117,3 +121,13 @@ def test_files_of_one_symbol_follow_each_other_in_time(tmp_path: Path) -> None:
         list(read_files([second, first], "X-Y"))
     with pytest.raises(HistoryError, match="nope.csv: no such file"):
         list(read_files([tmp_path / "nope.csv"], "X-Y"))
+
+
+def test_one_file_reads_as_the_same_file_listed_with_another(tmp_path: Path) -> None:
+    # one file is read without the check between files (its reader checks its own order); its
+    # quotes and progress are those it has as the first of several
+    only = write(tmp_path, "a.csv", "timestamp,price\n1000,1\n2000,2\n")
+    later = write(tmp_path, "b.csv", "timestamp,price\n3000,3\n")
+    progress = ReadProgress(1)
+    quotes = list(read_files([only], "X-Y", progress))
+    assert quotes == list(read_files([only, later], "X-Y"))[:2] and progress.share() == 1.0

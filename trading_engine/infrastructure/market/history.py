@@ -127,12 +127,11 @@ def read_file(path: Path, symbol: str, progress: ReadProgress | None = None) -> 
             rows = _klines(source, symbol, first)
         else:
             raise source.error(None, f"header {','.join(first)!r} is not allowed; expected {FORMATS}")
-        empty = True
-        for quote in rows:
-            empty = False
-            yield quote
-        if empty:
+        first_quote = next(rows, None)
+        if first_quote is None:
             raise HistoryError(f"{path}: the file has a header but no rows")
+        yield first_quote
+        yield from rows  # delegated: no loop of this generator's own per row
     finally:
         source.close()
         if progress is not None:
@@ -143,6 +142,11 @@ def read_files(paths: Sequence[Path], symbol: str, progress: ReadProgress | None
     """The quotes of several files of one symbol, one after the other: each file's first timestamp
     must be after the previous file's last. ``progress`` (for ``len(paths)`` files) follows the
     share of all of them read."""
+    if len(paths) == 1:  # the usual backtest: each file's reader checks its own order already
+        yield from read_file(paths[0], symbol, progress)
+        if progress is not None:
+            progress._all_finished()
+        return
     last: datetime | None = None
     for path in paths:
         for quote in read_file(path, symbol, progress):
@@ -250,6 +254,7 @@ def _checked_bar_row(source: _Source, row: list[str],
 
 def _klines(source: _Source, symbol: str, first: list[str]) -> Iterator[Quote]:
     previous: datetime | None = None
+    closed_at = _EPOCH  # the previous bar's end (its quote's timestamp)
     row: list[str] | None = first
     while row is not None:
         if row:
@@ -266,9 +271,14 @@ def _klines(source: _Source, symbol: str, first: list[str]) -> Iterator[Quote]:
                                    "(1s to 1d, dividing a day)") from None
             if previous is not None and start <= previous:
                 raise source.error("open_time", f"{row[0]} is not after the previous row's")
-            previous = start
-            yield _bar_quote(symbol, interval_name(seconds), timedelta(seconds=seconds),
-                             (start, *_ohlcv(source, row[1:6])))
+            quote = _bar_quote(symbol, interval_name(seconds), timedelta(seconds=seconds),
+                               (start, *_ohlcv(source, row[1:6])))
+            # A bar is published at its close: the closes must go up too (bars of mixed intervals may not)
+            if previous is not None and quote.timestamp <= closed_at:
+                raise source.error("close_time", f"{row[6]} is not after the previous row's close time; "
+                                   "a bar must close after the bar before it")
+            previous, closed_at = start, quote.timestamp
+            yield quote
         row = next(source.rows, None)
 
 

@@ -57,9 +57,11 @@ class ReplayMarketData(QuotePublisher):
         self._progress = {symbol: ReadProgress(len(paths)) for symbol, paths in files.items()}
         streams = [read_files([Path(p) for p in paths], symbol, self._progress[symbol])
                    for symbol, paths in files.items()]
-        # one symbol (the usual backtest) needs no merge, which costs a call of its key a quote
-        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_timestamp)
-        self._batches = _batches(merged)
+        # One symbol (the usual backtest) needs no merge, which costs a call of its key a quote; its
+        # timestamps only go up (the readers check that), so each batch is one quote: ``zip`` makes
+        # the one-quote tuples without a generator of ours in between.
+        self._batches: Iterator[tuple[Quote, ...]] = (
+            zip(streams[0]) if len(streams) == 1 else _batches(heapq.merge(*streams, key=_timestamp)))
         self._next = next(self._batches, None)  # reads (and checks) the first rows now
         assert self._next is not None  # read_file refuses a file without rows
         first = self._next[0]
