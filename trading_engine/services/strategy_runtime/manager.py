@@ -117,8 +117,8 @@ class StrategyManager:
         caused: fills, refusals) and no venue event is still being handed on. A replay awaits this
         after each event, so every strategy decides on every event, at any speed."""
         while True:
-            if self._driven:
-                self._decide_waiting()
+            if self._driven and self._decide_waiting():
+                return
             if self._runner.settled() and self._instances_settled():
                 return
             await asyncio.sleep(0)
@@ -136,21 +136,32 @@ class StrategyManager:
         self._driven = True
         return self.settled
 
-    def _decide_waiting(self) -> None:
+    def _decide_waiting(self) -> bool:
         """The events that woke no task. While no venue event is being handed on, each instance
         decides on its own here, in turn, without a task switch per event (most events cause
         nothing to do); from the first decision with intents on, or while a venue event is being
         handed on, the instances' tasks are woken in turn instead, so the order in which
-        instances decide and act is the one their tasks would have had."""
+        instances decide and act is the one their tasks would have had.
+
+        Returns True when that leaves the engine settled (what ``settled`` checks): no venue event
+        being handed on, and every running instance idle, having decided here with nothing to do
+        or had nothing to decide. The usual event ends so, without checking every instance again."""
         inline = self._runner.settled()
+        settled = inline
         for instance in self._instances.values():
-            inbox = instance.inbox
-            if not instance.running or instance.busy or inbox.wakeup.is_set() or not inbox.pending:
+            if not instance.running:
                 continue
-            if inline:
+            inbox = instance.inbox
+            if instance.busy or inbox.wakeup.is_set():
+                settled = False
+            elif not inbox.pending:
+                continue
+            elif inline:
                 inline = self._runner.decide_now(instance)
+                settled = settled and inline
             else:
                 inbox.wakeup.set()
+        return settled
 
     # -- events in ----------------------------------------------------------------------------
     def on_quotes(self, quotes: Sequence[Quote]) -> None:
@@ -160,7 +171,8 @@ class StrategyManager:
         do); an instance still busy with an earlier event gets it from its task, coalesced. For a
         feed that settles after each batch, ``settled`` hands the events on instead."""
         received = self._clock.monotonic()
-        by_symbol = {q.symbol: q for q in quotes}
+        # one quote a batch (a replay of one symbol): no comprehension for it
+        by_symbol = {quotes[0].symbol: quotes[0]} if len(quotes) == 1 else {q.symbol: q for q in quotes}
         for instance in self._instances.values():
             quote = by_symbol.get(instance.symbol)
             if quote is None or not instance.running:

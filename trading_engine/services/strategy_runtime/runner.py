@@ -85,7 +85,8 @@ class InstanceRunner:
 
     def resting(self, strategy_id: str) -> list[Order]:
         """The instance's orders resting on the venue."""
-        return [o for o in self._account.open_orders.for_strategy(strategy_id) if o.status.is_open]
+        orders = self._account.open_orders.for_strategy(strategy_id)
+        return [o for o in orders if o.status.is_open] if orders else []
 
     async def cancel_resting(self, strategy_id: str, reason: str) -> None:
         for order in self.resting(strategy_id):
@@ -109,7 +110,8 @@ class InstanceRunner:
                         decision = self._decide_next(instance)
                         if decision is None:
                             break
-                    await self._act(instance, decision)
+                    if decision is not NOTHING_TO_DO:  # most events: nothing to act on, no call
+                        await self._act(instance, decision)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in the runtime itself: never take the engine down
@@ -124,12 +126,15 @@ class InstanceRunner:
         inbox = instance.inbox
         while instance.running:
             decision = self._decide_next(instance)
+            if decision is NOTHING_TO_DO:
+                if not inbox.events and inbox.pending_tick is None:
+                    return True  # what _decide_next answers next, without the call (per event)
+                continue
             if decision is None:
                 return True
-            if decision is not NOTHING_TO_DO:
-                inbox.decided = decision
-                inbox.wakeup.set()
-                return False
+            inbox.decided = decision
+            inbox.wakeup.set()
+            return False
         return True
 
     def _decide_next(self, instance: Instance) -> Decision | None:
