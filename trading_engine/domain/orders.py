@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -647,10 +647,24 @@ class Order:
             fees=state.fees + fill.fee,
         )
 
-    def _move(self, target: OrderStatus, at: datetime, **changes: Any) -> None:
+    def _move(self, target: OrderStatus, at: datetime, filled_quantity: Decimal | None = None,
+              filled_notional: Decimal | None = None, fees: Decimal | None = None,
+              reject_reason: RejectReason | None = None, reject_message: str | None = None,
+              cancel_reason: str | None = None) -> None:
+        """The order in status ``target`` since ``at``; a field given replaces the current one."""
         require_aware(at, field="at")
         self._require_reachable((target,), verb=_VERBS[target])
-        self._state = replace(self._state, status=target, updated_at=at, **changes)
+        s = self._state
+        # every field by position: a third of dataclasses.replace's time (twice an order)
+        self._state = OrderSnapshot(
+            s.order_id, s.request, s.created_at, at, target,
+            s.filled_quantity if filled_quantity is None else filled_quantity,
+            s.filled_notional if filled_notional is None else filled_notional,
+            s.fees if fees is None else fees,
+            s.reject_reason if reject_reason is None else reject_reason,
+            s.reject_message if reject_message is None else reject_message,
+            s.cancel_reason if cancel_reason is None else cancel_reason,
+        )
 
     def _require_reachable(self, targets: tuple[OrderStatus, ...], *, verb: str) -> None:
         status = self._state.status
