@@ -45,6 +45,23 @@ def test_equity_rows_are_what_the_csv_log_writes(tmp_path: Path) -> None:
     assert text.splitlines()[3] == "2024-03-01T00:02:00+00:00,10100.50,0"
 
 
+def test_equity_rows_gathered_in_batches_keep_their_order_with_plain_rows_between(tmp_path: Path) -> None:
+    # more samples than a batch, a plain row among them, and a tail shorter than a batch
+    fast, plain = EquityLog(tmp_path / "fast.csv"), CsvLog(tmp_path / "plain.csv", EQUITY_HEADER)
+    count = EquityLog.BATCH * 2 + 7
+    for i in range(count):
+        at, equity = T0 + timedelta(minutes=i), D(10_000 + i % 5)
+        if i == EquityLog.BATCH + 3:
+            fast.row(at, "note", D(1))
+            plain.row(at, "note", D(1))
+        fast.sample(at, equity, D(0))
+        plain.row(at, equity, D(0))
+    fast.close()
+    plain.close()
+    text = (tmp_path / "fast.csv").read_text()
+    assert text == (tmp_path / "plain.csv").read_text() and len(text.splitlines()) == count + 2
+
+
 def test_data_clock_seconds_follow_its_time_forward_only() -> None:
     clock = DataClock(T0)
     assert clock.monotonic() == T0.timestamp()

@@ -539,8 +539,9 @@ class Portfolio:
         equity = ZERO
         for currency, balance in self._cash.items():  # a loop, not sum() over a generator: per event
             equity += balance if currency == into else convert(balance, currency, into, marks, instruments)
-        for symbol in sorted(self._positions):
-            position = self._positions[symbol]
+        positions = self._positions
+        for symbol in positions if len(positions) < 2 else sorted(positions):
+            position = positions[symbol]
             currency = _instrument_of(symbol, instruments).quote
             value = ZERO if position.is_flat else position.quantity * mark_of(symbol, marks)
             equity += convert(value, currency, into, marks, instruments)

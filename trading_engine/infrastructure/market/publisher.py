@@ -26,6 +26,7 @@ class QuotePublisher:
     def __init__(self) -> None:
         self._latest: dict[str, Quote] = {}
         self._listeners: dict[int, QuoteListener] = {}
+        self._calling: tuple[QuoteListener, ...] = ()  # the listeners' values, kept: read on every batch
         self._tokens = itertools.count()
 
     def latest(self, symbol: str) -> Quote | None:
@@ -37,16 +38,18 @@ class QuotePublisher:
     def subscribe(self, listener: QuoteListener) -> Callable[[], None]:
         token = next(self._tokens)
         self._listeners[token] = listener
+        self._calling = tuple(self._listeners.values())
 
         def unsubscribe() -> None:
             self._listeners.pop(token, None)
+            self._calling = tuple(self._listeners.values())
 
         return unsubscribe
 
     def _publish(self, quotes: Sequence[Quote]) -> None:
         for quote in quotes:
             self._latest[quote.symbol] = quote
-        for listener in tuple(self._listeners.values()):
+        for listener in self._calling:  # a listener (un)subscribing meanwhile changes the next batch's
             try:
                 listener(quotes)
             except Exception as exc:

@@ -64,12 +64,17 @@ class CsvLog:
 
 class EquityLog(CsvLog):
     """``equity.csv``: what ``row(at, equity, drawdown)`` writes, the text of an equity and drawdown
-    unchanged since the last row (the same objects) kept rather than formatted again."""
+    unchanged since the last row (the same objects) kept rather than formatted again. ``sample``
+    gathers ``BATCH`` rows before writing them at once (a write per row cost more than the row);
+    ``close`` writes what is left."""
+
+    BATCH = 1024
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, EQUITY_HEADER)
         self._last: tuple[Decimal, Decimal] | None = None
         self._tail = ""
+        self._rows: list[str] = []
 
     def sample(self, at: datetime, equity: Decimal, drawdown: Decimal) -> None:
         last = self._last
@@ -77,7 +82,23 @@ class EquityLog(CsvLog):
             self._last = (equity, drawdown)
             # neither a timestamp nor a plain number needs quoting
             self._tail = f",{plain(equity)},{plain(drawdown)}\n"
-        self._file.write(self._iso(at) + self._tail)
+        rows = self._rows
+        rows.append(self._iso(at) + self._tail)
+        if len(rows) >= self.BATCH:
+            self._write_rows()
+
+    def _write_rows(self) -> None:
+        if self._rows:
+            self._file.write("".join(self._rows))
+            self._rows.clear()
+
+    def row(self, *cells: object) -> None:
+        self._write_rows()  # after the samples before it
+        super().row(*cells)
+
+    def close(self) -> None:
+        self._write_rows()
+        super().close()
 
 
 def _cell(value: object) -> str:
