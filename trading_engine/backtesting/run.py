@@ -16,6 +16,7 @@ statistics; every fill of the account is appended to ``fills.csv`` as it happens
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -90,6 +91,25 @@ async def run_backtest(spec: BacktestSpec, out: Path, progress: Progress | None 
     into ``out`` and answer the report."""
     started = time.perf_counter()
     container = container or build_engine(spec)
+    with frozen_heap():
+        return await _run(spec, out, progress, container, started)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Leave the objects alive now (the engine, its configuration, every module imported) out of
+    garbage collection until the block ends (``gc.freeze``). They outlive the run; without this,
+    each full collection in it traverses them all again for nothing: two of them in 200,000 bars
+    took 0.18 s, about 2% of the run."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+async def _run(spec: BacktestSpec, out: Path, progress: Progress | None, container: Any,
+               started: float) -> dict[str, Any]:
     feed: ReplayMarketData = container.market_data()
     symbol = spec.symbol.strip().upper()
     out.mkdir(parents=True, exist_ok=True)
