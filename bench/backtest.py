@@ -13,10 +13,15 @@ backtesting.py trades whole units, so it runs as its ``FractionalBacktest`` with
 same size.
 
 Each engine runs in a process of its own, one after the other, so each reports its own peak
-resident memory (``ru_maxrss``); each time includes reading the CSV. Our engine runs twice, on the
-whole file and on its first tenth, to show whether its memory grows with the bars. Prints bars/s,
-peak RSS, fills and the ratios (targets: ≥ 3× backtrader's bars/s; the ratio to backtesting.py
-printed, aim ≥ 0.5). backtrader and backtesting.py come from the ``bench`` extra.
+resident memory (``ru_maxrss``); each time includes importing the engine and reading the CSV. Our
+engine runs also on the file's first tenth, once, to show whether its memory grows with the bars.
+With ``--rounds`` above 1 the three run in turn, round after round (this engine first in odd
+rounds, last in even ones), so a machine that gets busier or quieter meanwhile weighs on all of
+them alike: the table shows each one's median round, and the ratios are the medians of the rounds'
+own ratios, each round's printed too. Prints bars/s, peak RSS, fills and the ratios (targets: ≥ 3×
+backtrader's bars/s; the ratio to backtesting.py printed, aim ≥ 0.5), and the same ratios of bars
+per CPU second (the processes' own user and system time: what the engine costs, whoever else runs
+on the machine). backtrader and backtesting.py come from the ``bench`` extra.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import synthetic
+from bench.common import median, positive_int
 
 FAST, SLOW, SIZE, COMMISSION, CASH = 10, 20, 0.01, 0.001, 1_000_000
 
@@ -40,9 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bars", type=int, default=1_000_000, help="synthetic one-minute bars (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-peers", action="store_true", help="only this engine")
+    parser.add_argument("--rounds", type=positive_int, default=1,
+                        help="rounds of the three engines in turn; medians are shown (default 1)")
+
+
+PEERS = (("backtrader", "target >= 3"), ("backtesting.py", "aim >= 0.5"))
 
 
 def run(args: argparse.Namespace) -> None:
+    kinds = {"engine": "engine"} if args.no_peers else {
+        "engine": "engine", "backtrader": "backtrader", "backtesting.py": "backtesting"}
+    rounds: list[dict[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         folder = Path(tmp)
         data, tenth = folder / "bars.csv", folder / "bars-tenth.csv"
@@ -50,23 +64,40 @@ def run(args: argparse.Namespace) -> None:
         synthetic.write(data, args.bars, args.seed)
         synthetic.write(tenth, max(args.bars // 10, SLOW * 2), args.seed)
         print(f"backtest: {args.bars:,} synthetic 1-minute bars (seed {args.seed}) written in "
-              f"{time.perf_counter() - started:.1f} s; momentum fast={FAST} slow={SLOW}")
-        results = {"engine (1/10 of the bars)": _child("engine", tenth, folder / "out-tenth"),
-                   "engine": _child("engine", data, folder / "out")}
-        if not args.no_peers:
-            results["backtrader"] = _child("backtrader", data, folder)
-            results["backtesting.py"] = _child("backtesting", data, folder)
+              f"{time.perf_counter() - started:.1f} s; momentum fast={FAST} slow={SLOW}; "
+              f"{args.rounds} round(s)")
+        small = _child("engine", tenth, folder / "out-tenth")
+        for number in range(1, args.rounds + 1):
+            order = list(kinds) if number % 2 else list(reversed(kinds))
+            rounds.append({name: _child(kinds[name], data, folder / "out") for name in order})
+            if args.rounds > 1:
+                print(f"round {number}: " + ", ".join(
+                    f"{name} {rounds[-1][name]['bars'] / rounds[-1][name]['seconds']:,.0f} bars/s" for name in order)
+                    + "".join(f"; engine / {peer} {_ratio(rounds[-1], peer):.2f}" for peer, _ in PEERS
+                              if peer in kinds))
+    shown = {"engine (1/10 of the bars)": small,
+             **{name: min((r[name] for r in rounds), key=lambda x: abs(x["seconds"] - median(
+                 [y[name]["seconds"] for y in rounds]))) for name in kinds}}
     print(f"\n{'':28} {'bars':>10} {'seconds':>9} {'bars/s':>10} {'peak RSS MiB':>13} {'fills':>7}")
-    for name, r in results.items():
+    for name, r in shown.items():
         print(f"{name:28} {r['bars']:>10,} {r['seconds']:>9.1f} {r['bars'] / r['seconds']:>10,.0f} "
               f"{r['peak_rss_kib'] / 1024:>13.1f} {r['fills']:>7}")
-    ours = results["engine"]["bars"] / results["engine"]["seconds"]
-    growth = results["engine"]["peak_rss_kib"] / results["engine (1/10 of the bars)"]["peak_rss_kib"]
+    growth = shown["engine"]["peak_rss_kib"] / small["peak_rss_kib"]
     print(f"\npeak RSS with 10x the bars: x{growth:.2f} (flat when memory does not grow with the bars)")
-    for peer, target in (("backtrader", "target >= 3"), ("backtesting.py", "aim >= 0.5")):
-        if peer in results:
-            theirs = results[peer]["bars"] / results[peer]["seconds"]
-            print(f"engine / {peer} bars/s: {ours / theirs:.2f} ({target})")
+    middle = " (median of the rounds)" if args.rounds > 1 else ""
+    for peer, target in PEERS:
+        if peer in kinds:
+            print(f"engine / {peer} bars/s: {median([_ratio(r, peer) for r in rounds]):.2f} ({target}){middle}")
+    for peer, _ in PEERS:
+        if peer in kinds:
+            print(f"engine / {peer} bars per CPU second: "
+                  f"{median([_ratio(r, peer, 'cpu_seconds') for r in rounds]):.2f}{middle}")
+
+
+def _ratio(results: dict[str, dict[str, Any]], peer: str, time_key: str = "seconds") -> float:
+    """This engine's bars per second (of ``time_key``) over ``peer``'s, in one round."""
+    ours, theirs = results["engine"], results[peer]
+    return (ours["bars"] / ours[time_key]) / (theirs["bars"] / theirs[time_key])
 
 
 def _child(kind: str, data: Path, out: Path) -> dict[str, Any]:
@@ -155,8 +186,9 @@ def _child_main(kind: str, data: Path, out: Path) -> None:
     bars, fills = {"engine": lambda: _engine(data, out), "backtrader": lambda: _backtrader(data),
                    "backtesting": lambda: _backtesting(data)}[kind]()
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"bars": bars, "seconds": seconds, "peak_rss_kib": peak, "fills": fills}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # the process's CPU time, from its start
+    print(json.dumps({"bars": bars, "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                      "peak_rss_kib": usage.ru_maxrss, "fills": fills}))  # ru_maxrss: KiB on Linux
 
 
 if __name__ == "__main__":
