@@ -75,9 +75,7 @@ def run(args: argparse.Namespace) -> None:
                     f"{name} {rounds[-1][name]['bars'] / rounds[-1][name]['seconds']:,.0f} bars/s" for name in order)
                     + "".join(f"; engine / {peer} {_ratio(rounds[-1], peer):.2f}" for peer, _ in PEERS
                               if peer in kinds))
-    shown = {"engine (1/10 of the bars)": small,
-             **{name: min((r[name] for r in rounds), key=lambda x: abs(x["seconds"] - median(
-                 [y[name]["seconds"] for y in rounds]))) for name in kinds}}
+    shown = {"engine (1/10 of the bars)": small, **{name: _median_round(rounds, name) for name in kinds}}
     print(f"\n{'':28} {'bars':>10} {'seconds':>9} {'bars/s':>10} {'peak RSS MiB':>13} {'fills':>7}")
     for name, r in shown.items():
         print(f"{name:28} {r['bars']:>10,} {r['seconds']:>9.1f} {r['bars'] / r['seconds']:>10,.0f} "
@@ -92,6 +90,12 @@ def run(args: argparse.Namespace) -> None:
         if peer in kinds:
             print(f"engine / {peer} bars per CPU second: "
                   f"{median([_ratio(r, peer, 'cpu_seconds') for r in rounds]):.2f}{middle}")
+
+
+def _median_round(rounds: list[dict[str, dict[str, Any]]], name: str) -> dict[str, Any]:
+    """``name``'s result in the round whose time is nearest the median of its rounds' times."""
+    middle = median([r[name]["seconds"] for r in rounds])
+    return min((r[name] for r in rounds), key=lambda result: abs(result["seconds"] - middle))
 
 
 def _ratio(results: dict[str, dict[str, Any]], peer: str, time_key: str = "seconds") -> float:
