@@ -31,13 +31,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The package is installed editable; its bytecode is written here, as pip does for a wheel, so that
+# no process compiles it again where PYTHONDONTWRITEBYTECODE is set.
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q trading_engine
 	touch $@
 
 # The example strategy distribution (examples/donchian) is installed as a user's plug-in would be.
 $(VENV)/.installed-test: setup.cfg pyproject.toml examples/donchian/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]' -e examples/donchian
+	$(BIN)/python -m compileall -q trading_engine
 	touch $@ $(VENV)/.installed
 
 system-tools:
