@@ -29,14 +29,8 @@ from trading_engine.infrastructure.backtests.worker import ProcessBacktestWorker
 from trading_engine.infrastructure.market.replay import ReplayMarketData
 from trading_engine.infrastructure.market.simulated import SimulatedMarketData
 from trading_engine.infrastructure.observability.noop import NoopMetricsAdapter
-from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
-from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
 from trading_engine.infrastructure.persistence.archive import GzipCsvArchive
 from trading_engine.infrastructure.persistence.disk_space import LocalFreeSpace
-from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
-from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
-from trading_engine.infrastructure.persistence.sweep_worker import ProcessBatchPlanner
-from trading_engine.presentation.grpc.server import UseCases, serve_grpc
 from trading_engine.infrastructure.strategy_plugins import load_catalogue
 from trading_engine.services.account import Account
 from trading_engine.services.archive_hint import ArchiveHint
@@ -75,6 +69,50 @@ def _local_data_directories(persistence: Mapping[str, Any]) -> list[str]:
     return [str(Path(persistence["db_path"]).parent), *archive]
 
 
+# -- adapters imported when their provider is first called ---------------------------------------
+# Each is one choice among several (a metrics backend, a store) or a part a backtest never starts
+# (the gRPC server, the sweep's worker process): importing it only when built keeps their
+# libraries (OpenTelemetry, asyncpg, grpc, prometheus_client's exposition) out of the processes
+# that do not use them, such as a backtest's. The imports stay ``import`` statements, so the
+# layer contracts still see them.
+def _prometheus_adapter(**settings: Any) -> Any:
+    from trading_engine.infrastructure.observability.prometheus import PrometheusMetricsAdapter
+
+    return PrometheusMetricsAdapter(**settings)
+
+
+def _otel_adapter(**settings: Any) -> Any:
+    from trading_engine.infrastructure.observability.otel import OtelMetricsAdapter
+
+    return OtelMetricsAdapter(**settings)
+
+
+def _sqlite_store(db_path: str, synchronous: str) -> Any:
+    from trading_engine.infrastructure.persistence.sqlite import SqliteTradingStore
+
+    return SqliteTradingStore(db_path, synchronous=synchronous)
+
+
+def _postgres_store(url: str, schema_name: str) -> Any:
+    from trading_engine.infrastructure.persistence.postgres import PostgresTradingStore
+
+    return PostgresTradingStore(url, schema_name)
+
+
+def _grpc_use_cases(**use_cases: Any) -> Any:
+    from trading_engine.presentation.grpc.server import UseCases
+
+    return UseCases(**use_cases)
+
+
+async def _serve_grpc(**arguments: Any) -> AsyncIterator[Any]:
+    """Resource: ``serve_grpc``'s, imported when gRPC is started."""
+    from trading_engine.presentation.grpc.server import serve_grpc
+
+    async for server in serve_grpc(**arguments):
+        yield server
+
+
 def _batch_planner(store: Any, archive: GzipCsvArchive, logging: Mapping[str, Any]) -> Any:
     """The retention sweep's plan step: in a worker process for a store that another process can
     open too (SQLite, PostgreSQL), so that its CPU work never holds this process's GIL while
@@ -82,6 +120,8 @@ def _batch_planner(store: Any, archive: GzipCsvArchive, logging: Mapping[str, An
     opener = getattr(store, "read_only_opener", None)
     if opener is None:
         return ArchivingPlanner(store, archive)
+    from trading_engine.infrastructure.persistence.sweep_worker import ProcessBatchPlanner
+
     return ProcessBatchPlanner(opener(), archive.directory, logging=logging)
 
 
@@ -218,14 +258,14 @@ class Container(containers.DeclarativeContainer):
     metrics_port = providers.Selector(
         config.metrics.backend,
         prometheus=providers.Singleton(
-            PrometheusMetricsAdapter,
+            _prometheus_adapter,
             constant_labels=metrics_constant_labels,
             registry=metrics_registry,
             buckets=config.metrics.histogram_buckets,
             max_series_per_metric=config.metrics.max_series_per_metric,
         ),
         opentelemetry=providers.Singleton(
-            OtelMetricsAdapter,
+            _otel_adapter,
             constant_labels=metrics_constant_labels,
             registry=metrics_registry,
             buckets=config.metrics.histogram_buckets,
@@ -273,9 +313,9 @@ class Container(containers.DeclarativeContainer):
     trading_store = providers.Selector(
         config.persistence.backend,
         sqlite=providers.Singleton(
-            SqliteTradingStore, config.persistence.db_path, synchronous=config.persistence.synchronous
+            _sqlite_store, config.persistence.db_path, synchronous=config.persistence.synchronous
         ),
-        postgres=providers.Singleton(PostgresTradingStore, config.persistence.url, config.persistence.schema_name),
+        postgres=providers.Singleton(_postgres_store, config.persistence.url, config.persistence.schema_name),
     )
     # New orders are refused while the local data directory's disk is nearly full.
     free_space_probe = providers.Singleton(
@@ -425,13 +465,13 @@ class Container(containers.DeclarativeContainer):
 
     # -- the gRPC API: served beside HTTP, after trading starts and stopped before it stops -------
     grpc_server = providers.Resource(
-        serve_grpc,
+        _serve_grpc,
         enabled=config.grpc.enabled,
         settings=config.grpc,
         shutdown_timeout_seconds=config.http.shutdown_timeout_seconds,
         api_token=config.auth.api_token,
         use_cases=providers.Factory(
-            UseCases,
+            _grpc_use_cases,
             orders=order_service,
             portfolio=portfolio_service,
             risk=risk_service,

@@ -4,10 +4,12 @@ metrics endpoint serves an empty exposition."""
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from trading_engine.domain.ports.metrics import Labels
+
+if TYPE_CHECKING:  # aiohttp is imported where the endpoint is served, not by a backtest
+    from aiohttp import web
 
 EMPTY_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -29,6 +31,8 @@ _HANDLE = _NoopHandle()
 
 
 async def _empty_exposition(request: web.Request) -> web.Response:
+    from aiohttp import web
+
     return web.Response(body=b"", headers={"Content-Type": EMPTY_CONTENT_TYPE})
 
 
