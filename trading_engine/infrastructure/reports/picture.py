@@ -54,11 +54,12 @@ def _markers(fills_csv: Path) -> tuple[list[str], list[str], int]:
 
 
 def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, currency: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # A Figure of its own on the Agg canvas, without pyplot: no global figure manager to import,
+    # register with or close.
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     times: list[datetime] = []
     equity: list[float] = []
@@ -75,8 +76,9 @@ def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, cur
     exits = [(when, _equity_at(times, equity, when)) for when in map(datetime.fromisoformat, exit_times)]
     shown = "" if every == 1 else f" (1 in {every} shown)"
 
-    figure, (axes, under) = plt.subplots(2, 1, figsize=(11, 6.5), dpi=100, sharex=True,
-                                         gridspec_kw={"height_ratios": (3, 1)})
+    figure = Figure(figsize=(11, 6.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes, under = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
     drawdown = [-(1 - e / p) * 100 if p else 0.0 for e, p in zip(equity, peak)]
     under.fill_between(times, drawdown, 0, color="#d62728", alpha=0.35, linewidth=0)
     under.set_ylabel("drawdown (%)")
@@ -98,7 +100,6 @@ def draw_equity(equity_csv: Path, fills_csv: Path, out: Path, *, title: str, cur
     figure.tight_layout()
     # No timestamp or software version in the file: the same run gives the same bytes.
     figure.savefig(out, format="png", metadata={"Software": None})
-    plt.close(figure)
 
 
 def _equity_at(times: list[datetime], equity: list[float], at: datetime) -> float:
